@@ -1,0 +1,210 @@
+"""The catalogue and its published results.
+
+Every Result row is published: an archive row (imported, "archive, not re-run") or a verified
+row (created by the evaluator when a reference run supported the claim). This app imports
+nothing of ``evaluator``: a verified row carries its own badge fields (reproduced value,
+interval, evaluation mode, link to the run).
+"""
+
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils.text import slugify
+
+
+def unique_slug(model_cls: type[models.Model], text: str, max_length: int = 200) -> str:
+    """A slug for ``text`` not yet used by ``model_cls`` (suffixing -2, -3, ...)."""
+    base = slugify(text)[: max_length - 8] or "item"
+    slug, n = base, 1
+    while model_cls.objects.filter(slug=slug).exists():
+        n += 1
+        slug = f"{base}-{n}"
+    return slug
+
+
+class Task(models.Model):
+    name = models.CharField(max_length=200, unique=True)
+    slug = models.SlugField(max_length=200, unique=True)
+    description = models.TextField(blank=True)
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="subtasks"
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("leaderboard:task", args=[self.slug])
+
+
+class Dataset(models.Model):
+    name = models.CharField(max_length=200, unique=True)
+    slug = models.SlugField(max_length=200, unique=True)
+    description = models.TextField(blank=True)
+    url = models.URLField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("leaderboard:dataset", args=[self.slug])
+
+
+class Metric(models.Model):
+    name = models.CharField(max_length=200, unique=True)
+    slug = models.SlugField(max_length=200, unique=True)
+    unit = models.CharField(max_length=20, blank=True, help_text='e.g. "%"; blank for none')
+    higher_is_better = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Benchmark(models.Model):
+    """A dataset variant ("OMNIGLOT - 1-Shot, 5-way") listed under one or more tasks."""
+
+    name = models.CharField(max_length=300, unique=True)
+    slug = models.SlugField(max_length=300, unique=True)
+    dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="benchmarks")
+    tasks = models.ManyToManyField(Task, related_name="benchmarks", blank=True)
+    metrics = models.ManyToManyField(Metric, related_name="benchmarks", blank=True)
+    ways = models.PositiveSmallIntegerField(null=True, blank=True)
+    shots = models.PositiveSmallIntegerField(null=True, blank=True)
+    description = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("leaderboard:benchmark", args=[self.slug])
+
+
+class Paper(models.Model):
+    title = models.CharField(max_length=500)
+    slug = models.SlugField(max_length=200, unique=True)
+    authors = models.JSONField(default=list, blank=True, help_text="A list of names, in order")
+    date = models.DateField(null=True, blank=True)
+    venue = models.CharField(max_length=200, blank=True)
+    arxiv_id = models.CharField(max_length=50, blank=True, db_index=True)
+    url = models.URLField(max_length=500, blank=True)
+    pdf_url = models.URLField(max_length=500, blank=True)
+    abstract = models.TextField(blank=True)
+    tasks = models.ManyToManyField(Task, related_name="papers", blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-date", "title"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("leaderboard:paper", args=[self.slug])
+
+
+class CodeLink(models.Model):
+    paper = models.ForeignKey(Paper, on_delete=models.CASCADE, related_name="code_links")
+    url = models.URLField(max_length=500)
+    official = models.BooleanField(default=False)
+    framework = models.CharField(max_length=50, blank=True)
+
+    class Meta:
+        ordering = ["-official", "url"]
+        constraints = [
+            models.UniqueConstraint(fields=["paper", "url"], name="unique_code_link_per_paper")
+        ]
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class Model(models.Model):
+    """The name a results row gives its method: "MAML", "MAML + Transduction", "fo-MAML"."""
+
+    name = models.CharField(max_length=300, unique=True)
+    slug = models.SlugField(max_length=300, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ResultQuerySet(models.QuerySet):
+    def verified(self) -> "ResultQuerySet":
+        return self.filter(source=Result.Source.VERIFIED)
+
+    def archive(self) -> "ResultQuerySet":
+        return self.filter(source=Result.Source.ARCHIVE)
+
+    def with_relations(self) -> "ResultQuerySet":
+        return self.select_related("benchmark__dataset", "metric", "model", "paper")
+
+    def ranked(self, metric: Metric) -> "ResultQuerySet":
+        """Rows of one metric, best first by its direction (ties: earlier paper first)."""
+        order = "-value" if metric.higher_is_better else "value"
+        return self.filter(metric=metric).order_by(order, "paper__date", "id")
+
+
+class Result(models.Model):
+    class Source(models.TextChoices):
+        ARCHIVE = "archive", "archive, not re-run"
+        VERIFIED = "verified", "verified by a reference run"
+
+    class EvaluationMode(models.TextChoices):
+        UNKNOWN = "", "not recorded"
+        TRANSDUCTIVE = "transductive", "transductive batch norm"
+        NON_TRANSDUCTIVE = "non-transductive", "non-transductive"
+
+    benchmark = models.ForeignKey(Benchmark, on_delete=models.PROTECT, related_name="results")
+    metric = models.ForeignKey(Metric, on_delete=models.PROTECT, related_name="results")
+    value = models.FloatField()
+    raw_value = models.CharField(max_length=100, blank=True, help_text="As the source wrote it")
+    model = models.ForeignKey(Model, on_delete=models.PROTECT, related_name="results")
+    paper = models.ForeignKey(
+        Paper, null=True, blank=True, on_delete=models.PROTECT, related_name="results"
+    )
+    uses_additional_data = models.BooleanField(default=False)
+    source = models.CharField(max_length=20, choices=Source.choices, default=Source.ARCHIVE)
+    evaluation_mode = models.CharField(
+        max_length=20, choices=EvaluationMode.choices, blank=True, default=""
+    )
+    # Badge of a verified row, written by the evaluator when it publishes.
+    reproduced_value = models.FloatField(null=True, blank=True)
+    reproduced_ci95 = models.FloatField(null=True, blank=True)
+    verification_url = models.CharField(max_length=500, blank=True)
+    verified_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ResultQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["benchmark", "metric", "-value"]
+        indexes = [models.Index(fields=["benchmark", "metric", "value"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["benchmark", "metric", "model", "paper"],
+                condition=Q(source="archive"),
+                name="unique_archive_result",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model} on {self.benchmark}: {self.metric} {self.value}"
+
+    @property
+    def is_verified(self) -> bool:
+        return self.source == self.Source.VERIFIED
