@@ -1,0 +1,158 @@
+"""Submissions (a claim and its artefact) and their verification runs.
+
+A Submission is created with its first Run in one transaction; the Celery task gets the Run's
+primary key only, dispatched on commit. Nothing here is ever deleted by the pipeline: a rejected
+claim stays with its evidence, and a curator's re-queue makes a new Run beside the old one.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+
+from leaderboard.models import Benchmark, Metric, Paper, Result
+
+
+class Submission(models.Model):
+    class Kind(models.TextChoices):
+        EVALUATE = "evaluate", "evaluate a checkpoint"
+        REPRODUCE = "reproduce", "reproduce from a training configuration"
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="submissions"
+    )
+    # The claim.
+    benchmark = models.ForeignKey(Benchmark, on_delete=models.PROTECT, related_name="submissions")
+    metric = models.ForeignKey(Metric, on_delete=models.PROTECT, related_name="submissions")
+    claimed_value = models.FloatField()
+    model_name = models.CharField(max_length=300)
+    transductive = models.BooleanField(
+        default=True, help_text="Claimed under transductive batch norm (the official code's mode)"
+    )
+    uses_additional_data = models.BooleanField(default=False)
+    # The paper: an existing one, or the details of a new one (created only when published).
+    paper = models.ForeignKey(
+        Paper, null=True, blank=True, on_delete=models.PROTECT, related_name="submissions"
+    )
+    paper_title = models.CharField(max_length=500, blank=True)
+    paper_url = models.URLField(max_length=500, blank=True)
+    paper_arxiv_id = models.CharField(max_length=50, blank=True)
+    paper_authors = models.JSONField(default=list, blank=True)
+    paper_date = models.DateField(null=True, blank=True)
+    # The artefact.
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    checkpoint = models.FileField(upload_to="checkpoints/%Y/%m/", blank=True)
+    checkpoint_sha256 = models.CharField(max_length=64, blank=True)
+    config = models.JSONField(null=True, blank=True, help_text="Training configuration")
+    protocol = models.CharField(max_length=50, blank=True, help_text="maml_ref protocol name")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.model_name} {self.claimed_value} on {self.benchmark}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("evaluator:submission", args=[self.pk])
+
+    @property
+    def current_run(self) -> "Run | None":
+        return self.runs.order_by("-created_at", "-id").first()
+
+
+class RunQuerySet(models.QuerySet):
+    def pending(self) -> "RunQuerySet":
+        return self.filter(status=Run.Status.QUEUED)
+
+    def active(self) -> "RunQuerySet":
+        return self.filter(status__in=[Run.Status.QUEUED, Run.Status.RUNNING])
+
+
+class Run(models.Model):
+    """One verification of a submission by the reference implementation."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        VERIFIED = "verified"
+        REJECTED = "rejected"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+        UNVERIFIABLE = "unverifiable"
+
+    FINAL = {
+        Status.VERIFIED,
+        Status.REJECTED,
+        Status.FAILED,
+        Status.CANCELLED,
+        Status.UNVERIFIABLE,
+    }
+
+    submission = models.ForeignKey(Submission, on_delete=models.PROTECT, related_name="runs")
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.QUEUED, db_index=True
+    )
+    phase = models.CharField(max_length=100, blank=True, help_text="What the worker is doing")
+    progress_done = models.PositiveIntegerField(default=0)
+    progress_total = models.PositiveIntegerField(default=0)
+    log_tail = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    reason = models.TextField(blank=True, help_text="Why it ended as it did")
+    # What ran.
+    protocol = models.CharField(max_length=50, blank=True)
+    maml_ref_version = models.CharField(max_length=20, blank=True)
+    evaluation_mode = models.CharField(max_length=20, blank=True)
+    seeds = models.JSONField(default=dict, blank=True)
+    device = models.CharField(max_length=50, blank=True)
+    host = models.CharField(max_length=200, blank=True)
+    worker = models.CharField(max_length=200, blank=True, help_text="Claim token of the worker")
+    # What it found.
+    reproduced_value = models.FloatField(null=True, blank=True)
+    ci95 = models.FloatField(null=True, blank=True, help_text="Half-width of the 95% interval")
+    episode_scores = models.JSONField(default=list, blank=True)
+    result = models.OneToOneField(
+        Result, null=True, blank=True, on_delete=models.PROTECT, related_name="verification_run"
+    )
+    # When.
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    wall_seconds = models.FloatField(null=True, blank=True)
+
+    objects = RunQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"run #{self.pk} of submission #{self.submission_id}: {self.status}"
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in self.FINAL
+
+    @property
+    def progress_percent(self) -> int:
+        if not self.progress_total:
+            return 100 if self.is_final else 0
+        return min(100, round(100 * self.progress_done / self.progress_total))
+
+
+class RunEvent(models.Model):
+    """The audit trail of a run: every claim, phase change, curator act and final state."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField(default=timezone.now)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    kind = models.CharField(max_length=40)
+    message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.kind}"
