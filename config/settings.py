@@ -188,7 +188,15 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
+    }
+elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # An unacknowledged message (acks_late) comes back after this long: above the longest hard
+    # time limit of any protocol (24 h + 10 min), so a long training is never run twice; a dead
+    # worker's run is re-queued sooner by the reaper (EVALUATOR_STALE_AFTER_SECONDS).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 25 * 3600)
     }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
@@ -197,6 +205,29 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Two queues: cpu (evaluate a checkpoint, minutes) and gpu (reproduce by training, hours).
+CELERY_TASK_DEFAULT_QUEUE = "cpu"
+CELERY_TASK_ROUTES = {
+    "evaluator.tasks.verify_run": {"queue": "cpu"},  # services.dispatch names the queue per kind
+    "evaluator.tasks.reap_stale_runs": {"queue": "cpu"},
+}
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# The reaper of runs left "running" by a dead worker (also run once at every worker start).
+EVALUATOR_HEARTBEAT_SECONDS = env_int("EVALUATOR_HEARTBEAT_SECONDS", 5)
+EVALUATOR_STALE_AFTER_SECONDS = env_int("EVALUATOR_STALE_AFTER_SECONDS", 60)
+EVALUATOR_MAX_ATTEMPTS = env_int("EVALUATOR_MAX_ATTEMPTS", 3)
+EVALUATOR_REAP_INTERVAL_SECONDS = env_int("EVALUATOR_REAP_INTERVAL_SECONDS", 60)
+CELERY_BEAT_SCHEDULE = {
+    "reap-stale-runs": {
+        "task": "evaluator.tasks.reap_stale_runs",
+        "schedule": EVALUATOR_REAP_INTERVAL_SECONDS,
+        "options": {"queue": "cpu", "expires": EVALUATOR_REAP_INTERVAL_SECONDS},
+    }
+}
+# Tests only: fewer evaluation episodes than the protocol's (600 on Omniglot). Never in production.
+MAML_EVAL_EPISODES = env_int("MAML_EVAL_EPISODES", 0) or None
+MAML_DEVICE = env_str("MAML_DEVICE", "") or None
 
 # Where the reference implementation reads its data (Omniglot npz or zips).
 MAML_DATA_DIR = env_str("MAML_DATA_DIR", str(BASE_DIR.parent / "shared" / "data" / "omniglot"))

@@ -68,6 +68,33 @@ class RunQuerySet(models.QuerySet):
     def active(self) -> "RunQuerySet":
         return self.filter(status__in=[Run.Status.QUEUED, Run.Status.RUNNING])
 
+    def stale(self, before) -> "RunQuerySet":
+        """Runs left running whose worker has not written a heartbeat since ``before``."""
+        beat = models.Q(heartbeat_at__lt=before) | models.Q(
+            heartbeat_at__isnull=True, started_at__lt=before
+        )
+        return self.filter(status=Run.Status.RUNNING).filter(beat)
+
+    def claim(self, pk: int, token: str, host: str = "") -> bool:
+        """Take a queued run for one worker: a conditional update, so only one ever wins."""
+        now = timezone.now()
+        return bool(
+            self.filter(pk=pk, status=Run.Status.QUEUED).update(
+                status=Run.Status.RUNNING,
+                worker=token,
+                host=host,
+                started_at=now,
+                heartbeat_at=now,
+                finished_at=None,
+                phase="claimed",
+                attempts=models.F("attempts") + 1,
+            )
+        )
+
+    def owned(self, pk: int, token: str) -> "RunQuerySet":
+        """The run while it is still running for the worker holding ``token``."""
+        return self.filter(pk=pk, status=Run.Status.RUNNING, worker=token)
+
 
 class Run(models.Model):
     """One verification of a submission by the reference implementation."""
@@ -116,6 +143,7 @@ class Run(models.Model):
     )
     # When.
     created_at = models.DateTimeField(auto_now_add=True)
+    queued_at = models.DateTimeField(null=True, blank=True, help_text="Last put on a queue")
     started_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -138,6 +166,9 @@ class Run(models.Model):
         if not self.progress_total:
             return 100 if self.is_final else 0
         return min(100, round(100 * self.progress_done / self.progress_total))
+
+    def add_event(self, kind: str, message: str = "", actor=None) -> "RunEvent":
+        return RunEvent.objects.create(run=self, kind=kind, message=message, actor=actor)
 
 
 class RunEvent(models.Model):

@@ -1,0 +1,273 @@
+"""The verification protocols: which benchmark the reference implementation can check, and how.
+
+A protocol is data, not a code path: the leaderboard benchmark it serves, the ``maml_ref``
+protocol that runs it, the metric its output is compared against (and that metric's direction),
+the tolerance of the decision, the kinds of run it supports, time limits per kind, and the
+budget a training configuration (a ``reproduce`` run) may ask for.
+
+The tolerance rule (see ``evaluator.decision.decide``): a claim is verified when it lies within
+the reproduced 95% interval widened by ``tolerance`` on the side the claim may exceed it. For a
+higher-is-better metric: ``claimed <= reproduced_mean + ci95 + tolerance``. For a
+lower-is-better metric (MSE): ``claimed >= reproduced_mean - ci95 - tolerance``. A claim that is
+more modest than the reproduction (lower accuracy, higher MSE) is verified: the published figure
+never overstates what was reproduced. Tolerances are absolute, in the metric's unit
+(percentage points of accuracy; MSE units).
+
+A benchmark without a protocol (miniImageNet here: no data on the workers) is not an error: its
+submissions are stored as ``unverifiable`` and never published.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from django.core.exceptions import ValidationError
+
+EVALUATE = "evaluate"
+REPRODUCE = "reproduce"
+
+#: Which Celery queue serves which kind of run: a long training never holds up a checkpoint check.
+QUEUES = MappingProxyType({EVALUATE: "cpu", REPRODUCE: "gpu"})
+
+
+@dataclass(frozen=True)
+class Param:
+    """One key of a training configuration: its type, bounds and default."""
+
+    type: type
+    default: Any
+    minimum: float | None = None
+    maximum: float | None = None
+    help: str = ""
+
+    def check(self, key: str, value: Any) -> Any:
+        if self.type is bool:
+            if not isinstance(value, bool):
+                raise ValidationError(f"{key}: expected true or false, got {value!r}.")
+            return value
+        if isinstance(value, bool):
+            raise ValidationError(f"{key}: expected a number, got {value!r}.")
+        if self.type is int:
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            if not isinstance(value, int):
+                raise ValidationError(f"{key}: expected an integer, got {value!r}.")
+        elif self.type is float:
+            if not isinstance(value, int | float):
+                raise ValidationError(f"{key}: expected a number, got {value!r}.")
+            value = float(value)
+            if not math.isfinite(value):
+                raise ValidationError(f"{key}: expected a finite number, got {value!r}.")
+        if self.minimum is not None and value < self.minimum:
+            raise ValidationError(f"{key}: {value} is below the minimum {self.minimum}.")
+        if self.maximum is not None and value > self.maximum:
+            raise ValidationError(f"{key}: {value} is over the budget limit {self.maximum}.")
+        return value
+
+
+@dataclass(frozen=True)
+class TimeLimits:
+    """Celery time limits in seconds: the soft one raises in the task, the hard one kills it."""
+
+    soft: int
+    hard: int
+
+    def __post_init__(self) -> None:
+        if not 0 < self.soft < self.hard:
+            raise ValueError("a hard time limit must lie above the soft one")
+
+
+@dataclass(frozen=True)
+class VerificationProtocol:
+    benchmark_name: str  # leaderboard.Benchmark.name
+    maml_protocol: str  # maml_ref.protocols name
+    metric_name: str  # leaderboard.Metric.name the claim must be made in
+    higher_is_better: bool
+    tolerance: float  # absolute, in the metric's unit (see the module docstring)
+    kinds: tuple[str, ...] = (EVALUATE, REPRODUCE)
+    time_limits: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+    config_schema: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+    #: Upper bound of meta_iterations x meta_batch_size (tasks seen in meta-training).
+    max_meta_tasks: int = 0
+    unit: str = ""
+
+    def supports(self, kind: str) -> bool:
+        return kind in self.kinds
+
+    def queue_for(self, kind: str) -> str:
+        return QUEUES[kind]
+
+    def limits_for(self, kind: str) -> TimeLimits:
+        return self.time_limits[kind]
+
+
+def _omniglot_schema(ways: int) -> MappingProxyType:
+    return MappingProxyType(
+        {
+            "meta_iterations": Param(int, 60000, 1, 60000, "outer-loop updates"),
+            "meta_batch_size": Param(int, 32 if ways == 5 else 16, 1, 32, "tasks per update"),
+            "inner_steps": Param(int, 1, 1, 10, "inner gradient steps in meta-training"),
+            "inner_lr": Param(float, 0.4 if ways == 5 else 0.1, 1e-6, 10.0, "inner step size"),
+            "meta_lr": Param(float, 0.001, 1e-7, 0.1, "Adam step size of the outer loop"),
+            "first_order": Param(bool, False, help="first-order MAML (fo-MAML)"),
+            "seed": Param(int, 0, 0, 2**31 - 1, "random seed of meta-training"),
+        }
+    )
+
+
+_SINUSOID_SCHEMA = MappingProxyType(
+    {
+        "meta_iterations": Param(int, 70000, 1, 70000, "outer-loop updates"),
+        "meta_batch_size": Param(int, 25, 1, 100, "tasks per update"),
+        "inner_steps": Param(int, 1, 1, 10, "inner gradient steps in meta-training"),
+        "inner_lr": Param(float, 0.01, 1e-6, 1.0, "inner step size"),
+        "meta_lr": Param(float, 0.001, 1e-7, 0.1, "Adam step size of the outer loop"),
+        "first_order": Param(bool, False, help="first-order MAML (fo-MAML)"),
+        "seed": Param(int, 0, 0, 2**31 - 1, "random seed of meta-training"),
+    }
+)
+
+
+def _limits(evaluate: tuple[int, int], reproduce: tuple[int, int]) -> MappingProxyType:
+    return MappingProxyType({EVALUATE: TimeLimits(*evaluate), REPRODUCE: TimeLimits(*reproduce)})
+
+
+_HOUR = 3600
+_OMNIGLOT_TOLERANCE = 0.5  # percentage points of accuracy below the reproduced interval
+
+PROTOCOLS: MappingProxyType = MappingProxyType(
+    {
+        p.benchmark_name: p
+        for p in (
+            VerificationProtocol(
+                benchmark_name="OMNIGLOT - 1-Shot, 5-way",
+                maml_protocol="omniglot-5w1s",
+                metric_name="Accuracy",
+                higher_is_better=True,
+                tolerance=_OMNIGLOT_TOLERANCE,
+                time_limits=_limits((600, 660), (12 * _HOUR, 12 * _HOUR + 600)),
+                config_schema=_omniglot_schema(5),
+                max_meta_tasks=60000 * 32,
+                unit="%",
+            ),
+            VerificationProtocol(
+                benchmark_name="OMNIGLOT - 5-Shot, 5-way",
+                maml_protocol="omniglot-5w5s",
+                metric_name="Accuracy",
+                higher_is_better=True,
+                tolerance=_OMNIGLOT_TOLERANCE,
+                time_limits=_limits((900, 960), (12 * _HOUR, 12 * _HOUR + 600)),
+                config_schema=_omniglot_schema(5),
+                max_meta_tasks=60000 * 32,
+                unit="%",
+            ),
+            VerificationProtocol(
+                benchmark_name="OMNIGLOT - 1-Shot, 20-way",
+                maml_protocol="omniglot-20w1s",
+                metric_name="Accuracy",
+                higher_is_better=True,
+                tolerance=_OMNIGLOT_TOLERANCE,
+                time_limits=_limits((1200, 1260), (24 * _HOUR, 24 * _HOUR + 600)),
+                config_schema=_omniglot_schema(20),
+                max_meta_tasks=60000 * 16,
+                unit="%",
+            ),
+            VerificationProtocol(
+                benchmark_name="OMNIGLOT - 5-Shot, 20-way",
+                maml_protocol="omniglot-20w5s",
+                metric_name="Accuracy",
+                higher_is_better=True,
+                tolerance=_OMNIGLOT_TOLERANCE,
+                time_limits=_limits((1800, 1860), (24 * _HOUR, 24 * _HOUR + 600)),
+                config_schema=_omniglot_schema(20),
+                max_meta_tasks=60000 * 16,
+                unit="%",
+            ),
+            VerificationProtocol(
+                benchmark_name="Sinusoid Regression (10-shot)",
+                maml_protocol="sinusoid-10shot",
+                metric_name="MSE",
+                higher_is_better=False,
+                tolerance=0.05,
+                time_limits=_limits((300, 360), (6 * _HOUR, 6 * _HOUR + 600)),
+                config_schema=_SINUSOID_SCHEMA,
+                max_meta_tasks=70000 * 25,
+            ),
+        )
+    }
+)
+
+#: The longest hard time limit of any protocol: a broker's visibility timeout must exceed it.
+MAX_HARD_TIME_LIMIT = max(
+    limits.hard for p in PROTOCOLS.values() for limits in p.time_limits.values()
+)
+
+
+def protocol_for_benchmark(benchmark: Any) -> VerificationProtocol | None:
+    """The protocol of a benchmark (a Benchmark, or its name); None where none can check it."""
+    name = benchmark if isinstance(benchmark, str) else getattr(benchmark, "name", None)
+    return PROTOCOLS.get(name)
+
+
+def protocol_by_maml_name(maml_protocol: str) -> VerificationProtocol | None:
+    for protocol in PROTOCOLS.values():
+        if protocol.maml_protocol == maml_protocol:
+            return protocol
+    return None
+
+
+def unverifiable_reason(
+    protocol: VerificationProtocol | None, kind: str, metric_name: str
+) -> str | None:
+    """Why a claim cannot be checked by the reference runner, or None when it can."""
+    if protocol is None:
+        return "No reference runner for this benchmark (no data on the workers): not verifiable."
+    if not protocol.supports(kind):
+        return f"The reference runner of this benchmark cannot {kind} a submission."
+    if metric_name != protocol.metric_name:
+        return (
+            f"The reference runner reports {protocol.metric_name}, not {metric_name}: "
+            "this claim cannot be checked."
+        )
+    return None
+
+
+def validate_training_config(protocol: VerificationProtocol, config: Any) -> dict:
+    """The configuration with defaults filled in, or ValidationError with every problem found.
+
+    Unknown keys, wrong types, values out of bounds and a total budget over the protocol's limit
+    are refused; a reproduce run never starts on a configuration this did not accept.
+    """
+    if not protocol.supports(REPRODUCE):
+        raise ValidationError(f"{protocol.benchmark_name} cannot be reproduced from a config.")
+    if not isinstance(config, dict):
+        raise ValidationError("The training configuration must be a JSON object.")
+    schema = protocol.config_schema
+    errors: list[str] = []
+    unknown = sorted(str(k) for k in config if k not in schema)
+    if unknown:
+        errors.append(
+            f"Unknown key(s): {', '.join(unknown)}. Allowed: {', '.join(sorted(schema))}."
+        )
+    clean: dict = {}
+    for key, param in schema.items():
+        if key not in config:
+            clean[key] = param.default
+            continue
+        try:
+            clean[key] = param.check(key, config[key])
+        except ValidationError as exc:
+            errors.extend(exc.messages)
+    if not errors:
+        tasks = clean["meta_iterations"] * clean["meta_batch_size"]
+        if tasks > protocol.max_meta_tasks:
+            errors.append(
+                f"Budget: meta_iterations x meta_batch_size = {tasks} tasks, over the limit of "
+                f"{protocol.max_meta_tasks}."
+            )
+    if errors:
+        raise ValidationError(errors)
+    return clean

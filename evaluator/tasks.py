@@ -1,0 +1,173 @@
+"""Celery tasks: verify a run (queues ``cpu`` and ``gpu``) and reap runs of dead workers.
+
+``verify_run`` gets a run's primary key only. It claims the run with a conditional update, so
+two workers (or a message delivered twice) never run it twice; a run no longer queued
+(cancelled, finished, or claimed by someone else) is left alone. It retries with backoff only on
+infrastructure errors (the database or the broker out of reach), never on a rejection or a bad
+checkpoint. ``acks_late`` with prefetch 1 (settings) means a message is acknowledged only after
+its run ends; a worker that dies mid-run leaves its run ``running`` with a heartbeat that stops,
+and ``reap_stale_runs`` (celery beat, and once at every worker start) re-queues it at most
+``EVALUATOR_MAX_ATTEMPTS`` times, then marks it ``failed`` with the reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from datetime import timedelta
+
+from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import worker_ready
+from django.db import transaction
+from django.db.utils import InterfaceError
+from django.db.utils import OperationalError as DatabaseError
+from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerError
+
+from .models import Run
+from .protocols import protocol_by_maml_name
+from .services import NOT_SENT, dispatch, enqueue_on_commit, fail_run
+from .worker import execute, new_token, setting
+
+log = logging.getLogger(__name__)
+
+#: Errors of the machinery, not of the claim: worth a retry with backoff.
+INFRASTRUCTURE_ERRORS = (DatabaseError, InterfaceError, BrokerError, ConnectionError)
+
+
+@shared_task(bind=True, acks_late=True, max_retries=5, ignore_result=True)
+def verify_run(self, run_pk: int) -> str:
+    token = new_token()
+    try:
+        if not Run.objects.claim(run_pk, token, host=socket.gethostname()):
+            log.info("run %s is not queued (taken, cancelled or finished): skipped", run_pk)
+            return "skipped"
+        run = Run.objects.get(pk=run_pk)
+        run.add_event("claimed", f"attempt {run.attempts} by {token}")
+    except INFRASTRUCTURE_ERRORS as exc:
+        raise self.retry(exc=exc, countdown=backoff(self.request.retries)) from exc
+
+    try:
+        return execute(run_pk, token)
+    except SoftTimeLimitExceeded:
+        limit = self.request.timelimit[1] if self.request.timelimit else None
+        fail_run(run_pk, token, f"Exceeded the time limit of {limit or '?'} s.", kind="timeout")
+        return Run.Status.FAILED
+    except INFRASTRUCTURE_ERRORS as exc:
+        log.warning("run %s: infrastructure error, will retry: %s", run_pk, exc)
+        try:
+            with transaction.atomic():
+                if Run.objects.owned(run_pk, token).update(
+                    status=Run.Status.QUEUED, worker="", phase=f"retrying after: {exc}"[:100]
+                ):
+                    Run.objects.get(pk=run_pk).add_event("retry", f"infrastructure error: {exc}")
+        except Exception:  # still out of reach: the reaper re-queues the stale run
+            log.warning("run %s could not be put back on the queue", run_pk, exc_info=True)
+        if self.request.retries >= self.max_retries:
+            fail_run(run_pk, None, f"Gave up after {self.max_retries} retries: {exc}")
+            raise
+        raise self.retry(exc=exc, countdown=backoff(self.request.retries)) from exc
+    except Exception as exc:  # a bug or a broken artefact: failed with the reason, no retry
+        log.exception("run %s failed", run_pk)
+        fail_run(run_pk, token, f"The run failed: {type(exc).__name__}: {exc}")
+        return Run.Status.FAILED
+
+
+def backoff(retries: int) -> int:
+    return min(300, 5 * 2**retries)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _dead_here(token: str) -> bool:
+    """Whether the claim token names a process of this host that no longer exists."""
+    host, _, rest = token.partition("/")
+    pid = rest.partition("/")[0]
+    return host == socket.gethostname() and pid.isdigit() and not _pid_alive(int(pid))
+
+
+def reap(now=None, *, include_dead_here: bool = False) -> dict[str, int]:
+    """Re-queue runs whose worker died (stale heartbeat), or fail them past the attempt limit.
+
+    With ``include_dead_here`` (at worker start) a run whose claim names a process of this host
+    that no longer exists is reaped at once, without waiting for its heartbeat to go stale.
+    Queued runs whose message could not be sent are sent again.
+    """
+    now = now or timezone.now()
+    stale_after = timedelta(seconds=float(setting("EVALUATOR_STALE_AFTER_SECONDS", 60)))
+    max_attempts = int(setting("EVALUATOR_MAX_ATTEMPTS", 3))
+    counts = {"requeued": 0, "failed": 0, "resent": 0}
+    candidates = set(Run.objects.stale(now - stale_after).values_list("pk", flat=True))
+    if include_dead_here:
+        for pk, token in Run.objects.filter(status=Run.Status.RUNNING).values_list("pk", "worker"):
+            if _dead_here(token):
+                candidates.add(pk)
+    for pk in sorted(candidates):
+        with transaction.atomic():
+            run = Run.objects.select_for_update().filter(pk=pk, status=Run.Status.RUNNING).first()
+            if run is None:
+                continue
+            beat = run.heartbeat_at or run.started_at
+            if not (beat and beat < now - stale_after) and not _dead_here(run.worker):
+                continue  # it came back to life meanwhile
+            lost = f"Worker {run.worker or '?'} lost (last heartbeat {beat:%Y-%m-%d %H:%M:%S})."
+            protocol = protocol_by_maml_name(run.protocol)
+            hard = protocol.limits_for(run.submission.kind).hard if protocol else None
+            ran = (now - run.started_at).total_seconds() if run.started_at else 0
+            if hard and ran > hard:
+                reason = f"{lost} It ran past the hard time limit of {hard} s."
+            elif run.attempts >= max_attempts:
+                reason = f"{lost} Gave up after {run.attempts} attempts."
+            else:
+                reason = ""
+            run.worker = ""
+            if reason:
+                run.status, run.phase, run.reason = Run.Status.FAILED, "failed", reason
+                run.finished_at = now
+                run.save()
+                run.add_event("failed", reason)
+                counts["failed"] += 1
+            else:
+                run.status, run.phase, run.queued_at = Run.Status.QUEUED, "re-queued", now
+                run.save()
+                run.add_event(
+                    "reaped", f"{lost} Re-queued (attempt {run.attempts} of {max_attempts})."
+                )
+                enqueue_on_commit(run)
+                counts["requeued"] += 1
+    for run in Run.objects.filter(status=Run.Status.QUEUED, phase=NOT_SENT).select_related(
+        "submission__benchmark"
+    ):
+        protocol = protocol_by_maml_name(run.protocol)
+        if protocol is None:
+            continue
+        limits = protocol.limits_for(run.submission.kind)
+        if dispatch(run.pk, protocol.queue_for(run.submission.kind), limits.soft, limits.hard):
+            Run.objects.filter(pk=run.pk, phase=NOT_SENT).update(phase="queued")
+            counts["resent"] += 1
+    if any(counts.values()):
+        log.info("reaper: %s", counts)
+    return counts
+
+
+@shared_task(ignore_result=True)
+def reap_stale_runs() -> dict[str, int]:
+    return reap()
+
+
+@worker_ready.connect
+def reap_at_worker_start(sender=None, **kwargs) -> None:
+    try:
+        reap(include_dead_here=True)
+    except Exception:
+        log.exception("reaper at worker start failed")

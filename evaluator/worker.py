@@ -1,0 +1,234 @@
+"""What a worker does with a claimed run: report progress and heartbeats, run maml_ref, decide.
+
+The task in ``tasks.py`` claims the run and hands it here. Every write is conditional on the run
+still being this worker's (status running, this claim token): a run cancelled by a curator or
+re-queued by the reaper is abandoned at the next write, and its verdict is never recorded.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections import deque
+from pathlib import Path
+
+from django.conf import settings
+from django.db import close_old_connections, connection
+from django.utils import timezone
+
+from .decision import decide
+from .models import Run, Submission
+from .protocols import REPRODUCE, protocol_by_maml_name
+from .services import fail_run, finish_run
+
+log = logging.getLogger(__name__)
+
+LOG_TAIL_LINES = 50
+PROGRESS_EVERY_SECONDS = 0.5
+
+
+def setting(name: str, default):
+    return getattr(settings, name, default)
+
+
+def new_token() -> str:
+    """A claim token naming the host and process, unique per claim."""
+    return f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:12]}"
+
+
+class RunAbandoned(Exception):
+    """The run is no longer this worker's (cancelled, or re-queued as stale): stop quietly."""
+
+
+class RunReporter:
+    """Progress, log tail and heartbeat of one run, written through its claim token."""
+
+    def __init__(self, run_pk: int, token: str):
+        self.pk = run_pk
+        self.token = token
+        self.lines: deque[str] = deque(maxlen=LOG_TAIL_LINES)
+        self.phase = ""
+        self.last_write = 0.0
+        self.last_logged_pct = -1
+        self.abandoned = threading.Event()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{run_pk}", daemon=True)
+
+    # Heartbeat: a thread, so that a long phase without progress still shows the worker alive.
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _beat(self) -> None:
+        interval = float(setting("EVALUATOR_HEARTBEAT_SECONDS", 5))
+        try:
+            while not self._stop.wait(interval):
+                try:
+                    alive = Run.objects.owned(self.pk, self.token).update(
+                        heartbeat_at=timezone.now()
+                    )
+                except Exception:  # a lost database: the next beat tries again
+                    log.warning("heartbeat of run %s failed", self.pk, exc_info=True)
+                    continue
+                if not alive:
+                    self.abandoned.set()
+                    return
+        finally:
+            connection.close()
+
+    # Log tail.
+    def log(self, line: str) -> None:
+        stamp = time.strftime("%H:%M:%S")
+        with self._lock:
+            self.lines.append(f"{stamp} {line}")
+
+    def tail(self) -> str:
+        with self._lock:
+            return "\n".join(self.lines)
+
+    # Progress: called by maml_ref as progress(phase, done, total); throttled.
+    def progress(self, phase: str, done: int, total: int) -> None:
+        if self.abandoned.is_set():
+            raise RunAbandoned()
+        now = time.monotonic()
+        changed = phase != self.phase
+        if changed:
+            self.log(f"{phase}: started ({total} to do)")
+            self.phase = phase
+            self.last_logged_pct = -1
+        pct = int(100 * done / total) if total else 0
+        if total and pct // 10 > self.last_logged_pct // 10:
+            self.last_logged_pct = pct
+            self.log(f"{phase}: {done}/{total}")
+        if not changed and done < total and now - self.last_write < PROGRESS_EVERY_SECONDS:
+            return
+        self.last_write = now
+        self.write(phase=phase, progress_done=done, progress_total=total)
+
+    def write(self, **fields) -> None:
+        fields.setdefault("log_tail", self.tail())
+        updated = Run.objects.owned(self.pk, self.token).update(
+            heartbeat_at=timezone.now(), **fields
+        )
+        if not updated:
+            self.abandoned.set()
+            raise RunAbandoned()
+
+
+class _TailHandler(logging.Handler):
+    def __init__(self, reporter: RunReporter):
+        super().__init__(logging.INFO)
+        self.reporter = reporter
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.reporter.log(record.getMessage())
+
+
+def execute(run_pk: int, token: str) -> str:
+    """Run a claimed run to its end. Returns the final status (or "abandoned")."""
+    from maml_ref.api import run_evaluate, run_reproduce
+    from maml_ref.checkpoint import CheckpointError
+
+    import maml_ref
+
+    run = Run.objects.select_related("submission__benchmark", "submission__metric").get(pk=run_pk)
+    submission: Submission = run.submission
+    protocol = protocol_by_maml_name(run.protocol or submission.protocol)
+    reporter = RunReporter(run_pk, token)
+    handler = _TailHandler(reporter)
+    maml_logger = logging.getLogger("maml_ref")
+    maml_logger.addHandler(handler)
+    if maml_logger.level == logging.NOTSET or maml_logger.level > logging.INFO:
+        maml_logger.setLevel(logging.INFO)
+    reporter.start()
+    try:
+        if protocol is None:
+            fail_run(run_pk, token, f"No verification protocol named {run.protocol!r}.")
+            return Run.Status.FAILED
+        data_dir = str(settings.MAML_DATA_DIR)
+        device = setting("MAML_DEVICE", None) or None
+        mode = "transductive" if submission.transductive else "non-transductive"
+        reporter.log(
+            f"{submission.kind} {protocol.maml_protocol} ({mode}) with maml_ref "
+            f"{maml_ref.__version__} on {socket.gethostname()}"
+        )
+        reporter.write(
+            phase="starting",
+            maml_ref_version=maml_ref.__version__,
+            evaluation_mode=mode,
+        )
+        try:
+            if submission.kind == REPRODUCE:
+                out = Path(settings.MEDIA_ROOT) / "reproduced" / f"run-{run_pk}.safetensors"
+                out.parent.mkdir(parents=True, exist_ok=True)
+                result = run_reproduce(
+                    submission.config or {},
+                    protocol.maml_protocol,
+                    data_dir=data_dir,
+                    device=device,
+                    progress=reporter.progress,
+                    checkpoint_out=str(out),
+                )
+            else:
+                episodes = setting("MAML_EVAL_EPISODES", None)
+                result = run_evaluate(
+                    submission.checkpoint.path,
+                    protocol.maml_protocol,
+                    transductive=submission.transductive,
+                    data_dir=data_dir,
+                    device=device,
+                    episodes=int(episodes) if episodes else None,
+                    progress=reporter.progress,
+                )
+        except CheckpointError as exc:
+            reason = f"The checkpoint cannot be evaluated: {exc}"
+            reporter.log(reason)
+            reporter.write(phase="rejected")
+            # A bad artefact is the claim's fault, not the worker's: rejected, never retried.
+            from .decision import REJECTED, Decision
+
+            finish_run(run_pk, token, Decision(REJECTED, reason), {"log_tail": reporter.tail()})
+            return Run.Status.REJECTED
+        decision = decide(
+            submission.claimed_value,
+            result.mean,
+            result.ci95,
+            protocol.higher_is_better,
+            protocol.tolerance,
+        )
+        reporter.log(f"reproduced {result.mean:.4g} ± {result.ci95:.4g}: {decision.verdict}")
+        seeds = {"evaluation": getattr(result, "seed", None)}
+        if submission.kind == REPRODUCE:
+            seeds["training"] = (submission.config or {}).get("seed")
+        evidence = {
+            "reproduced_value": float(result.mean),
+            "ci95": float(result.ci95),
+            "episode_scores": [float(s) for s in result.scores],
+            "seeds": seeds,
+            "device": str(getattr(result, "device", "") or ""),
+            "evaluation_mode": "transductive" if result.transductive else "non-transductive",
+            "log_tail": reporter.tail(),
+            "progress_done": reporter_total(reporter, result),
+            "progress_total": reporter_total(reporter, result),
+        }
+        finished = finish_run(run_pk, token, decision, evidence)
+        return decision.verdict if finished else "abandoned"
+    except RunAbandoned:
+        log.info("run %s is no longer ours (cancelled or re-queued); stopped", run_pk)
+        return "abandoned"
+    finally:
+        reporter.stop()
+        maml_logger.removeHandler(handler)
+        close_old_connections()
+
+
+def reporter_total(reporter: RunReporter, result) -> int:
+    return int(getattr(result, "episodes", 0) or len(result.scores))
