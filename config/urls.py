@@ -10,6 +10,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/", include("evaluator.api_urls")),
     path("api/", include("leaderboard.api_urls")),
+    path("", include("evaluator.account_urls")),
     path("", include("evaluator.urls")),
     path("", include("leaderboard.urls")),
 ]

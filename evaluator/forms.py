@@ -1,0 +1,149 @@
+"""The web forms: sign-up and submission. Checks shared with the API live in validation.py."""
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.contrib.auth.forms import UserCreationForm
+from django.core.exceptions import ValidationError
+
+from evaluator.models import Submission
+from evaluator.validation import (
+    CHECKPOINT_SUFFIX,
+    MAX_CONFIG_BYTES,
+    UploadTooLarge,
+    check_submission,
+    human_size,
+    max_checkpoint_bytes,
+)
+from leaderboard.models import Benchmark, Metric, Paper
+
+
+class SignUpForm(UserCreationForm):
+    email = forms.EmailField(required=True, help_text="Where we can reach you about a claim.")
+
+    class Meta(UserCreationForm.Meta):
+        model = get_user_model()
+        fields = ("username", "email")
+
+    def clean_email(self):
+        email = self.cleaned_data["email"].strip()
+        if get_user_model().objects.filter(email__iexact=email).exists():
+            raise ValidationError("An account with this email address exists already.")
+        return email
+
+
+class SubmissionForm(forms.Form):
+    MODE_CHOICES = [
+        ("transductive", "Transductive batch norm (statistics of the query batch)"),
+        ("non-transductive", "Non-transductive"),
+    ]
+
+    benchmark = forms.ModelChoiceField(
+        queryset=Benchmark.objects.order_by("name"), empty_label="Choose a benchmark"
+    )
+    metric = forms.ModelChoiceField(
+        queryset=Metric.objects.order_by("name"), empty_label="Choose a metric"
+    )
+    claimed_value = forms.FloatField(
+        label="Claimed value",
+        error_messages={"invalid": "Enter a finite number."},
+        widget=forms.NumberInput(attrs={"step": "any"}),
+    )
+    model_name = forms.CharField(max_length=300, label="Model name", help_text='e.g. "MAML"')
+    evaluation_mode = forms.ChoiceField(
+        choices=MODE_CHOICES, initial="transductive", widget=forms.RadioSelect
+    )
+    uses_additional_data = forms.BooleanField(required=False, label="Uses extra training data")
+
+    paper = forms.ModelChoiceField(
+        queryset=Paper.objects.order_by("title"),
+        required=False,
+        empty_label="A new paper (give its details below)",
+        label="Paper",
+    )
+    paper_title = forms.CharField(max_length=500, required=False, label="New paper: title")
+    paper_arxiv_id = forms.CharField(
+        max_length=200, required=False, label="arXiv id or URL", help_text="e.g. 1703.03400"
+    )
+    paper_url = forms.URLField(max_length=500, required=False, label="Paper URL")
+    paper_authors = forms.CharField(
+        required=False,
+        max_length=5000,
+        label="Authors",
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="One per line, or separated by commas",
+    )
+    paper_date = forms.DateField(
+        required=False, label="Date", widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    kind = forms.ChoiceField(
+        choices=Submission.Kind.choices, initial=Submission.Kind.EVALUATE, widget=forms.RadioSelect
+    )
+    checkpoint = forms.FileField(
+        required=False,
+        help_text=f"A {CHECKPOINT_SUFFIX} file of the meta-learned initialisation, "
+        f"at most {human_size(max_checkpoint_bytes())}. Pickled (.pt, .pth) files are refused.",
+        widget=forms.ClearableFileInput(attrs={"accept": CHECKPOINT_SUFFIX}),
+    )
+    config = forms.CharField(
+        required=False,
+        max_length=MAX_CONFIG_BYTES,
+        label="Training configuration (JSON)",
+        widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false"}),
+    )
+    config_file = forms.FileField(
+        required=False,
+        label="…or a configuration file",
+        widget=forms.ClearableFileInput(attrs={"accept": ".json,application/json"}),
+    )
+
+    def __init__(self, *args, upload_too_large: str | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.upload_too_large = upload_too_large
+        self.submission_kwargs: dict | None = None
+
+    def clean(self):
+        data = super().clean()
+        if self.upload_too_large:
+            field = self.upload_too_large if self.upload_too_large in self.fields else "checkpoint"
+            self.add_error(field, UploadTooLarge(max_checkpoint_bytes()))
+            return data
+        if any(f in self.errors for f in ("benchmark", "metric", "claimed_value")):
+            return data
+        config = data.get("config") or data.get("config_file")
+        if data.get("config") and data.get("config_file"):
+            self.add_error("config", "Paste the configuration or upload it, not both.")
+            return data
+        try:
+            self.submission_kwargs = check_submission(
+                benchmark=data.get("benchmark"),
+                metric=data.get("metric"),
+                claimed_value=data.get("claimed_value"),
+                kind=data.get("kind"),
+                checkpoint=data.get("checkpoint") or None,
+                config=config or None,
+                paper=data.get("paper"),
+                paper_fields={
+                    "title": data.get("paper_title"),
+                    "arxiv_id": data.get("paper_arxiv_id"),
+                    "url": data.get("paper_url"),
+                    "authors": data.get("paper_authors"),
+                    "date": data.get("paper_date"),
+                },
+            )
+        except UploadTooLarge as exc:
+            self.add_error("checkpoint", exc)
+        except ValidationError as exc:
+            for field, errors in exc.error_dict.items():
+                self.add_error(field if field in self.fields else None, errors)
+        return data
+
+    def create_kwargs(self) -> dict:
+        """What ``create_submission`` takes, once the form is valid."""
+        assert self.submission_kwargs is not None
+        return {
+            **self.submission_kwargs,
+            "model_name": self.cleaned_data["model_name"].strip(),
+            "transductive": self.cleaned_data["evaluation_mode"] == "transductive",
+            "uses_additional_data": self.cleaned_data["uses_additional_data"],
+        }

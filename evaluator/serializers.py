@@ -1,0 +1,244 @@
+"""The submissions API: explicit fields in, explicit fields out."""
+
+import json
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import serializers, status
+from rest_framework.exceptions import APIException
+
+from evaluator.models import Run, Submission
+from evaluator.validation import (
+    MAX_CONFIG_BYTES,
+    UploadTooLarge,
+    check_submission,
+    split_authors,
+)
+from leaderboard.models import Benchmark, Metric, Paper
+
+
+class PayloadTooLarge(APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The upload is too large."
+    default_code = "too_large"
+
+
+class IdOrSlugField(serializers.Field):
+    """A catalogue object given by its id, its slug, or (for short lists) its exact name."""
+
+    default_error_messages = {"unknown": "Unknown {kind} {value!r}."}
+
+    def __init__(self, model, kind, by_name=False, **kwargs):
+        self.model, self.kind, self.by_name = model, kind, by_name
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        value = str(data).strip()
+        if not value or len(value) > 300:
+            self.fail("unknown", kind=self.kind, value=value[:300])
+        qs = self.model.objects.all()
+        obj = None
+        if value.isdigit():
+            obj = qs.filter(pk=int(value)).first()
+        if obj is None:
+            obj = qs.filter(slug=value).first()
+        if obj is None and self.by_name:
+            obj = qs.filter(name=value).first()
+        if obj is None:
+            self.fail("unknown", kind=self.kind, value=value)
+        return obj
+
+    def to_representation(self, value):
+        return value.slug
+
+
+class AuthorsField(serializers.Field):
+    """A JSON list of names, or one string of names separated by commas or new lines."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and data.strip().startswith("["):
+            try:
+                data = json.loads(data)
+            except json.JSONDecodeError:
+                raise serializers.ValidationError("Authors: not a valid JSON list.") from None
+        if not isinstance(data, list | str):
+            raise serializers.ValidationError("Authors: a list of names or a string.")
+        return split_authors(data)
+
+    def to_representation(self, value):
+        return value
+
+
+class ConfigField(serializers.Field):
+    """A training configuration: a JSON object, or its text (a multipart field)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            return data
+        if isinstance(data, str):
+            if len(data) > MAX_CONFIG_BYTES:
+                raise serializers.ValidationError("The configuration is too large.")
+            return data
+        raise serializers.ValidationError("The configuration must be a JSON object.")
+
+    def to_representation(self, value):
+        return value
+
+
+class SubmissionCreateSerializer(serializers.Serializer):
+    benchmark = IdOrSlugField(Benchmark, "benchmark", by_name=True)
+    metric = IdOrSlugField(Metric, "metric", by_name=True)
+    claimed_value = serializers.FloatField()
+    model_name = serializers.CharField(max_length=300)
+    evaluation_mode = serializers.ChoiceField(
+        choices=["transductive", "non-transductive"], default="transductive"
+    )
+    uses_additional_data = serializers.BooleanField(default=False)
+    paper = IdOrSlugField(Paper, "paper", required=False, allow_null=True)
+    paper_title = serializers.CharField(max_length=500, required=False, allow_blank=True)
+    paper_arxiv_id = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    paper_url = serializers.URLField(max_length=500, required=False, allow_blank=True)
+    paper_authors = AuthorsField(required=False)
+    paper_date = serializers.DateField(required=False, allow_null=True)
+    kind = serializers.ChoiceField(choices=Submission.Kind.choices, required=False)
+    checkpoint = serializers.FileField(required=False, allow_empty_file=False)
+    config = ConfigField(required=False)
+    config_file = serializers.FileField(required=False)
+
+    def validate(self, attrs):
+        if attrs.get("config") is not None and attrs.get("config_file") is not None:
+            raise serializers.ValidationError({"config": ["Send config or config_file, not both."]})
+        try:
+            checked = check_submission(
+                benchmark=attrs["benchmark"],
+                metric=attrs["metric"],
+                claimed_value=attrs["claimed_value"],
+                kind=attrs.get("kind"),
+                checkpoint=attrs.get("checkpoint"),
+                config=attrs.get("config") or attrs.get("config_file"),
+                paper=attrs.get("paper"),
+                paper_fields={
+                    "title": attrs.get("paper_title"),
+                    "arxiv_id": attrs.get("paper_arxiv_id"),
+                    "url": attrs.get("paper_url"),
+                    "authors": attrs.get("paper_authors"),
+                    "date": attrs.get("paper_date"),
+                },
+            )
+        except UploadTooLarge as exc:
+            raise PayloadTooLarge({"checkpoint": exc.messages}) from None
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict) from None
+        return {
+            **checked,
+            "model_name": attrs["model_name"].strip(),
+            "transductive": attrs["evaluation_mode"] == "transductive",
+            "uses_additional_data": attrs["uses_additional_data"],
+        }
+
+
+class RunSerializer(serializers.ModelSerializer):
+    progress_percent = serializers.IntegerField(read_only=True)
+    is_final = serializers.BooleanField(read_only=True)
+    result = serializers.PrimaryKeyRelatedField(read_only=True)
+
+    class Meta:
+        model = Run
+        fields = [
+            "id",
+            "status",
+            "is_final",
+            "phase",
+            "progress_done",
+            "progress_total",
+            "progress_percent",
+            "log_tail",
+            "attempts",
+            "reason",
+            "protocol",
+            "maml_ref_version",
+            "evaluation_mode",
+            "seeds",
+            "device",
+            "reproduced_value",
+            "ci95",
+            "result",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "wall_seconds",
+        ]
+        read_only_fields = fields
+
+
+class RunDetailSerializer(RunSerializer):
+    class Meta(RunSerializer.Meta):
+        fields = [*RunSerializer.Meta.fields, "episode_scores"]
+        read_only_fields = fields
+
+
+class SubmissionSerializer(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField()
+    status = serializers.SerializerMethodField()
+    benchmark = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    benchmark_name = serializers.CharField(source="benchmark.name", read_only=True)
+    metric = serializers.CharField(source="metric.name", read_only=True)
+    paper = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    evaluation_mode = serializers.SerializerMethodField()
+    run = serializers.SerializerMethodField()
+
+    run_serializer = RunSerializer
+
+    class Meta:
+        model = Submission
+        fields = [
+            "id",
+            "url",
+            "status",
+            "kind",
+            "benchmark",
+            "benchmark_name",
+            "metric",
+            "claimed_value",
+            "model_name",
+            "evaluation_mode",
+            "uses_additional_data",
+            "paper",
+            "paper_title",
+            "paper_arxiv_id",
+            "paper_url",
+            "paper_authors",
+            "paper_date",
+            "checkpoint_sha256",
+            "config",
+            "protocol",
+            "created_at",
+            "run",
+        ]
+        read_only_fields = fields
+
+    def get_url(self, obj) -> str:
+        request = self.context.get("request")
+        path = obj.get_absolute_url()
+        return request.build_absolute_uri(path) if request else path
+
+    def _run(self, obj):
+        # The newest run; from the prefetched runs when the view prefetched them.
+        if "runs" in getattr(obj, "_prefetched_objects_cache", {}):
+            runs = list(obj.runs.all())
+            return runs[0] if runs else None
+        return obj.current_run
+
+    def get_status(self, obj) -> str | None:
+        run = self._run(obj)
+        return run.status if run else None
+
+    def get_evaluation_mode(self, obj) -> str:
+        return "transductive" if obj.transductive else "non-transductive"
+
+    def get_run(self, obj) -> dict | None:
+        run = self._run(obj)
+        return self.run_serializer(run, context=self.context).data if run else None
+
+
+class SubmissionDetailSerializer(SubmissionSerializer):
+    run_serializer = RunDetailSerializer

@@ -1,0 +1,51 @@
+// Live status of a submission page: polls its JSON status every second until the run ends.
+// Text goes in with textContent; the final outcome block comes rendered (escaped) by the server.
+(function () {
+  "use strict";
+  var live = document.getElementById("run-live");
+  if (!live || live.dataset.final === "true") return;
+  var url = live.dataset.statusUrl;
+  var statusEl = document.getElementById("run-status");
+  var phaseEl = document.getElementById("run-phase");
+  var bar = document.getElementById("run-progress");
+  var barText = document.getElementById("run-progress-text");
+  var logEl = document.getElementById("run-log");
+  var outcome = document.getElementById("run-outcome");
+
+  function show(d) {
+    if (!d.status) return;
+    statusEl.textContent = d.status;
+    statusEl.className = "run-status run-status-" + d.status;
+    phaseEl.textContent = d.phase || "";
+    bar.value = d.progress_percent;
+    bar.textContent = d.progress_percent + "%";
+    barText.textContent = d.progress_total
+      ? d.progress_done + " / " + d.progress_total + " (" + d.progress_percent + "%)"
+      : d.progress_percent + "%";
+    if (logEl.textContent !== d.log_tail) {
+      logEl.textContent = d.log_tail;
+      logEl.scrollTop = logEl.scrollHeight;
+    }
+    if (d.is_final) {
+      outcome.innerHTML = d.outcome_html || "";
+      live.dataset.final = "true";
+    }
+  }
+
+  function poll() {
+    fetch(url, { credentials: "same-origin", cache: "no-store", headers: { Accept: "application/json" } })
+      .then(function (r) {
+        if (!r.ok) throw new Error("HTTP " + r.status);
+        return r.json();
+      })
+      .then(function (d) {
+        show(d);
+        if (!d.is_final) setTimeout(poll, 1000);
+      })
+      .catch(function () {
+        setTimeout(poll, 3000);
+      });
+  }
+
+  setTimeout(poll, 1000);
+})();

@@ -1,0 +1,68 @@
+"""``/api/submissions/``: create (token, multipart), list the caller's own, show one."""
+
+from rest_framework import mixins, status, viewsets
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+
+from evaluator.permissions import IsOwnerOrStaff, own_submissions, visible_submissions
+from evaluator.serializers import (
+    PayloadTooLarge,
+    SubmissionCreateSerializer,
+    SubmissionDetailSerializer,
+    SubmissionSerializer,
+)
+from evaluator.services import create_submission
+from evaluator.validation import (
+    UploadTooLarge,
+    declared_body_too_large,
+    install_upload_bound,
+    max_checkpoint_bytes,
+)
+
+
+class SubmissionViewSet(
+    mixins.CreateModelMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Submit a claim with its checkpoint or training configuration; follow its verification.
+
+    The list holds the caller's own submissions; a submission of someone else is not found.
+    """
+
+    permission_classes = [IsAuthenticated, IsOwnerOrStaff]
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+    filter_backends: list = []
+
+    def initialize_request(self, request, *args, **kwargs):
+        # Before anything parses the body: the checkpoint is read up to its limit, no further.
+        install_upload_bound(request)
+        return super().initialize_request(request, *args, **kwargs)
+
+    def get_queryset(self):
+        user = self.request.user
+        qs = own_submissions(user) if self.action == "list" else visible_submissions(user)
+        return qs.prefetch_related("runs")
+
+    def get_serializer_class(self):
+        if self.action == "create":
+            return SubmissionCreateSerializer
+        if self.action == "retrieve":
+            return SubmissionDetailSerializer
+        return SubmissionSerializer
+
+    def create(self, request, *args, **kwargs):
+        too_large = UploadTooLarge(max_checkpoint_bytes()).messages
+        if declared_body_too_large(request._request):
+            raise PayloadTooLarge({"checkpoint": too_large})
+        data = request.data  # parses the body, bounded by the upload handler
+        if getattr(request._request, "upload_too_large", None):
+            raise PayloadTooLarge({request._request.upload_too_large: too_large})
+        serializer = self.get_serializer(data=data)
+        serializer.is_valid(raise_exception=True)
+        submission = create_submission(request.user, **serializer.validated_data)
+        submission = self.get_queryset().get(pk=submission.pk)
+        body = SubmissionDetailSerializer(submission, context=self.get_serializer_context()).data
+        return Response(body, status=status.HTTP_201_CREATED)

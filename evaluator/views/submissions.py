@@ -1,0 +1,113 @@
+"""The submission pages: the form, the user's list, one submission with its live status."""
+
+import json
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
+
+from evaluator.forms import SubmissionForm
+from evaluator.models import Run
+from evaluator.permissions import own_submissions, visible_submissions
+from evaluator.services import create_submission
+from evaluator.validation import (
+    UploadTooLarge,
+    declared_body_too_large,
+    install_upload_bound,
+    max_checkpoint_bytes,
+)
+
+PAGE_SIZE = 20
+
+
+@csrf_exempt  # the bounded upload handler must go in before the CSRF check reads the body
+@login_required
+def submit(request):
+    if request.method == "POST":
+        if declared_body_too_large(request):
+            # Refused unread: the form comes back empty with the reason.
+            error = UploadTooLarge(max_checkpoint_bytes()).messages[0]
+            context = {"form": SubmissionForm(), "upload_error": error}
+            return render(request, "evaluator/submit.html", context, status=413)
+        install_upload_bound(request)
+    return _submit(request)
+
+
+@csrf_protect
+def _submit(request):
+    if request.method == "POST":
+        form = SubmissionForm(
+            request.POST, request.FILES, upload_too_large=request.upload_too_large
+        )
+        if form.is_valid():
+            submission = create_submission(request.user, **form.create_kwargs())
+            messages.success(request, f"Submission #{submission.pk} received.")
+            return redirect(submission)
+        status = 413 if request.upload_too_large else 400
+        return render(request, "evaluator/submit.html", {"form": form}, status=status)
+    initial = {}
+    for name in ("benchmark", "metric", "paper"):
+        if request.GET.get(name, "").isdigit():
+            initial[name] = int(request.GET[name])
+    return render(request, "evaluator/submit.html", {"form": SubmissionForm(initial=initial)})
+
+
+@login_required
+def submission_list(request):
+    qs = own_submissions(request.user).prefetch_related("runs")
+    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "evaluator/submission_list.html", {"page": page})
+
+
+def _get_submission(request, pk):
+    return get_object_or_404(visible_submissions(request.user).prefetch_related("runs"), pk=pk)
+
+
+def _run_of(submission) -> Run | None:
+    runs = list(submission.runs.all())
+    return runs[0] if runs else None
+
+
+@login_required
+def submission_detail(request, pk):
+    submission = _get_submission(request, pk)
+    run = _run_of(submission)
+    config_json = json.dumps(submission.config, indent=2) if submission.config else ""
+    context = {
+        "submission": submission,
+        "run": run,
+        "runs": submission.runs.all(),
+        "config_json": config_json,
+    }
+    return render(request, "evaluator/submission_detail.html", context)
+
+
+@never_cache
+@login_required
+def submission_status(request, pk):
+    """The live part of the submission page, polled by its script while the run is active."""
+    submission = _get_submission(request, pk)
+    run = _run_of(submission)
+    if run is None:
+        return JsonResponse({"status": None, "is_final": False})
+    data = {
+        "status": run.status,
+        "status_display": run.get_status_display(),
+        "is_final": run.is_final,
+        "phase": run.phase,
+        "progress_done": run.progress_done,
+        "progress_total": run.progress_total,
+        "progress_percent": run.progress_percent,
+        "log_tail": run.log_tail,
+    }
+    if run.is_final:
+        # Rendered by the template engine (escaped), inserted as it is by the page's script.
+        data["outcome_html"] = render_to_string(
+            "evaluator/_outcome.html", {"submission": submission, "run": run}, request=request
+        )
+    return JsonResponse(data)
