@@ -56,6 +56,9 @@ def verify_run(self, run_pk: int) -> str:
         fail_run(run_pk, token, f"Exceeded the time limit of {limit or '?'} s.", kind="timeout")
         return Run.Status.FAILED
     except INFRASTRUCTURE_ERRORS as exc:
+        if self.request.retries >= self.max_retries:
+            fail_run(run_pk, token, f"Gave up after {self.max_retries} retries: {exc}")
+            raise
         log.warning("run %s: infrastructure error, will retry: %s", run_pk, exc)
         try:
             with transaction.atomic():
@@ -65,9 +68,6 @@ def verify_run(self, run_pk: int) -> str:
                     Run.objects.get(pk=run_pk).add_event("retry", f"infrastructure error: {exc}")
         except Exception:  # still out of reach: the reaper re-queues the stale run
             log.warning("run %s could not be put back on the queue", run_pk, exc_info=True)
-        if self.request.retries >= self.max_retries:
-            fail_run(run_pk, None, f"Gave up after {self.max_retries} retries: {exc}")
-            raise
         raise self.retry(exc=exc, countdown=backoff(self.request.retries)) from exc
     except Exception as exc:  # a bug or a broken artefact: failed with the reason, no retry
         log.exception("run %s failed", run_pk)

@@ -8,6 +8,7 @@ re-queued by the reaper is abandoned at the next write, and its verdict is never
 from __future__ import annotations
 
 import logging
+import math
 import os
 import socket
 import threading
@@ -17,7 +18,7 @@ from collections import deque
 from pathlib import Path
 
 from django.conf import settings
-from django.db import close_old_connections, connection
+from django.db import connection
 from django.utils import timezone
 
 from .decision import decide
@@ -205,19 +206,20 @@ def execute(run_pk: int, token: str) -> str:
             protocol.tolerance,
         )
         reporter.log(f"reproduced {result.mean:.4g} ± {result.ci95:.4g}: {decision.verdict}")
+        episodes = int(getattr(result, "episodes", 0) or len(result.scores))
         seeds = {"evaluation": getattr(result, "seed", None)}
         if submission.kind == REPRODUCE:
             seeds["training"] = (submission.config or {}).get("seed")
         evidence = {
-            "reproduced_value": float(result.mean),
-            "ci95": float(result.ci95),
-            "episode_scores": [float(s) for s in result.scores],
+            "reproduced_value": finite_or_none(result.mean),
+            "ci95": finite_or_none(result.ci95),
+            "episode_scores": [finite_or_none(s) for s in result.scores],
             "seeds": seeds,
             "device": str(getattr(result, "device", "") or ""),
             "evaluation_mode": "transductive" if result.transductive else "non-transductive",
             "log_tail": reporter.tail(),
-            "progress_done": reporter_total(reporter, result),
-            "progress_total": reporter_total(reporter, result),
+            "progress_done": episodes,
+            "progress_total": episodes,
         }
         finished = finish_run(run_pk, token, decision, evidence)
         return decision.verdict if finished else "abandoned"
@@ -227,8 +229,9 @@ def execute(run_pk: int, token: str) -> str:
     finally:
         reporter.stop()
         maml_logger.removeHandler(handler)
-        close_old_connections()
 
 
-def reporter_total(reporter: RunReporter, result) -> int:
-    return int(getattr(result, "episodes", 0) or len(result.scores))
+def finite_or_none(x) -> float | None:
+    """A float for the database, None for NaN/inf (JSON and some databases refuse them)."""
+    x = float(x)
+    return x if math.isfinite(x) else None
