@@ -7,7 +7,8 @@ interval, evaluation mode, link to the run).
 """
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import Case, F, Q, When, Window
+from django.db.models.functions import Rank
 from django.urls import reverse
 from django.utils.text import slugify
 
@@ -158,6 +159,32 @@ class ResultQuerySet(models.QuerySet):
         order = "-value" if metric.higher_is_better else "value"
         return self.filter(metric=metric).order_by(order, "paper__date", "id")
 
+    def for_listing(self) -> "ResultQuerySet":
+        """Rows with what a table or the API shows, without the long text columns."""
+        return self.with_relations().defer(
+            "paper__abstract",
+            "paper__authors",
+            "benchmark__description",
+            "benchmark__dataset__description",
+        )
+
+    def best_first(self) -> "ResultQuerySet":
+        """Grouped by benchmark and metric, each group best first by its metric's direction."""
+        return self.order_by("benchmark_id", "metric_id", score_expression(), "id")
+
+    def with_rank(self) -> "ResultQuerySet":
+        """Annotate ``rank``: 1 for the best row of its benchmark and metric, ties share a rank."""
+        return self.annotate(
+            rank=Window(
+                Rank(), partition_by=[F("benchmark_id"), F("metric_id")], order_by=score_expression()
+            )
+        )
+
+
+def score_expression():
+    """Lower is better: the value, negated where the metric says higher is better."""
+    return Case(When(metric__higher_is_better=True, then=-F("value")), default=F("value")).asc()
+
 
 class Result(models.Model):
     class Source(models.TextChoices):
@@ -193,7 +220,10 @@ class Result(models.Model):
 
     class Meta:
         ordering = ["benchmark", "metric", "-value"]
-        indexes = [models.Index(fields=["benchmark", "metric", "value"])]
+        indexes = [
+            models.Index(fields=["benchmark", "metric", "value"]),
+            models.Index(fields=["source", "-verified_at"], name="result_source_verified_idx"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["benchmark", "metric", "model", "paper"],

@@ -1,0 +1,126 @@
+"""Read API: small viewsets over the catalogue and its published results."""
+
+from django.db.models import Count, Prefetch
+from django.http import JsonResponse
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import extend_schema
+from rest_framework import viewsets
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from . import filters, serializers
+from .archive import export_archive
+from .models import Benchmark, Dataset, Paper, Result, Task
+from .pagination import ApiPagination
+from .sota import sota_tables
+
+SLUG = r"[-a-zA-Z0-9_]+"
+
+
+class ReadOnlyViewSet(viewsets.ReadOnlyModelViewSet):
+    permission_classes = [AllowAny]
+    pagination_class = ApiPagination
+    filter_backends = [DjangoFilterBackend, filters.SafeSearchFilter]
+    lookup_field = "slug"
+    lookup_value_regex = SLUG
+
+
+class ResultViewSet(ReadOnlyViewSet):
+    """Published results: archive rows and verified ones. Default order: by benchmark and
+    metric, best first. ``dataset`` matches every variant of a dataset (slug or name)."""
+
+    serializer_class = serializers.ResultSerializer
+    filterset_class = filters.ResultFilter
+    filter_backends = [DjangoFilterBackend]
+    lookup_field = "pk"
+    lookup_value_regex = r"[0-9]+"
+
+    def get_queryset(self):
+        return Result.objects.for_listing().best_first()
+
+
+class PaperViewSet(ReadOnlyViewSet):
+    """Papers; ``search`` looks in the title, abstract and arXiv id."""
+
+    filterset_class = filters.PaperFilter
+    search_fields = ["title", "abstract", "arxiv_id"]
+
+    def get_serializer_class(self):
+        if self.action == "retrieve":
+            return serializers.PaperDetailSerializer
+        return serializers.PaperSerializer
+
+    def get_queryset(self):
+        qs = Paper.objects.prefetch_related("tasks")
+        if self.action == "retrieve":
+            results = Result.objects.for_listing().best_first()
+            qs = qs.prefetch_related("code_links", Prefetch("results", queryset=results))
+        else:
+            qs = qs.defer("abstract")
+        return qs
+
+
+class TaskViewSet(ReadOnlyViewSet):
+    serializer_class = serializers.TaskSerializer
+    filterset_class = filters.TaskFilter
+    search_fields = ["name", "description"]
+
+    def get_queryset(self):
+        return (
+            Task.objects.select_related("parent")
+            .annotate(benchmark_count=Count("benchmarks", distinct=True))
+            .order_by("name")
+        )
+
+
+class DatasetViewSet(ReadOnlyViewSet):
+    serializer_class = serializers.DatasetSerializer
+    filterset_class = filters.DatasetFilter
+    search_fields = ["name", "description"]
+
+    def get_queryset(self):
+        return Dataset.objects.annotate(
+            benchmark_count=Count("benchmarks", distinct=True)
+        ).order_by("name")
+
+
+class BenchmarkViewSet(ReadOnlyViewSet):
+    """Benchmarks; a benchmark's detail holds its SotA tables, one per metric, ranked by the
+    metric's direction (the best 100 rows of each; ``/api/results?benchmark=`` has them all)."""
+
+    filterset_class = filters.BenchmarkFilter
+    search_fields = ["name", "dataset__name"]
+
+    def get_serializer_class(self):
+        if self.action == "retrieve":
+            return serializers.BenchmarkDetailSerializer
+        return serializers.BenchmarkSerializer
+
+    def get_queryset(self):
+        return (
+            Benchmark.objects.select_related("dataset")
+            .prefetch_related("tasks", "metrics")
+            .annotate(result_count=Count("results", distinct=True))
+            .order_by("name")
+        )
+
+    def retrieve(self, request, *args, **kwargs):
+        benchmark = self.get_object()
+        benchmark.sota_tables = sota_tables(benchmark)
+        return Response(self.get_serializer(benchmark).data)
+
+
+class ArchiveExportView(APIView):
+    """Every published result in the Papers With Code archive format (evaluation-tables.json)."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses={200: dict})
+    def get(self, request):
+        return Response(export_archive())
+
+
+def ping(request):
+    """A constant JSON body: the baseline that benchmarks/api_load.py measures the API against."""
+    return JsonResponse({"status": "ok"})

@@ -1,0 +1,130 @@
+"""Query filters of the read API. A malformed value is a 400 (the form's errors), an unknown
+value an empty page. Names match a slug or a name without regard to case."""
+
+import django_filters
+from django.db.models import Q
+from rest_framework.exceptions import ValidationError
+from rest_framework.filters import SearchFilter
+
+from .models import Benchmark, Dataset, Paper, Result, Task
+
+BOOLEAN_CHOICES = [(v, v) for v in ("true", "false", "1", "0", "yes", "no")]
+
+
+def _slug_or_name(prefix: str, value: str) -> Q:
+    return Q(**{f"{prefix}slug__iexact": value}) | Q(**{f"{prefix}name__iexact": value})
+
+
+def _truthy(value: str) -> bool:
+    return value in ("true", "1", "yes")
+
+
+class SafeSearchFilter(SearchFilter):
+    """DRF's search, refusing a NUL character (the database would refuse it with a 500)."""
+
+    def get_search_terms(self, request):
+        raw = request.query_params.get(self.search_param, "")
+        if "\x00" in raw:
+            raise ValidationError({self.search_param: ["Null characters are not allowed."]})
+        return super().get_search_terms(request)
+
+
+class ResultFilter(django_filters.FilterSet):
+    dataset = django_filters.CharFilter(method="filter_dataset", help_text="slug or name")
+    benchmark = django_filters.CharFilter(method="filter_benchmark", help_text="slug or name")
+    task = django_filters.CharFilter(method="filter_task", help_text="slug or name")
+    metric = django_filters.CharFilter(method="filter_metric", help_text="slug or name")
+    paper = django_filters.CharFilter(method="filter_paper", help_text="slug, arXiv id or title")
+    model = django_filters.CharFilter(method="filter_model", help_text="slug or name")
+    verified = django_filters.ChoiceFilter(choices=BOOLEAN_CHOICES, method="filter_verified")
+    ordering = django_filters.OrderingFilter(
+        fields=(
+            ("value", "value"),
+            ("paper__date", "date"),
+            ("created_at", "created_at"),
+            ("verified_at", "verified_at"),
+            ("model__name", "model"),
+            ("benchmark__name", "benchmark"),
+        )
+    )
+
+    class Meta:
+        model = Result
+        fields: list = []
+
+    def filter_dataset(self, qs, name, value):
+        return qs.filter(
+            benchmark__dataset__in=Dataset.objects.filter(_slug_or_name("", value)).values("pk")
+        )
+
+    def filter_benchmark(self, qs, name, value):
+        return qs.filter(benchmark__in=Benchmark.objects.filter(_slug_or_name("", value)))
+
+    def filter_task(self, qs, name, value):
+        benchmarks = Benchmark.objects.filter(tasks__in=Task.objects.filter(_slug_or_name("", value)))
+        return qs.filter(benchmark__in=benchmarks.values("pk"))
+
+    def filter_metric(self, qs, name, value):
+        return qs.filter(_slug_or_name("metric__", value))
+
+    def filter_paper(self, qs, name, value):
+        return qs.filter(
+            Q(paper__slug__iexact=value) | Q(paper__arxiv_id=value) | Q(paper__title__iexact=value)
+        )
+
+    def filter_model(self, qs, name, value):
+        return qs.filter(_slug_or_name("model__", value))
+
+    def filter_verified(self, qs, name, value):
+        return qs.verified() if _truthy(value) else qs.archive()
+
+
+class BenchmarkFilter(django_filters.FilterSet):
+    dataset = django_filters.CharFilter(method="filter_dataset", help_text="slug or name")
+    task = django_filters.CharFilter(method="filter_task", help_text="slug or name")
+
+    class Meta:
+        model = Benchmark
+        fields: list = []
+
+    def filter_dataset(self, qs, name, value):
+        return qs.filter(_slug_or_name("dataset__", value))
+
+    def filter_task(self, qs, name, value):
+        return qs.filter(tasks__in=Task.objects.filter(_slug_or_name("", value))).distinct()
+
+
+class PaperFilter(django_filters.FilterSet):
+    task = django_filters.CharFilter(method="filter_task", help_text="slug or name")
+    arxiv_id = django_filters.CharFilter()
+    year = django_filters.NumberFilter(field_name="date__year")
+
+    class Meta:
+        model = Paper
+        fields: list = []
+
+    def filter_task(self, qs, name, value):
+        return qs.filter(tasks__in=Task.objects.filter(_slug_or_name("", value))).distinct()
+
+
+class TaskFilter(django_filters.FilterSet):
+    parent = django_filters.CharFilter(method="filter_parent", help_text="slug or name")
+
+    class Meta:
+        model = Task
+        fields: list = []
+
+    def filter_parent(self, qs, name, value):
+        return qs.filter(_slug_or_name("parent__", value))
+
+
+class DatasetFilter(django_filters.FilterSet):
+    task = django_filters.CharFilter(method="filter_task", help_text="slug or name")
+
+    class Meta:
+        model = Dataset
+        fields: list = []
+
+    def filter_task(self, qs, name, value):
+        tasks = Task.objects.filter(_slug_or_name("", value))
+        return qs.filter(benchmarks__tasks__in=tasks).distinct()

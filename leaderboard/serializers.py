@@ -1,0 +1,157 @@
+"""Explicit read serializers of the API. Each expects the queryset its view builds
+(select_related / prefetch_related / annotations), so that no field runs a query per row."""
+
+from rest_framework import serializers
+
+from .models import Benchmark, CodeLink, Dataset, Paper, Result, Task
+
+
+class ResultSerializer(serializers.ModelSerializer):
+    benchmark = serializers.CharField(source="benchmark.slug")
+    benchmark_name = serializers.CharField(source="benchmark.name")
+    dataset = serializers.CharField(source="benchmark.dataset.slug")
+    dataset_name = serializers.CharField(source="benchmark.dataset.name")
+    metric = serializers.CharField(source="metric.name")
+    higher_is_better = serializers.BooleanField(source="metric.higher_is_better")
+    model = serializers.CharField(source="model.name")
+    paper = serializers.CharField(source="paper.slug", allow_null=True, default=None)
+    paper_title = serializers.CharField(source="paper.title", allow_null=True, default=None)
+    paper_date = serializers.DateField(source="paper.date", allow_null=True, default=None)
+    verified = serializers.BooleanField(source="is_verified")
+    page_url = serializers.CharField(source="benchmark.get_absolute_url")
+
+    class Meta:
+        model = Result
+        fields = [
+            "id",
+            "benchmark",
+            "benchmark_name",
+            "dataset",
+            "dataset_name",
+            "metric",
+            "higher_is_better",
+            "value",
+            "raw_value",
+            "model",
+            "paper",
+            "paper_title",
+            "paper_date",
+            "uses_additional_data",
+            "source",
+            "verified",
+            "evaluation_mode",
+            "reproduced_value",
+            "reproduced_ci95",
+            "verification_url",
+            "verified_at",
+            "page_url",
+        ]
+        read_only_fields = fields
+
+
+class RankedResultSerializer(ResultSerializer):
+    rank = serializers.IntegerField()
+
+    class Meta(ResultSerializer.Meta):
+        fields = ["rank", *ResultSerializer.Meta.fields]
+        read_only_fields = fields
+
+
+class CodeLinkSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = CodeLink
+        fields = ["url", "official", "framework"]
+        read_only_fields = fields
+
+
+class PaperSerializer(serializers.ModelSerializer):
+    tasks = serializers.SlugRelatedField(many=True, read_only=True, slug_field="slug")
+    page_url = serializers.CharField(source="get_absolute_url")
+
+    class Meta:
+        model = Paper
+        fields = [
+            "slug",
+            "title",
+            "authors",
+            "date",
+            "venue",
+            "arxiv_id",
+            "url",
+            "pdf_url",
+            "tasks",
+            "page_url",
+        ]
+        read_only_fields = fields
+
+
+class PaperDetailSerializer(PaperSerializer):
+    code_links = CodeLinkSerializer(many=True, read_only=True)
+    results = ResultSerializer(many=True, read_only=True)
+
+    class Meta(PaperSerializer.Meta):
+        fields = [*PaperSerializer.Meta.fields, "abstract", "code_links", "results"]
+        read_only_fields = fields
+
+
+class TaskSerializer(serializers.ModelSerializer):
+    parent = serializers.CharField(source="parent.slug", allow_null=True, default=None)
+    benchmark_count = serializers.IntegerField()
+    page_url = serializers.CharField(source="get_absolute_url")
+
+    class Meta:
+        model = Task
+        fields = ["slug", "name", "description", "parent", "benchmark_count", "page_url"]
+        read_only_fields = fields
+
+
+class DatasetSerializer(serializers.ModelSerializer):
+    benchmark_count = serializers.IntegerField()
+    page_url = serializers.CharField(source="get_absolute_url")
+
+    class Meta:
+        model = Dataset
+        fields = ["slug", "name", "description", "url", "benchmark_count", "page_url"]
+        read_only_fields = fields
+
+
+class BenchmarkSerializer(serializers.ModelSerializer):
+    dataset = serializers.CharField(source="dataset.slug")
+    dataset_name = serializers.CharField(source="dataset.name")
+    tasks = serializers.SlugRelatedField(many=True, read_only=True, slug_field="slug")
+    metrics = serializers.SlugRelatedField(many=True, read_only=True, slug_field="name")
+    result_count = serializers.IntegerField()
+    page_url = serializers.CharField(source="get_absolute_url")
+
+    class Meta:
+        model = Benchmark
+        fields = [
+            "slug",
+            "name",
+            "dataset",
+            "dataset_name",
+            "tasks",
+            "metrics",
+            "ways",
+            "shots",
+            "result_count",
+            "page_url",
+        ]
+        read_only_fields = fields
+
+
+class SotaTableSerializer(serializers.Serializer):
+    metric = serializers.CharField()
+    unit = serializers.CharField()
+    higher_is_better = serializers.BooleanField()
+    total = serializers.IntegerField(help_text="rows of this metric; `rows` holds the best ones")
+    rows = RankedResultSerializer(many=True)
+
+
+class BenchmarkDetailSerializer(BenchmarkSerializer):
+    description = serializers.CharField()
+    sota = SotaTableSerializer(many=True, source="sota_tables")
+
+    class Meta(BenchmarkSerializer.Meta):
+        fields = [*BenchmarkSerializer.Meta.fields, "description", "sota"]
+        read_only_fields = fields

@@ -1,0 +1,74 @@
+"""State-of-the-art tables and the progress of the best value over time, for one benchmark.
+
+Each function runs a fixed number of queries, however many rows the benchmark holds."""
+
+from django.db.models import Count, Max, Min, Q
+from django.db.models.functions import Coalesce, TruncDate
+
+from .models import Benchmark, Metric, Result
+
+SOTA_ROWS = 100
+
+
+def benchmark_metrics(benchmark: Benchmark) -> list[Metric]:
+    """The benchmark's declared metrics and any metric it has results for, by name."""
+    with_results = Result.objects.filter(benchmark=benchmark).values("metric_id")
+    return list(
+        Metric.objects.filter(Q(benchmarks=benchmark) | Q(pk__in=with_results))
+        .distinct()
+        .order_by("name")
+    )
+
+
+def ranked_rows(benchmark: Benchmark, metric: Metric):
+    """Every row of one SotA table, best first, with ``rank`` (ties share a rank)."""
+    return (
+        Result.objects.filter(benchmark=benchmark, metric=metric)
+        .for_listing()
+        .with_rank()
+        .order_by("rank", "paper__date", "id")
+    )
+
+
+def sota_tables(benchmark: Benchmark, limit: int = SOTA_ROWS) -> list[dict]:
+    """One table per metric with its best ``limit`` rows (four queries in all)."""
+    metrics = benchmark_metrics(benchmark)
+    totals = dict(
+        Result.objects.filter(benchmark=benchmark)
+        .values_list("metric_id")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    rows: dict[int, list] = {m.pk: [] for m in metrics}
+    best = (
+        Result.objects.filter(benchmark=benchmark)
+        .for_listing()
+        .with_rank()
+        .filter(rank__lte=limit)
+        .order_by("metric_id", "rank", "paper__date", "id")
+    )
+    for row in best:
+        rows.setdefault(row.metric_id, []).append(row)
+    return [
+        {
+            "metric": m.name,
+            "unit": m.unit,
+            "higher_is_better": m.higher_is_better,
+            "total": totals.get(m.pk, 0),
+            "rows": rows[m.pk][:limit],
+        }
+        for m in metrics
+    ]
+
+
+def progress(benchmark: Benchmark, metric: Metric) -> list[tuple]:
+    """(date, best value that day) for every dated day, oldest first (one query)."""
+    best = Max("value") if metric.higher_is_better else Min("value")
+    return list(
+        Result.objects.filter(benchmark=benchmark, metric=metric)
+        .annotate(day=Coalesce("paper__date", TruncDate("created_at")))
+        .values("day")
+        .annotate(best=best)
+        .order_by("day")
+        .values_list("day", "best")
+    )

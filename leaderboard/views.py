@@ -1,0 +1,151 @@
+"""Server-rendered pages. Each page runs a fixed number of queries; every growing list is
+paginated (Paginator.get_page: a bad page number shows the first or last page, never a 500)."""
+
+from django.core.paginator import Paginator
+from django.db.models import Count, Q
+from django.shortcuts import get_object_or_404, render
+
+from . import charts
+from .models import Benchmark, Dataset, Paper, Result, Task
+from .sota import benchmark_metrics, progress, ranked_rows
+
+PER_PAGE = 25
+SOTA_PER_PAGE = 50
+
+
+def paginate(request, queryset, per_page: int = PER_PAGE, param: str = "page"):
+    return Paginator(queryset, per_page).get_page(request.GET.get(param))
+
+
+def _benchmarks():
+    return Benchmark.objects.select_related("dataset").annotate(
+        result_count=Count("results", distinct=True)
+    )
+
+
+def home(request):
+    notable = _benchmarks().filter(result_count__gt=0).order_by("-result_count", "name")[:8]
+    recent = Result.objects.verified().for_listing().order_by("-verified_at", "-id")[:10]
+    stats = {
+        "papers": Paper.objects.count(),
+        "benchmarks": Benchmark.objects.count(),
+        "results": Result.objects.count(),
+        "verified": Result.objects.verified().count(),
+    }
+    return render(
+        request,
+        "leaderboard/home.html",
+        {"notable": notable, "recent": recent, "stats": stats},
+    )
+
+
+def task_list(request):
+    tasks = Task.objects.annotate(benchmark_count=Count("benchmarks", distinct=True)).order_by(
+        "name"
+    )
+    return render(request, "leaderboard/task_list.html", {"page": paginate(request, tasks)})
+
+
+def task_detail(request, slug):
+    task = get_object_or_404(Task.objects.select_related("parent"), slug=slug)
+    benchmarks = _benchmarks().filter(tasks=task).order_by("-result_count", "name")
+    return render(
+        request,
+        "leaderboard/task_detail.html",
+        {
+            "task": task,
+            "subtasks": task.subtasks.all()[:50],
+            "page": paginate(request, benchmarks),
+        },
+    )
+
+
+def dataset_list(request):
+    datasets = Dataset.objects.annotate(
+        benchmark_count=Count("benchmarks", distinct=True)
+    ).order_by("name")
+    return render(request, "leaderboard/dataset_list.html", {"page": paginate(request, datasets)})
+
+
+def dataset_detail(request, slug):
+    dataset = get_object_or_404(Dataset, slug=slug)
+    benchmarks = _benchmarks().filter(dataset=dataset).order_by("name")
+    return render(
+        request,
+        "leaderboard/dataset_detail.html",
+        {"dataset": dataset, "page": paginate(request, benchmarks)},
+    )
+
+
+def benchmark_detail(request, slug):
+    benchmark = get_object_or_404(Benchmark.objects.select_related("dataset"), slug=slug)
+    metrics = benchmark_metrics(benchmark)
+    wanted = request.GET.get("metric")
+    metric = next((m for m in metrics if m.slug == wanted), metrics[0] if metrics else None)
+    page = chart = None
+    if metric is not None:
+        page = paginate(request, ranked_rows(benchmark, metric), SOTA_PER_PAGE)
+        chart = charts.progress_chart(progress(benchmark, metric), metric.higher_is_better)
+    return render(
+        request,
+        "leaderboard/benchmark_detail.html",
+        {
+            "benchmark": benchmark,
+            "tasks": benchmark.tasks.all(),
+            "metrics": metrics,
+            "metric": metric,
+            "page": page,
+            "chart": chart,
+        },
+    )
+
+
+def paper_list(request):
+    papers = Paper.objects.defer("abstract")
+    return render(request, "leaderboard/paper_list.html", {"page": paginate(request, papers)})
+
+
+def paper_detail(request, slug):
+    paper = get_object_or_404(Paper, slug=slug)
+    results = (
+        paper.results.for_listing().prefetch_related("benchmark__tasks").best_first()
+    )
+    return render(
+        request,
+        "leaderboard/paper_detail.html",
+        {
+            "paper": paper,
+            "tasks": paper.tasks.all(),
+            "code_links": paper.code_links.all(),
+            "page": paginate(request, results, 100),
+        },
+    )
+
+
+SEARCH_KINDS = ("papers", "tasks", "datasets", "benchmarks")
+
+
+def search(request):
+    q = request.GET.get("q", "").replace("\x00", "").strip()[:200]
+    kind = request.GET.get("type")
+    sections = []
+    if q:
+        querysets = {
+            "papers": Paper.objects.defer("abstract").filter(
+                Q(title__icontains=q) | Q(abstract__icontains=q) | Q(arxiv_id=q)
+            ),
+            "tasks": Task.objects.filter(name__icontains=q),
+            "datasets": Dataset.objects.filter(name__icontains=q),
+            "benchmarks": Benchmark.objects.select_related("dataset").filter(name__icontains=q),
+        }
+        if kind in SEARCH_KINDS:
+            sections.append({"kind": kind, "page": paginate(request, querysets[kind])})
+        else:
+            kind = None
+            for name in SEARCH_KINDS:
+                sections.append({"kind": name, "page": Paginator(querysets[name], 5).get_page(1)})
+    return render(
+        request,
+        "leaderboard/search.html",
+        {"q": q, "kind": kind, "sections": sections},
+    )
