@@ -64,7 +64,9 @@ class SubmissionForm(forms.Form):
     paper_arxiv_id = forms.CharField(
         max_length=200, required=False, label="arXiv id or URL", help_text="e.g. 1703.03400"
     )
-    paper_url = forms.URLField(max_length=500, required=False, label="Paper URL")
+    paper_url = forms.URLField(
+        max_length=500, required=False, label="Paper URL", assume_scheme="https"
+    )
     paper_authors = forms.CharField(
         required=False,
         max_length=5000,

@@ -1,6 +1,7 @@
 """``/api/submissions/``: create (token, multipart), list the caller's own, show one."""
 
 from rest_framework import mixins, status, viewsets
+from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -21,6 +22,12 @@ from evaluator.validation import (
 )
 
 
+class SubmissionPagination(PageNumberPagination):
+    page_size = 20
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+
 class SubmissionViewSet(
     mixins.CreateModelMixin,
     mixins.ListModelMixin,
@@ -35,6 +42,7 @@ class SubmissionViewSet(
     permission_classes = [IsAuthenticated, IsOwnerOrStaff]
     parser_classes = [MultiPartParser, FormParser, JSONParser]
     filter_backends: list = []
+    pagination_class = SubmissionPagination
 
     def initialize_request(self, request, *args, **kwargs):
         # Before anything parses the body: the checkpoint is read up to its limit, no further.
