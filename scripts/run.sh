@@ -1,10 +1,26 @@
 #!/usr/bin/env bash
-# Serve the site on http://127.0.0.1:8000 with a Celery worker beside it (both queues).
-# Ctrl-C stops both.
+# Serve the site on http://127.0.0.1:8000 with the verification workers beside it:
+#   cpu  checkpoint evaluations (minutes), with beat for the reaper of dead workers' runs
+#   gpu  re-training from a configuration (hours on a CPU): its own process, so a long training
+#        never holds up a checkpoint check
+# The embedded broker is Celery's file-system transport under $VAR_DIR/broker (no server).
+# Ctrl-C stops the web server and both workers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${VENV:-.venv}/bin/python
-"$PY" -m celery -A config worker --queues cpu,gpu --concurrency 1 --loglevel INFO &
-worker=$!
-trap 'kill -TERM "$worker" 2>/dev/null; wait "$worker" 2>/dev/null' EXIT INT TERM
+VAR_DIR=${VAR_DIR:-var}
+mkdir -p "$VAR_DIR"
+pids=()
+stop() {
+  trap - EXIT INT TERM
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+}
+trap stop EXIT INT TERM
+"$PY" -m celery -A config worker --queues cpu --concurrency 1 --hostname "cpu@%h" \
+  --beat --schedule "$VAR_DIR/celerybeat-schedule" --loglevel INFO &
+pids+=($!)
+"$PY" -m celery -A config worker --queues gpu --concurrency 1 --hostname "gpu@%h" \
+  --loglevel INFO &
+pids+=($!)
 "$PY" manage.py runserver "${HOST:-127.0.0.1}:${PORT:-8000}"
