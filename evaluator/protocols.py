@@ -35,10 +35,12 @@ QUEUES = MappingProxyType({EVALUATE: "cpu", REPRODUCE: "gpu"})
 
 @dataclass(frozen=True)
 class Param:
-    """One key of a training configuration: its type, bounds and default."""
+    """One key of a training configuration: its type, bounds, and the maml_ref TrainConfig field
+    it sets (whose default, the paper's recipe for the protocol, applies when the key is absent).
+    """
 
     type: type
-    default: Any
+    maml_field: str
     minimum: float | None = None
     maximum: float | None = None
     help: str = ""
@@ -104,31 +106,18 @@ class VerificationProtocol:
         return self.time_limits[kind]
 
 
-def _omniglot_schema(ways: int) -> MappingProxyType:
+def _schema(max_iterations: int, max_meta_batch: int, max_inner_lr: float) -> MappingProxyType:
     return MappingProxyType(
         {
-            "meta_iterations": Param(int, 60000, 1, 60000, "outer-loop updates"),
-            "meta_batch_size": Param(int, 32 if ways == 5 else 16, 1, 32, "tasks per update"),
-            "inner_steps": Param(int, 1, 1, 10, "inner gradient steps in meta-training"),
-            "inner_lr": Param(float, 0.4 if ways == 5 else 0.1, 1e-6, 10.0, "inner step size"),
-            "meta_lr": Param(float, 0.001, 1e-7, 0.1, "Adam step size of the outer loop"),
-            "first_order": Param(bool, False, help="first-order MAML (fo-MAML)"),
-            "seed": Param(int, 0, 0, 2**31 - 1, "random seed of meta-training"),
+            "meta_iterations": Param(int, "iterations", 1, max_iterations, "outer-loop updates"),
+            "meta_batch_size": Param(int, "meta_batch", 1, max_meta_batch, "tasks per update"),
+            "inner_steps": Param(int, "inner_steps", 1, 10, "inner gradient steps in training"),
+            "inner_lr": Param(float, "inner_lr", 1e-6, max_inner_lr, "inner step size"),
+            "meta_lr": Param(float, "meta_lr", 1e-7, 0.1, "Adam step size of the outer loop"),
+            "first_order": Param(bool, "first_order", help="first-order MAML (fo-MAML)"),
+            "seed": Param(int, "seed", 0, 2**31 - 1, "random seed of meta-training"),
         }
     )
-
-
-_SINUSOID_SCHEMA = MappingProxyType(
-    {
-        "meta_iterations": Param(int, 70000, 1, 70000, "outer-loop updates"),
-        "meta_batch_size": Param(int, 25, 1, 100, "tasks per update"),
-        "inner_steps": Param(int, 1, 1, 10, "inner gradient steps in meta-training"),
-        "inner_lr": Param(float, 0.01, 1e-6, 1.0, "inner step size"),
-        "meta_lr": Param(float, 0.001, 1e-7, 0.1, "Adam step size of the outer loop"),
-        "first_order": Param(bool, False, help="first-order MAML (fo-MAML)"),
-        "seed": Param(int, 0, 0, 2**31 - 1, "random seed of meta-training"),
-    }
-)
 
 
 def _limits(evaluate: tuple[int, int], reproduce: tuple[int, int]) -> MappingProxyType:
@@ -149,7 +138,7 @@ PROTOCOLS: MappingProxyType = MappingProxyType(
                 higher_is_better=True,
                 tolerance=_OMNIGLOT_TOLERANCE,
                 time_limits=_limits((600, 660), (12 * _HOUR, 12 * _HOUR + 600)),
-                config_schema=_omniglot_schema(5),
+                config_schema=_schema(60000, 32, 10.0),
                 max_meta_tasks=60000 * 32,
                 unit="%",
             ),
@@ -160,7 +149,7 @@ PROTOCOLS: MappingProxyType = MappingProxyType(
                 higher_is_better=True,
                 tolerance=_OMNIGLOT_TOLERANCE,
                 time_limits=_limits((900, 960), (12 * _HOUR, 12 * _HOUR + 600)),
-                config_schema=_omniglot_schema(5),
+                config_schema=_schema(60000, 32, 10.0),
                 max_meta_tasks=60000 * 32,
                 unit="%",
             ),
@@ -171,7 +160,7 @@ PROTOCOLS: MappingProxyType = MappingProxyType(
                 higher_is_better=True,
                 tolerance=_OMNIGLOT_TOLERANCE,
                 time_limits=_limits((1200, 1260), (24 * _HOUR, 24 * _HOUR + 600)),
-                config_schema=_omniglot_schema(20),
+                config_schema=_schema(60000, 32, 10.0),
                 max_meta_tasks=60000 * 16,
                 unit="%",
             ),
@@ -182,7 +171,7 @@ PROTOCOLS: MappingProxyType = MappingProxyType(
                 higher_is_better=True,
                 tolerance=_OMNIGLOT_TOLERANCE,
                 time_limits=_limits((1800, 1860), (24 * _HOUR, 24 * _HOUR + 600)),
-                config_schema=_omniglot_schema(20),
+                config_schema=_schema(60000, 32, 10.0),
                 max_meta_tasks=60000 * 16,
                 unit="%",
             ),
@@ -193,7 +182,7 @@ PROTOCOLS: MappingProxyType = MappingProxyType(
                 higher_is_better=False,
                 tolerance=0.05,
                 time_limits=_limits((300, 360), (6 * _HOUR, 6 * _HOUR + 600)),
-                config_schema=_SINUSOID_SCHEMA,
+                config_schema=_schema(70000, 100, 1.0),
                 max_meta_tasks=70000 * 25,
             ),
         )
@@ -236,7 +225,8 @@ def unverifiable_reason(
 
 
 def validate_training_config(protocol: VerificationProtocol, config: Any) -> dict:
-    """The configuration with defaults filled in, or ValidationError with every problem found.
+    """The configuration with the paper's recipe (maml_ref's defaults for the protocol) filling
+    every absent key, or ValidationError listing every problem found.
 
     Unknown keys, wrong types, values out of bounds and a total budget over the protocol's limit
     are refused; a reproduce run never starts on a configuration this did not accept.
@@ -252,10 +242,11 @@ def validate_training_config(protocol: VerificationProtocol, config: Any) -> dic
         errors.append(
             f"Unknown key(s): {', '.join(unknown)}. Allowed: {', '.join(sorted(schema))}."
         )
+    defaults = recipe_defaults(protocol)
     clean: dict = {}
     for key, param in schema.items():
         if key not in config:
-            clean[key] = param.default
+            clean[key] = defaults[key]
             continue
         try:
             clean[key] = param.check(key, config[key])
@@ -271,3 +262,17 @@ def validate_training_config(protocol: VerificationProtocol, config: Any) -> dic
     if errors:
         raise ValidationError(errors)
     return clean
+
+
+def recipe_defaults(protocol: VerificationProtocol) -> dict:
+    """The paper's recipe for the protocol (maml_ref's defaults), under this schema's keys."""
+    from maml_ref.protocols import get_protocol
+    from maml_ref.train import TrainConfig
+
+    base = TrainConfig.from_protocol(get_protocol(protocol.maml_protocol)).to_dict()
+    return {key: base[param.maml_field] for key, param in protocol.config_schema.items()}
+
+
+def to_train_config(protocol: VerificationProtocol, config: dict) -> dict:
+    """A validated configuration under maml_ref's TrainConfig field names."""
+    return {protocol.config_schema[key].maml_field: value for key, value in config.items()}

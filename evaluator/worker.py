@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from .decision import decide
 from .models import Run, Submission
-from .protocols import REPRODUCE, protocol_by_maml_name
+from .protocols import REPRODUCE, protocol_by_maml_name, to_train_config
 from .services import fail_run, finish_run
 
 log = logging.getLogger(__name__)
@@ -135,10 +135,9 @@ class _TailHandler(logging.Handler):
 
 def execute(run_pk: int, token: str) -> str:
     """Run a claimed run to its end. Returns the final status (or "abandoned")."""
+    import maml_ref
     from maml_ref.api import run_evaluate, run_reproduce
     from maml_ref.checkpoint import CheckpointError
-
-    import maml_ref
 
     run = Run.objects.select_related("submission__benchmark", "submission__metric").get(pk=run_pk)
     submission: Submission = run.submission
@@ -166,20 +165,23 @@ def execute(run_pk: int, token: str) -> str:
             maml_ref_version=maml_ref.__version__,
             evaluation_mode=mode,
         )
+        # Tests only (settings.MAML_EVAL_EPISODES): fewer episodes than the protocol's 600.
+        episodes = setting("MAML_EVAL_EPISODES", None)
         try:
             if submission.kind == REPRODUCE:
                 out = Path(settings.MEDIA_ROOT) / "reproduced" / f"run-{run_pk}.safetensors"
                 out.parent.mkdir(parents=True, exist_ok=True)
                 result = run_reproduce(
-                    submission.config or {},
+                    to_train_config(protocol, submission.config or {}),
                     protocol.maml_protocol,
                     data_dir=data_dir,
                     device=device,
                     progress=reporter.progress,
                     checkpoint_out=str(out),
+                    transductive=submission.transductive,
+                    episodes=int(episodes) if episodes else None,
                 )
             else:
-                episodes = setting("MAML_EVAL_EPISODES", None)
                 result = run_evaluate(
                     submission.checkpoint.path,
                     protocol.maml_protocol,

@@ -10,6 +10,7 @@ from evaluator.protocols import (
     REPRODUCE,
     protocol_by_maml_name,
     protocol_for_benchmark,
+    to_train_config,
     unverifiable_reason,
     validate_training_config,
 )
@@ -68,12 +69,26 @@ def test_the_redis_visibility_timeout_exceeds_every_hard_limit(settings):
     )
 
 
-def test_a_valid_config_gets_its_defaults_filled():
-    protocol = PROTOCOLS["OMNIGLOT - 1-Shot, 5-way"]
+def test_a_valid_config_gets_the_papers_recipe_for_absent_keys():
+    protocol = PROTOCOLS["OMNIGLOT - 1-Shot, 20-way"]
     clean = validate_training_config(protocol, {"meta_iterations": 100, "seed": 3})
     assert clean["meta_iterations"] == 100
     assert clean["seed"] == 3
     assert set(clean) == set(protocol.config_schema)
+    # 20-way Omniglot: 5 inner steps of 0.1, 16 tasks per update (the paper's appendix A.1).
+    assert (clean["inner_steps"], clean["inner_lr"], clean["meta_batch_size"]) == (5, 0.1, 16)
+
+
+def test_a_config_maps_onto_maml_refs_train_config():
+    from maml_ref.protocols import get_protocol
+    from maml_ref.train import TrainConfig
+
+    protocol = PROTOCOLS["Sinusoid Regression (10-shot)"]
+    clean = validate_training_config(protocol, {"meta_iterations": 7, "first_order": True})
+    config = TrainConfig.from_dict(
+        to_train_config(protocol, clean), get_protocol("sinusoid-10shot")
+    )
+    assert (config.iterations, config.first_order, config.meta_batch) == (7, True, 25)
 
 
 @pytest.mark.parametrize(
