@@ -1,4 +1,4 @@
-from django.urls import path, re_path
+from django.urls import re_path
 from rest_framework.routers import SimpleRouter
 
 from . import api_views

@@ -61,7 +61,9 @@ class ResultFilter(django_filters.FilterSet):
         return qs.filter(benchmark__in=Benchmark.objects.filter(_slug_or_name("", value)))
 
     def filter_task(self, qs, name, value):
-        benchmarks = Benchmark.objects.filter(tasks__in=Task.objects.filter(_slug_or_name("", value)))
+        benchmarks = Benchmark.objects.filter(
+            tasks__in=Task.objects.filter(_slug_or_name("", value))
+        )
         return qs.filter(benchmark__in=benchmarks.values("pk"))
 
     def filter_metric(self, qs, name, value):

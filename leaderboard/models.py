@@ -176,7 +176,9 @@ class ResultQuerySet(models.QuerySet):
         """Annotate ``rank``: 1 for the best row of its benchmark and metric, ties share a rank."""
         return self.annotate(
             rank=Window(
-                Rank(), partition_by=[F("benchmark_id"), F("metric_id")], order_by=score_expression()
+                Rank(),
+                partition_by=[F("benchmark_id"), F("metric_id")],
+                order_by=score_expression(),
             )
         )
 

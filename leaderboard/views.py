@@ -107,9 +107,7 @@ def paper_list(request):
 
 def paper_detail(request, slug):
     paper = get_object_or_404(Paper, slug=slug)
-    results = (
-        paper.results.for_listing().prefetch_related("benchmark__tasks").best_first()
-    )
+    results = paper.results.for_listing().prefetch_related("benchmark__tasks").best_first()
     return render(
         request,
         "leaderboard/paper_detail.html",

@@ -4,14 +4,15 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('leaderboard', '0001_initial'),
+        ("leaderboard", "0001_initial"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='result',
-            index=models.Index(fields=['source', '-verified_at'], name='result_source_verified_idx'),
+            model_name="result",
+            index=models.Index(
+                fields=["source", "-verified_at"], name="result_source_verified_idx"
+            ),
         ),
     ]

@@ -1,0 +1,59 @@
+import datetime
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from leaderboard import catalogue
+from leaderboard.models import Benchmark, Metric, Model, Paper, Result
+
+
+@pytest.fixture
+def seeded(db):
+    call_command("load_seed")
+
+
+def add_results(benchmark: Benchmark, metric: Metric, n: int, start: float = 10.0) -> list:
+    """``n`` archive rows on one benchmark, each with its own model and dated paper."""
+    models = Model.objects.bulk_create(
+        Model(
+            name=f"Model {benchmark.pk}-{metric.pk}-{i}", slug=f"m-{benchmark.pk}-{metric.pk}-{i}"
+        )
+        for i in range(n)
+    )
+    papers = Paper.objects.bulk_create(
+        Paper(
+            title=f"Paper {benchmark.pk}-{metric.pk}-{i}",
+            slug=f"p-{benchmark.pk}-{metric.pk}-{i}",
+            date=datetime.date(2015, 1, 1) + datetime.timedelta(days=7 * i),
+            authors=["A. Author"],
+        )
+        for i in range(n)
+    )
+    benchmark.metrics.add(metric)
+    return Result.objects.bulk_create(
+        Result(
+            benchmark=benchmark,
+            metric=metric,
+            model=models[i],
+            paper=papers[i],
+            value=start + i * 0.1,
+            raw_value="",
+        )
+        for i in range(n)
+    )
+
+
+def make_verified(benchmark: Benchmark, metric: Metric, value: float, model: str = "MAML (ours)"):
+    return Result.objects.create(
+        benchmark=benchmark,
+        metric=metric,
+        model=catalogue.get_model(model)[0],
+        value=value,
+        source=Result.Source.VERIFIED,
+        evaluation_mode=Result.EvaluationMode.NON_TRANSDUCTIVE,
+        reproduced_value=value - 0.1,
+        reproduced_ci95=0.3,
+        verification_url="/submissions/1/",
+        verified_at=timezone.now(),
+    )

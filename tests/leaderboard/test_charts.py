@@ -1,0 +1,35 @@
+import datetime
+
+from leaderboard.charts import progress_chart
+
+D = datetime.date
+
+
+def test_it_draws_the_running_best_for_a_higher_is_better_metric():
+    points = [(D(2017, 3, 9), 95.0), (D(2018, 1, 1), 93.0), (D(2019, 6, 1), 98.7)]
+    chart = progress_chart(points, higher_is_better=True)
+    assert not chart["empty"]
+    assert len(chart["dots"]) == 3
+    assert [r["label"] for r in chart["records"]] == ["2017-03-09: 95", "2019-06-01: 98.7"]
+    assert chart["best"] == "98.7"
+    assert chart["path"].startswith("M") and chart["path"].count("V") == 1
+    assert [t["label"] for t in chart["x_ticks"]] == ["2018", "2019"]
+    xs = [d["x"] for d in chart["dots"]]
+    assert xs == sorted(xs) and chart["left"] <= xs[0] and xs[-1] <= chart["right"]
+    # A higher value is drawn higher (smaller y).
+    ys = {d["label"]: d["y"] for d in chart["dots"]}
+    assert ys["2019-06-01: 98.7"] < ys["2017-03-09: 95"] < ys["2018-01-01: 93"]
+
+
+def test_it_counts_a_lower_value_as_progress_for_a_lower_is_better_metric():
+    points = [(D(2020, 1, 1), 10.25), (D(2021, 1, 1), 12.0), (D(2022, 1, 1), 3.0)]
+    chart = progress_chart(points, higher_is_better=False)
+    assert [r["label"] for r in chart["records"]] == ["2020-01-01: 10.25", "2022-01-01: 3"]
+    assert chart["best"] == "3"
+
+
+def test_it_handles_a_single_point_and_no_point():
+    chart = progress_chart([(D(2017, 3, 9), 48.7)], higher_is_better=True)
+    assert len(chart["dots"]) == 1 and chart["best"] == "48.7"
+    assert chart["left"] < chart["dots"][0]["x"] < chart["right"]
+    assert progress_chart([], higher_is_better=True) == {"empty": True}
