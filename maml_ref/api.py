@@ -1,0 +1,186 @@
+"""The two entry points a verifier calls: evaluate a checkpoint, or reproduce a configuration."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from . import __version__
+from .checkpoint import Checkpoint, load_checkpoint, metadata_for, save_checkpoint
+from .data.loading import load_pool
+from .evaluate import evaluate_params
+from .model import Params
+from .protocols import Protocol, get_protocol
+from .train import TrainConfig, meta_train
+
+Progress = Callable[[str, int, int], None]
+
+__all__ = ["EvalResult", "TrainConfig", "pick_device", "run_evaluate", "run_reproduce"]
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    """A figure on a protocol's fixed episodes, with what produced it."""
+
+    mean: float  # accuracy in percent (classification) or mean squared error (sinusoid)
+    ci95: float  # half-width of the 95% interval: 1.96 * std / sqrt(episodes)
+    scores: list[float]  # per-episode scores, in episode order
+    episodes: int  # episodes evaluated
+    protocol: str  # protocol name
+    transductive: bool  # batch-norm statistics over the whole query set (True) or per example
+    queries: int  # query examples per class per episode
+    seed: int  # eval_seed of the episodes
+    device: str  # where it ran
+    seconds: float  # wall time, data loading included
+    metric: str = "accuracy"  # "accuracy" or "mse"
+    inner_steps: int = 0  # test-time inner steps
+    inner_lr: float = 0.0  # test-time step size (official K-summed loss)
+    episodes_sha256: str = ""  # fingerprint of the episodes (equal means identical episodes)
+    maml_ref_version: str = __version__  # version of this package
+    train: dict[str, Any] | None = None  # the TrainConfig of a reproduction
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def pick_device(device: str | torch.device | None = None) -> torch.device:
+    """``device`` if given, else cuda when available, else cpu."""
+    if device is not None:
+        return torch.device(device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _summary(scores: list[float]) -> tuple[float, float]:
+    mean = statistics.fmean(scores)
+    if len(scores) < 2:
+        return mean, 0.0
+    return mean, 1.96 * statistics.pstdev(scores) / math.sqrt(len(scores))
+
+
+def evaluate_initialisation(
+    params: Params,
+    protocol: Protocol,
+    *,
+    transductive: bool = True,
+    data_dir: str | Path | None = None,
+    device: str | torch.device | None = None,
+    episodes: int | None = None,
+    progress: Progress | None = None,
+    started: float | None = None,
+    train: dict[str, Any] | None = None,
+) -> EvalResult:
+    """Evaluate in-memory parameters on the protocol's fixed test episodes."""
+    t0 = time.perf_counter() if started is None else started
+    dev = pick_device(device)
+    pool = None
+    if protocol.dataset != "sinusoid":
+        if progress:
+            progress("loading data", 0, 1)
+        pool = load_pool(protocol, "test", data_dir)
+        if progress:
+            progress("loading data", 1, 1)
+    scores, fixed = evaluate_params(
+        params,
+        protocol,
+        pool,
+        transductive=transductive,
+        episodes=episodes,
+        device=dev,
+        progress=progress,
+    )
+    mean, ci = _summary(scores)
+    return EvalResult(
+        mean=mean,
+        ci95=ci,
+        scores=scores,
+        episodes=fixed.count,
+        protocol=protocol.name,
+        transductive=transductive,
+        queries=protocol.test_queries,
+        seed=protocol.eval_seed,
+        device=str(dev),
+        seconds=time.perf_counter() - t0,
+        metric=protocol.metric,
+        inner_steps=protocol.inner_steps_test,
+        inner_lr=protocol.inner_lr_test,
+        episodes_sha256=fixed.fingerprint,
+        train=train,
+    )
+
+
+def run_evaluate(
+    checkpoint_path: str | Path,
+    protocol_name: str,
+    *,
+    transductive: bool = True,
+    data_dir: str | Path | None = None,
+    device: str | torch.device | None = None,
+    episodes: int | None = None,
+    progress: Progress | None = None,
+) -> EvalResult:
+    """Load a checkpoint (refusing anything but a matching safetensors file) and evaluate it."""
+    t0 = time.perf_counter()
+    protocol = get_protocol(protocol_name)
+    ckpt: Checkpoint = load_checkpoint(checkpoint_path, protocol)
+    return evaluate_initialisation(
+        ckpt.params,
+        protocol,
+        transductive=transductive,
+        data_dir=data_dir,
+        device=device,
+        episodes=episodes,
+        progress=progress,
+        started=t0,
+    )
+
+
+def run_reproduce(
+    config: dict[str, Any],
+    protocol_name: str,
+    *,
+    data_dir: str | Path | None = None,
+    device: str | torch.device | None = None,
+    progress: Progress | None = None,
+    checkpoint_out: str | Path | None = None,
+    transductive: bool = True,
+    episodes: int | None = None,
+) -> EvalResult:
+    """Meta-train from scratch with ``config`` (the protocol's defaults, overridden; see
+    ``TrainConfig``), optionally save the result, then evaluate it on the fixed episodes."""
+    t0 = time.perf_counter()
+    protocol = get_protocol(protocol_name)
+    cfg = TrainConfig.from_dict(config, protocol)
+    dev = pick_device(device)
+    pool = None
+    if protocol.dataset != "sinusoid":
+        if progress:
+            progress("loading data", 0, 1)
+        pool = load_pool(protocol, "train", data_dir)
+        if progress:
+            progress("loading data", 1, 1)
+    params = meta_train(protocol, cfg, pool, device=dev, progress=progress)
+    if checkpoint_out is not None:
+        save_checkpoint(
+            checkpoint_out,
+            params,
+            metadata_for(protocol, iterations=cfg.iterations, train=cfg.to_dict()),
+        )
+    return evaluate_initialisation(
+        params,
+        protocol,
+        transductive=transductive,
+        data_dir=data_dir,
+        device=dev,
+        episodes=episodes,
+        progress=progress,
+        started=t0,
+        train=cfg.to_dict(),
+    )

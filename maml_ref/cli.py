@@ -1,0 +1,207 @@
+"""Command line: ``python -m maml_ref protocols | train | evaluate``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from .api import evaluate_initialisation, pick_device, run_evaluate
+from .checkpoint import CheckpointError, load_checkpoint, metadata_for, save_checkpoint
+from .data.loading import load_pool
+from .evaluate import evaluate_params
+from .protocols import PROTOCOLS, get_protocol
+from .train import QUERY_MODES, TrainConfig, meta_train
+
+TRAIN_OPTIONS = {  # option -> (TrainConfig field, type)
+    "--meta-batch": ("meta_batch", int),
+    "--shots": ("shots", int),
+    "--queries": ("queries", int),
+    "--inner-steps": ("inner_steps", int),
+    "--inner-lr": ("inner_lr", float),
+    "--meta-lr": ("meta_lr", float),
+    "--grad-clip": ("grad_clip", float),
+    "--seed": ("seed", int),
+}
+
+
+class _Bar:
+    """A tqdm bar per phase, on stderr."""
+
+    def __init__(self, enabled: bool = True):
+        self.enabled, self.phase, self.bar = enabled, None, None
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        if phase != self.phase:
+            self.close()
+            self.phase, self.bar = (
+                phase,
+                tqdm(total=total, desc=phase, file=sys.stderr, leave=False),
+            )
+        self.bar.n = done
+        self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m maml_ref", description="Reference MAML (Finn et al., 2017)."
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+    sp = sub.add_parser("protocols", help="list the protocols")
+    sp.add_argument("--json", action="store_true", help="one JSON object per protocol")
+
+    tr = sub.add_parser("train", help="meta-train (protocol defaults, each overridable)")
+    tr.add_argument("--protocol", required=True)
+    tr.add_argument("--out", required=True, type=Path, help="checkpoint to write (.safetensors)")
+    tr.add_argument("--iterations", type=int, help="total meta-updates (default: the protocol's)")
+    for opt, (_field, typ) in TRAIN_OPTIONS.items():
+        tr.add_argument(opt, type=typ)
+    tr.add_argument("--first-order", action=argparse.BooleanOptionalAction, default=None)
+    tr.add_argument("--query-mode", choices=QUERY_MODES)
+    tr.add_argument("--resume", type=Path, help="continue from this checkpoint")
+    tr.add_argument(
+        "--eval-every", type=int, default=0, help="evaluate every N iterations (JSON lines)"
+    )
+    tr.add_argument("--eval-split", choices=("val", "test"), default="val")
+    tr.add_argument("--eval-episodes", type=int, default=600)
+
+    ev = sub.add_parser("evaluate", help="evaluate a checkpoint on the fixed test episodes")
+    ev.add_argument("--checkpoint", required=True, type=Path)
+    ev.add_argument("--protocol", required=True)
+    ev.add_argument("--transductive", action=argparse.BooleanOptionalAction, default=True)
+    ev.add_argument("--episodes", type=int, help="first N of the fixed episodes (default: all)")
+    ev.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    for cmd in (tr, ev):
+        cmd.add_argument("--data-dir", type=Path, help="default: $MAML_DATA_DIR")
+        cmd.add_argument("--device", help="cpu or cuda (default: cuda if available)")
+        cmd.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def _protocols(args: argparse.Namespace) -> int:
+    for p in PROTOCOLS.values():
+        if args.json:
+            print(
+                json.dumps(
+                    {
+                        "name": p.name,
+                        "dataset": p.dataset,
+                        "ways": p.ways,
+                        "shots": p.shots,
+                        "metric": p.metric,
+                    }
+                )
+            )
+        else:
+            print(f"{p.name:20s} {p.dataset:13s} {p.ways:2d}-way {p.shots:2d}-shot  {p.metric}")
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    protocol = get_protocol(args.protocol)
+    overrides: dict[str, Any] = {
+        f: getattr(args, opt[2:].replace("-", "_")) for opt, (f, _t) in TRAIN_OPTIONS.items()
+    }
+    overrides |= {
+        "iterations": args.iterations,
+        "first_order": args.first_order,
+        "query_mode": args.query_mode,
+    }
+    config = TrainConfig.from_dict({k: v for k, v in overrides.items() if v is not None}, protocol)
+    device = pick_device(args.device)
+    init, start = None, 0
+    if args.resume:
+        ckpt = load_checkpoint(args.resume, protocol)
+        init, start = ckpt.params, int(ckpt.metadata.get("iterations", 0))
+    pool = load_pool(protocol, "train", args.data_dir) if protocol.dataset != "sinusoid" else None
+    eval_pool = None
+    if args.eval_every and protocol.dataset != "sinusoid":
+        eval_pool = load_pool(protocol, args.eval_split, args.data_dir)
+    bar = _Bar(not args.quiet)
+
+    def on_iteration(i: int, loss: float, params: dict) -> None:
+        if args.eval_every and (i % args.eval_every == 0 or i == config.iterations):
+            scores, _ = evaluate_params(
+                params, protocol, eval_pool, episodes=args.eval_episodes, device=device
+            )
+            mean = sum(scores) / len(scores)
+            print(
+                json.dumps(
+                    {
+                        "iteration": i,
+                        "meta_loss": loss,
+                        "split": args.eval_split,
+                        protocol.metric: mean,
+                    }
+                ),
+                flush=True,
+            )
+
+    params = meta_train(
+        protocol,
+        config,
+        pool,
+        init=init,
+        start=start,
+        device=device,
+        progress=bar,
+        on_iteration=on_iteration,
+    )
+    bar.close()
+    save_checkpoint(
+        args.out,
+        params,
+        metadata_for(protocol, iterations=config.iterations, train=config.to_dict()),
+    )
+    print(f"wrote {args.out} after {config.iterations} iterations", file=sys.stderr)
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    bar = _Bar(not args.quiet)
+    result = run_evaluate(
+        args.checkpoint,
+        args.protocol,
+        transductive=args.transductive,
+        data_dir=args.data_dir,
+        device=args.device,
+        episodes=args.episodes,
+        progress=bar,
+    )
+    bar.close()
+    if args.json:
+        summary = {"mean": result.mean, "ci95": result.ci95, "episodes": result.episodes}
+        print(json.dumps({result.metric: summary, **result.to_dict()}))
+    else:
+        unit = "%" if result.metric == "accuracy" else ""
+        mode = "transductive" if result.transductive else "non-transductive"
+        print(
+            f"{result.protocol}: {result.metric} {result.mean:.2f}{unit} +/- {result.ci95:.2f} "
+            f"({result.episodes} episodes, {mode}, {result.seconds:.1f} s on {result.device})"
+        )
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return {"protocols": _protocols, "train": _train, "evaluate": _evaluate}[args.command](args)
+    except (CheckpointError, FileNotFoundError, KeyError, ValueError) as e:
+        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
+        print(f"error: {msg}", file=sys.stderr)
+        return 2
+
+
+__all__ = ["evaluate_initialisation", "main"]

@@ -1,0 +1,94 @@
+"""Where the data lives, and the class pool of a protocol's split (cached per process)."""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..protocols import Protocol
+from . import miniimagenet, omniglot
+from .episodes import ClassPool
+
+SPLITS = ("train", "val", "test")
+
+
+def resolve_data_dir(protocol: Protocol, data_dir: str | Path | None = None) -> Path:
+    """``data_dir``, else $MAML_DATA_DIR; the dataset may sit in it or in a subfolder named after
+    it (``omniglot/``, ``miniimagenet/``). FileNotFoundError naming what to put there otherwise."""
+    what = {
+        "omniglot": "images_background.npz + images_evaluation.npz (or the original zips)",
+        "miniimagenet": "train/val/test.csv + images/ or mini-imagenet-cache-{train,val,test}.pkl",
+    }[protocol.dataset]
+    given = data_dir if data_dir is not None else os.environ.get("MAML_DATA_DIR")
+    if not given:
+        raise FileNotFoundError(
+            f"no data directory for {protocol.name}: pass data_dir or set MAML_DATA_DIR to a "
+            f"directory holding {what}"
+        )
+    root = Path(given).expanduser()
+    for candidate in (root, root / protocol.dataset, root.parent / protocol.dataset):
+        if protocol.dataset == "omniglot" and _has_any(
+            candidate, omniglot.SOURCES_NPZ[:1] + omniglot.SOURCES_ZIP[:1]
+        ):
+            return candidate
+        if protocol.dataset == "miniimagenet" and _has_any(
+            candidate, ("test.csv", "mini-imagenet-cache-test.pkl", "mini-imagenet-cache-train.pkl")
+        ):
+            return candidate
+    raise FileNotFoundError(
+        f"data directory {root} holds no {protocol.dataset} data: put {what} there"
+    )
+
+
+def _has_any(directory: Path, names: tuple[str, ...]) -> bool:
+    return any((directory / n).is_file() for n in names)
+
+
+def split_classes(n_classes: int, protocol: Protocol) -> dict[str, np.ndarray]:
+    """Omniglot's class split: a seeded shuffle, then meta-train / meta-val / meta-test counts."""
+    n_train, n_val = protocol.split
+    if n_train + n_val >= n_classes:
+        raise ValueError(f"{n_classes} classes cannot be split {n_train}/{n_val}/rest")
+    perm = np.random.default_rng(protocol.split_seed).permutation(n_classes)
+    return {
+        "train": perm[:n_train],
+        "val": perm[n_train : n_train + n_val],
+        "test": perm[n_train + n_val :],
+    }
+
+
+@functools.lru_cache(maxsize=4)
+def _omniglot_array(directory: Path, cache_dir: Path | None) -> torch.Tensor:
+    arr = omniglot.load_omniglot(directory, cache_dir)  # (chars, 20, 28, 28) uint8
+    return torch.from_numpy(arr).unsqueeze(2)  # (chars, 20, 1, 28, 28)
+
+
+@functools.lru_cache(maxsize=3)
+def _miniimagenet_split(directory: Path, split: str) -> tuple[torch.Tensor, tuple[str, ...]]:
+    arr, names = miniimagenet.load_miniimagenet(directory, split)
+    return torch.from_numpy(arr), tuple(names)
+
+
+def load_pool(
+    protocol: Protocol,
+    split: str,
+    data_dir: str | Path | None = None,
+    cache_dir: str | Path | None = None,
+) -> ClassPool:
+    """The classes of ``split`` ("train", "val" or "test") of the protocol's dataset."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    directory = resolve_data_dir(protocol, data_dir).resolve()
+    if protocol.dataset == "omniglot":
+        images = _omniglot_array(directory, Path(cache_dir) if cache_dir else None)
+        ids = split_classes(images.shape[0], protocol)[split]
+        return ClassPool(images[torch.from_numpy(ids)], tuple(int(i) for i in ids))
+    if protocol.dataset == "miniimagenet":
+        images, _names = _miniimagenet_split(directory, split)
+        offset = {"train": 0, "val": 10_000, "test": 20_000}[split]
+        return ClassPool(images, tuple(offset + i for i in range(images.shape[0])))
+    raise ValueError(f"{protocol.dataset} has no class pool (sinusoid tasks are generated)")

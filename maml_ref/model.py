@@ -1,0 +1,166 @@
+"""The paper's networks as pure functions over a dict of parameter tensors.
+
+Conv net (official ``construct_conv_weights`` / ``conv_block``): ``blocks`` times
+[3x3 conv (+ bias), batch norm, ReLU] with stride 2 (Omniglot) or stride 1 and a 2x2 max-pool
+(miniImageNet); then the spatial mean (Omniglot) or a flatten (miniImageNet), and a linear head.
+Batch norm is the official ``tf.contrib.layers.batch_norm`` in training mode: statistics of the
+current batch, always (also at test); no scale, a learned shift ``bnI.bias`` that the inner loop
+does not adapt; epsilon 1e-3. MLP (sinusoid): linear layers with ReLU, no normalisation.
+
+Two forms of the same network:
+- ``forward``: one task, parameters as stored (the per-task reference path).
+- ``forward_tasks``: T tasks at once, every adapted parameter with a leading task dimension; conv
+  layers run as one grouped convolution over a (batch, tasks*channels, H, W) layout, in which
+  per-task batch statistics are exactly ``F.batch_norm``'s per-channel statistics.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from .protocols import Arch
+
+Params = dict[str, Tensor]
+
+
+def param_shapes(arch: Arch) -> dict[str, tuple[int, ...]]:
+    """Name -> shape of every parameter of ``arch``, in a fixed order."""
+    shapes: dict[str, tuple[int, ...]] = {}
+    if arch.kind == "conv":
+        c_in = arch.in_channels
+        size = arch.image_size
+        for i in range(1, arch.blocks + 1):
+            shapes[f"conv{i}.weight"] = (arch.filters, c_in, 3, 3)
+            shapes[f"conv{i}.bias"] = (arch.filters,)
+            shapes[f"bn{i}.bias"] = (arch.filters,)
+            c_in = arch.filters
+            size = size // 2 if arch.max_pool else math.ceil(size / arch.stride)
+        features = arch.filters * size * size if arch.max_pool else arch.filters
+        shapes["head.weight"] = (arch.out_features, features)
+        shapes["head.bias"] = (arch.out_features,)
+    elif arch.kind == "mlp":
+        widths = (arch.in_channels, *arch.hidden, arch.out_features)
+        for i in range(1, len(widths)):
+            shapes[f"fc{i}.weight"] = (widths[i], widths[i - 1])
+            shapes[f"fc{i}.bias"] = (widths[i],)
+    else:
+        raise ValueError(f"unknown architecture kind {arch.kind!r}")
+    return shapes
+
+
+def adapted_names(arch: Arch) -> tuple[str, ...]:
+    """Parameters the inner loop adapts: all but the batch-norm shifts (as in the official code)."""
+    return tuple(n for n in param_shapes(arch) if not n.startswith("bn"))
+
+
+def init_params(arch: Arch, generator: torch.Generator) -> Params:
+    """The official initialisation: Xavier-uniform convs, zero biases; Omniglot's head N(0, 1),
+    miniImageNet's head Xavier-uniform; MLP weights truncated N(0, 0.01^2)."""
+    params: Params = {}
+    for name, shape in param_shapes(arch).items():
+        t = torch.zeros(shape)
+        if name.endswith("weight"):
+            if arch.kind == "mlp":
+                torch.nn.init.trunc_normal_(t, std=0.01, a=-0.02, b=0.02, generator=generator)
+            elif name == "head.weight" and not arch.max_pool:
+                t.normal_(0.0, 1.0, generator=generator)
+            else:
+                receptive = t[0, 0].numel() if t.dim() == 4 else 1
+                fan_in, fan_out = shape[1] * receptive, shape[0] * receptive
+                bound = math.sqrt(6.0 / (fan_in + fan_out))
+                t.uniform_(-bound, bound, generator=generator)
+        params[name] = t
+    return params
+
+
+def _group_norm_stats(h: Tensor, groups: int) -> tuple[Tensor, Tensor]:
+    """Mean and biased variance per channel within each of ``groups`` equal slices of the batch."""
+    b, c = h.shape[:2]
+    g = h.reshape(groups, b // groups, c, -1)  # (G, n, C, HW)
+    mean = g.mean(dim=(1, 3), keepdim=True)  # (G, 1, C, 1)
+    var = g.var(dim=(1, 3), unbiased=False, keepdim=True)  # (G, 1, C, 1)
+    return mean, var
+
+
+def batch_norm(h: Tensor, shift: Tensor, eps: float, groups: int = 1) -> Tensor:
+    """Training-mode batch norm without scale: per-channel statistics of the batch (or of each of
+    ``groups`` equal slices of it, for non-transductive evaluation); h (B, C, H, W)."""
+    if groups == 1:
+        return F.batch_norm(h, None, None, None, shift, True, 0.0, eps)
+    b, c = h.shape[:2]
+    if b % groups:
+        raise ValueError(f"batch of {b} does not split into {groups} batch-norm groups")
+    mean, var = _group_norm_stats(h, groups)
+    g = h.reshape(groups, b // groups, c, -1)  # (G, n, C, HW)
+    out = (g - mean) * torch.rsqrt(var + eps) + shift.view(1, 1, c, 1)
+    return out.reshape(h.shape)
+
+
+def forward(params: Params, x: Tensor, arch: Arch, bn_groups: int = 1) -> Tensor:
+    """One task. x (B, C, H, W) images or (B, F) features -> (B, out_features)."""
+    if arch.kind == "mlp":
+        h = x
+        n = len(arch.hidden) + 1
+        for i in range(1, n + 1):
+            h = F.linear(h, params[f"fc{i}.weight"], params[f"fc{i}.bias"])  # (B, width)
+            if i < n:
+                h = F.relu(h)
+        return h
+    h = x
+    for i in range(1, arch.blocks + 1):
+        h = F.conv2d(h, params[f"conv{i}.weight"], params[f"conv{i}.bias"], arch.stride, 1)
+        h = F.relu(batch_norm(h, params[f"bn{i}.bias"], arch.bn_eps, bn_groups))  # (B, C, H', W')
+        if arch.max_pool:
+            h = F.max_pool2d(h, 2)
+    feats = h.flatten(1) if arch.max_pool else h.mean(dim=(2, 3))  # (B, F)
+    return F.linear(feats, params["head.weight"], params["head.bias"])  # (B, out)
+
+
+def forward_tasks(params: Params, x: Tensor, arch: Arch, bn_groups: int = 1) -> Tensor:
+    """T tasks in one pass. Every parameter except the batch-norm shifts carries a leading task
+    dimension T. x (T, B, C, H, W) or (T, B, F) -> (T, B, out_features)."""
+    if arch.kind == "mlp":
+        h = x  # (T, B, F)
+        n = len(arch.hidden) + 1
+        for i in range(1, n + 1):
+            w, b = params[f"fc{i}.weight"], params[f"fc{i}.bias"]  # (T, O, I), (T, O)
+            h = torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2))  # (T, B, O)
+            if i < n:
+                h = F.relu(h)
+        return h
+    t, b = x.shape[:2]
+    h = x.transpose(0, 1).reshape(b, t * x.shape[2], *x.shape[3:])  # (B, T*C, H, W)
+    for i in range(1, arch.blocks + 1):
+        w = params[f"conv{i}.weight"]  # (T, O, I, 3, 3)
+        bias = params[f"conv{i}.bias"].reshape(-1)  # (T*O,)
+        h = F.conv2d(h, w.reshape(-1, *w.shape[2:]), bias, arch.stride, 1, 1, t)  # (B, T*O, ...)
+        shift = params[f"bn{i}.bias"]
+        shift = shift.repeat(t) if shift.dim() == 1 else shift.reshape(-1)  # (T*O,)
+        h = F.relu(batch_norm(h, shift, arch.bn_eps, bn_groups))
+        if arch.max_pool:
+            h = F.max_pool2d(h, 2)
+    h = h.reshape(b, t, arch.filters, *h.shape[2:])  # (B, T, C, H', W')
+    feats = h.flatten(2) if arch.max_pool else h.mean(dim=(3, 4))  # (B, T, F)
+    w, bias = params["head.weight"], params["head.bias"]  # (T, O, F), (T, O)
+    return torch.einsum("btf,tof->tbo", feats, w) + bias.unsqueeze(1)  # (T, B, O)
+
+
+def forward_tasks_loop(params: Params, x: Tensor, arch: Arch, bn_groups: int = 1) -> Tensor:
+    """Same as ``forward_tasks`` as a loop of ``forward`` (faster on CPU for large batches)."""
+    t = x.shape[0]
+    per_task = {
+        k: (v.unbind(0) if k in _task_dim(params, arch) else (v,) * t) for k, v in params.items()
+    }
+    outs = [
+        forward({k: v[i] for k, v in per_task.items()}, x[i], arch, bn_groups) for i in range(t)
+    ]
+    return torch.stack(outs)  # (T, B, out)
+
+
+def _task_dim(params: Params, arch: Arch) -> set[str]:
+    shapes = param_shapes(arch)
+    return {k for k, v in params.items() if v.dim() == len(shapes[k]) + 1}

@@ -1,0 +1,178 @@
+"""Meta-training: Adam on the MAML meta-gradient, episodes from a seeded sampler."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from .data.episodes import ClassPool, Episodes, build_episodes, sample_indices
+from .data.sinusoid import sample_sinusoid
+from .maml import InnerLoop, meta_gradient, meta_gradient_per_task
+from .model import Params, init_params
+from .protocols import Protocol
+
+Progress = Callable[[str, int, int], None]
+MAX_ITERATIONS = 1_000_000  # refuse configurations beyond this many meta-updates
+QUERY_MODES = ("auto", "grouped", "loop", "per_task")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """A meta-training run; defaults are the protocol's (the paper's recipe)."""
+
+    iterations: int  # meta-updates
+    meta_batch: int  # tasks per meta-update
+    shots: int  # support examples per class
+    queries: int  # query examples per class (regression: query points)
+    inner_steps: int  # inner gradient steps
+    inner_lr: float  # inner step size, on the official (K-summed) loss
+    meta_lr: float  # Adam learning rate
+    first_order: bool  # fo-MAML
+    grad_clip: float | None  # clip each meta-gradient element to [-c, c]; None: no clipping
+    seed: int = 0  # initialisation and training episodes
+    query_mode: str = "auto"  # implementation of the query pass (same result, different speed)
+
+    @classmethod
+    def from_protocol(cls, protocol: Protocol, **overrides: Any) -> TrainConfig:
+        base = cls(
+            iterations=protocol.iterations,
+            meta_batch=protocol.meta_batch,
+            shots=protocol.train_shots,
+            queries=protocol.train_queries,
+            inner_steps=protocol.inner_steps_train,
+            inner_lr=protocol.inner_lr_train,
+            meta_lr=protocol.meta_lr,
+            first_order=protocol.first_order,
+            grad_clip=protocol.grad_clip,
+        )
+        return cls.from_dict({**dataclasses.asdict(base), **overrides}, protocol)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], protocol: Protocol) -> TrainConfig:
+        """The protocol's defaults overridden by ``d``; ValueError naming a bad or unknown field."""
+        if not isinstance(d, dict):
+            raise ValueError(
+                f"a training configuration must be a JSON object, got {type(d).__name__}"
+            )
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - set(fields))
+        if unknown:
+            raise ValueError(f"unknown field(s) {', '.join(unknown)}; known: {', '.join(fields)}")
+        defaults = {
+            "iterations": protocol.iterations,
+            "meta_batch": protocol.meta_batch,
+            "shots": protocol.train_shots,
+            "queries": protocol.train_queries,
+            "inner_steps": protocol.inner_steps_train,
+            "inner_lr": protocol.inner_lr_train,
+            "meta_lr": protocol.meta_lr,
+            "first_order": protocol.first_order,
+            "grad_clip": protocol.grad_clip,
+            "seed": 0,
+            "query_mode": "auto",
+        }
+        values = {**defaults, **d}
+        ints = {"iterations": (1, MAX_ITERATIONS), "meta_batch": (1, 1024), "shots": (1, 100)}
+        ints |= {"queries": (1, 100), "inner_steps": (0, 100), "seed": (0, 2**31 - 1)}
+        for name, (lo, hi) in ints.items():
+            v = values[name]
+            if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+                raise ValueError(f"{name} must be an integer in [{lo}, {hi}], got {v!r}")
+        for name in ("inner_lr", "meta_lr"):
+            v = values[name]
+            if isinstance(v, bool) or not isinstance(v, int | float) or not 0 < v <= 100:
+                raise ValueError(f"{name} must be a number in (0, 100], got {v!r}")
+            values[name] = float(v)
+        if not isinstance(values["first_order"], bool):
+            raise ValueError(f"first_order must be true or false, got {values['first_order']!r}")
+        clip = values["grad_clip"]
+        if clip is not None and (
+            isinstance(clip, bool) or not isinstance(clip, int | float) or not clip > 0
+        ):
+            raise ValueError(f"grad_clip must be a positive number or null, got {clip!r}")
+        values["grad_clip"] = None if clip is None else float(clip)
+        if values["query_mode"] not in QUERY_MODES:
+            raise ValueError(
+                f"query_mode must be one of {QUERY_MODES}, got {values['query_mode']!r}"
+            )
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+class EpisodeStream:
+    """Training episodes from a seeded generator (classes of the meta-train split)."""
+
+    def __init__(
+        self, protocol: Protocol, config: TrainConfig, pool: ClassPool | None, start: int = 0
+    ):
+        self.protocol, self.config, self.pool = protocol, config, pool
+        self.rng = np.random.default_rng([config.seed, start])
+
+    def next(self) -> Episodes:
+        p, c = self.protocol, self.config
+        if p.dataset == "sinusoid":
+            return sample_sinusoid(self.rng, c.meta_batch, c.shots, c.queries)
+        if self.pool is None:
+            raise ValueError(f"{p.name} needs the meta-train class pool")
+        idx = sample_indices(
+            self.rng,
+            self.pool.n_classes,
+            self.pool.per_class,
+            c.meta_batch,
+            p.ways,
+            c.shots,
+            c.queries,
+            p.rotate,
+        )
+        return build_episodes(self.pool, idx, c.shots)
+
+
+def meta_train(
+    protocol: Protocol,
+    config: TrainConfig,
+    pool: ClassPool | None,
+    *,
+    init: Params | None = None,
+    start: int = 0,
+    device: torch.device | str = "cpu",
+    progress: Progress | None = None,
+    on_iteration: Callable[[int, float, Params], None] | None = None,
+) -> Params:
+    """Meta-train from ``init`` (default: the official initialisation from ``config.seed``) for
+    iterations ``start+1 .. config.iterations``; ``on_iteration(i, meta_loss, params)`` after
+    each."""
+    arch = protocol.arch
+    if init is None:
+        init = init_params(arch, torch.Generator().manual_seed(config.seed))
+    params = {
+        k: v.detach().to(device=device, dtype=torch.float32).clone().requires_grad_()
+        for k, v in init.items()
+    }
+    opt = torch.optim.Adam(params.values(), lr=config.meta_lr)
+    inner = InnerLoop(config.inner_steps, config.inner_lr, config.first_order)
+    stream = EpisodeStream(protocol, config, pool, start)
+    total = config.iterations
+    for i in range(start + 1, total + 1):
+        batch = stream.next().to(device)
+        if config.query_mode == "per_task":
+            grads, loss = meta_gradient_per_task(params, batch, arch, inner)
+        else:
+            grads, loss = meta_gradient(params, batch, arch, inner, config.query_mode)
+        if not np.isfinite(loss):
+            raise FloatingPointError(f"meta-loss became {loss} at iteration {i}")
+        for k, p in params.items():
+            g = grads[k]
+            p.grad = g.clamp(-config.grad_clip, config.grad_clip) if config.grad_clip else g
+        opt.step()
+        if on_iteration:
+            on_iteration(i, loss, params)
+        if progress and (i % 10 == 0 or i == total):
+            progress("training", i, total)
+    return {k: v.detach() for k, v in params.items()}
