@@ -225,6 +225,8 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"queue": "cpu", "expires": EVALUATOR_REAP_INTERVAL_SECONDS},
     }
 }
+# Appended to the queue names (cpu, gpu): empty in production; tests isolate their workers.
+EVALUATOR_QUEUE_SUFFIX = env_str("EVALUATOR_QUEUE_SUFFIX", "")
 # Tests only: fewer evaluation episodes than the protocol's (600 on Omniglot). Never in production.
 MAML_EVAL_EPISODES = env_int("MAML_EVAL_EPISODES", 0) or None
 MAML_DEVICE = env_str("MAML_DEVICE", "") or None

@@ -11,6 +11,7 @@ import hashlib
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -113,10 +114,16 @@ def enqueue_on_commit(run: Run) -> None:
     """Send the run's task once the current transaction commits (at once outside one)."""
     submission = run.submission
     protocol = protocol_for_benchmark(submission.benchmark)
-    queue = protocol.queue_for(submission.kind)
+    queue = queue_name(protocol, submission.kind)
     limits = protocol.limits_for(submission.kind)
     pk = run.pk
     transaction.on_commit(lambda: dispatch(pk, queue, limits.soft, limits.hard))
+
+
+def queue_name(protocol, kind: str) -> str:
+    """The Celery queue of a kind of run: ``cpu`` or ``gpu``, plus EVALUATOR_QUEUE_SUFFIX (empty
+    in production; the integration tests give their workers queues of their own)."""
+    return protocol.queue_for(kind) + getattr(settings, "EVALUATOR_QUEUE_SUFFIX", "")
 
 
 def dispatch(run_pk: int, queue: str, soft: int, hard: int) -> bool:

@@ -28,7 +28,7 @@ from kombu.exceptions import OperationalError as BrokerError
 
 from .models import Run
 from .protocols import protocol_by_maml_name
-from .services import NOT_SENT, dispatch, enqueue_on_commit, fail_run
+from .services import NOT_SENT, dispatch, enqueue_on_commit, fail_run, queue_name
 from .worker import execute, new_token, setting
 
 log = logging.getLogger(__name__)
@@ -152,7 +152,7 @@ def reap(now=None, *, include_dead_here: bool = False) -> dict[str, int]:
         if protocol is None:
             continue
         limits = protocol.limits_for(run.submission.kind)
-        if dispatch(run.pk, protocol.queue_for(run.submission.kind), limits.soft, limits.hard):
+        if dispatch(run.pk, queue_name(protocol, run.submission.kind), limits.soft, limits.hard):
             Run.objects.filter(pk=run.pk, phase=NOT_SENT).update(phase="queued")
             counts["resent"] += 1
     if any(counts.values()):
