@@ -7,25 +7,22 @@ PostgreSQL and Redis in CI (DATABASE_URL, CELERY_BROKER_URL); the worker gets th
 """
 
 import os
-import signal
-import subprocess
-import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.core.management import call_command
-from django.db import connection
 
 from evaluator.models import Run, Submission
 from leaderboard.models import Result
+from tests.evaluator.integration.conftest import Workers
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs a loop
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
 
-BASE_DIR = Path(settings.BASE_DIR)
 BENCHMARK = "OMNIGLOT - 1-Shot, 5-way"
 MODEL_NAME = "MAML (browser flow)"
 # A modest claim: accuracy well above chance (20%) that a briefly trained 5-way 1-shot
@@ -51,85 +48,21 @@ def trained_checkpoint(tmp_path_factory) -> Path:
     return path
 
 
-def database_url_for_worker() -> str:
-    """The test database (not the development one) as a URL for the worker process."""
-    db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{db['NAME']}"
-    user = db.get("USER") or ""
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    auth = f"{user}{password}@" if user else ""
-    return f"postgres://{auth}{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
-
-
-def purge_queue() -> None:
-    """Drop messages an earlier, interrupted session may have left on the broker."""
-    from config.celery import app
-
-    try:
-        with app.connection_for_write() as conn:
-            conn.default_channel.queue_purge("cpu")
-    except Exception:  # the queue does not exist yet
-        pass
-
-
 @pytest.fixture
 def worker(transactional_db, settings, tmp_path):
-    """A real Celery worker process serving the ``cpu`` queue, stopped after the test."""
+    """A real `celery worker` process on queues of this test's own, stopped after the test.
+
+    The process handling is the integration tests' (``Workers``): the test database as
+    DATABASE_URL, this test's media folder, the broker of the settings.
+    """
+    suffix = f"-browser-{uuid.uuid4().hex[:8]}"
+    settings.EVALUATOR_QUEUE_SUFFIX = suffix
     settings.MEDIA_ROOT = tmp_path / "media"
-    env = os.environ.copy()
-    env.update(
-        DATABASE_URL=database_url_for_worker(),
-        MEDIA_ROOT=str(settings.MEDIA_ROOT),
-        VAR_DIR=str(settings.VAR_DIR),
-        CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
-        MAML_DATA_DIR=str(settings.MAML_DATA_DIR),
-        PYTHONUNBUFFERED="1",
-    )
-    env.pop("TEST_DATABASE_NAME", None)
-    purge_queue()
-    log_path = tmp_path / "worker.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "worker",
-                "--queues",
-                "cpu",
-                "--concurrency",
-                "1",
-                "--loglevel",
-                "INFO",
-                "--without-gossip",
-                "--without-mingle",
-                "--hostname",
-                f"browser-{os.getpid()}@%h",
-            ],
-            cwd=BASE_DIR,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    workers = Workers(suffix, tmp_path)
     try:
-        deadline = time.monotonic() + 90
-        while b" ready." not in log_path.read_bytes():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the worker did not start:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.2)
-        yield log_path
+        yield workers.start("browser")
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
+        workers.stop_all()
 
 
 def test_sign_up_submit_and_watch_it_verified(live_server, worker, trained_checkpoint, page):
@@ -178,7 +111,7 @@ def test_sign_up_submit_and_watch_it_verified(live_server, worker, trained_check
         if status in {"verified", "rejected", "failed", "cancelled"}:
             break
         time.sleep(0.25)
-    worker_log = worker.read_text()[-3000:]
+    worker_log = worker.log.read_text()[-3000:]
     assert seen[-1] == ("verified", 100), f"{seen}\n{worker_log}"
     assert page.evaluate("window.__sameDocument === true"), "the page reloaded"
     assert any(s == "running" for s, _ in seen), seen
