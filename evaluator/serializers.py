@@ -3,6 +3,8 @@
 import json
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.exceptions import APIException
 
@@ -22,6 +24,7 @@ class PayloadTooLarge(APIException):
     default_code = "too_large"
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class IdOrSlugField(serializers.Field):
     """A catalogue object given by its id, its slug, or (for short lists) its exact name."""
 
@@ -51,6 +54,9 @@ class IdOrSlugField(serializers.Field):
         return value.slug
 
 
+@extend_schema_field(
+    {"oneOf": [{"type": "array", "items": {"type": "string"}}, {"type": "string"}]}
+)
 class AuthorsField(serializers.Field):
     """A JSON list of names, or one string of names separated by commas or new lines."""
 
@@ -68,6 +74,7 @@ class AuthorsField(serializers.Field):
         return value
 
 
+@extend_schema_field({"oneOf": [{"type": "object"}, {"type": "string"}]})
 class ConfigField(serializers.Field):
     """A training configuration: a JSON object, or its text (a multipart field)."""
 
@@ -84,14 +91,24 @@ class ConfigField(serializers.Field):
         return value
 
 
+MODES = ["transductive", "non-transductive"]
+
+
+@extend_schema_field({"type": "string", "enum": MODES})  # inline: no enum component to collide
+class EvaluationModeField(serializers.CharField):
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if value not in MODES:
+            raise serializers.ValidationError(f"Choose one of {', '.join(MODES)}.")
+        return value
+
+
 class SubmissionCreateSerializer(serializers.Serializer):
     benchmark = IdOrSlugField(Benchmark, "benchmark", by_name=True)
     metric = IdOrSlugField(Metric, "metric", by_name=True)
     claimed_value = serializers.FloatField()
     model_name = serializers.CharField(max_length=300)
-    evaluation_mode = serializers.ChoiceField(
-        choices=["transductive", "non-transductive"], default="transductive"
-    )
+    evaluation_mode = EvaluationModeField(default="transductive")
     uses_additional_data = serializers.BooleanField(default=False)
     paper = IdOrSlugField(Paper, "paper", required=False, allow_null=True)
     paper_title = serializers.CharField(max_length=500, required=False, allow_blank=True)

@@ -1,5 +1,6 @@
 """``/api/submissions/``: create (token, multipart), list the caller's own, show one."""
 
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -61,6 +62,7 @@ class SubmissionViewSet(
             return SubmissionDetailSerializer
         return SubmissionSerializer
 
+    @extend_schema(responses={201: SubmissionDetailSerializer})
     def create(self, request, *args, **kwargs):
         too_large = UploadTooLarge(max_checkpoint_bytes()).messages
         if declared_body_too_large(request._request):
