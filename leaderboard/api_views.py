@@ -27,8 +27,9 @@ class ReadOnlyViewSet(viewsets.ReadOnlyModelViewSet):
 
 
 class ResultViewSet(ReadOnlyViewSet):
-    """Published results: archive rows and verified ones. Default order: by benchmark and
-    metric, best first. ``dataset`` matches every variant of a dataset (slug or name)."""
+    """Published results: archive rows and verified ones, newest first (``ordering=best``: by
+    benchmark and metric, best first). ``dataset`` matches every variant of a dataset, by slug
+    or name without regard to case."""
 
     serializer_class = serializers.ResultSerializer
     filterset_class = filters.ResultFilter
@@ -37,7 +38,7 @@ class ResultViewSet(ReadOnlyViewSet):
     lookup_value_regex = r"[0-9]+"
 
     def get_queryset(self):
-        return Result.objects.for_listing().best_first()
+        return Result.objects.for_api().order_by("-id")
 
 
 class PaperViewSet(ReadOnlyViewSet):

@@ -6,7 +6,7 @@ from django.db.models import Q
 from rest_framework.exceptions import ValidationError
 from rest_framework.filters import SearchFilter
 
-from .models import Benchmark, Dataset, Paper, Result, Task
+from .models import Benchmark, Dataset, Metric, Model, Paper, Result, Task
 
 BOOLEAN_CHOICES = [(v, v) for v in ("true", "false", "1", "0", "yes", "no")]
 
@@ -29,6 +29,20 @@ class SafeSearchFilter(SearchFilter):
         return super().get_search_terms(request)
 
 
+class ResultOrdering(django_filters.OrderingFilter):
+    """The usual ``ordering`` fields, plus ``best``: by benchmark and metric, each best first
+    by its metric's direction (the SotA order)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.extra["choices"] = [*self.extra["choices"], ("best", "best first per metric")]
+
+    def filter(self, qs, value):
+        if value and "best" in value:
+            return qs.best_first()
+        return super().filter(qs, value)
+
+
 class ResultFilter(django_filters.FilterSet):
     dataset = django_filters.CharFilter(method="filter_dataset", help_text="slug or name")
     benchmark = django_filters.CharFilter(method="filter_benchmark", help_text="slug or name")
@@ -37,7 +51,7 @@ class ResultFilter(django_filters.FilterSet):
     paper = django_filters.CharFilter(method="filter_paper", help_text="slug, arXiv id or title")
     model = django_filters.CharFilter(method="filter_model", help_text="slug or name")
     verified = django_filters.ChoiceFilter(choices=BOOLEAN_CHOICES, method="filter_verified")
-    ordering = django_filters.OrderingFilter(
+    ordering = ResultOrdering(
         fields=(
             ("value", "value"),
             ("paper__date", "date"),
@@ -52,30 +66,35 @@ class ResultFilter(django_filters.FilterSet):
         model = Result
         fields: list = []
 
+    # Each name is resolved to ids by a small query first, so that the results query itself
+    # filters on its own columns (cheap to plan; see docs/leaderboard.md, load benchmark).
+
     def filter_dataset(self, qs, name, value):
-        return qs.filter(
-            benchmark__dataset__in=Dataset.objects.filter(_slug_or_name("", value)).values("pk")
-        )
+        ids = Benchmark.objects.filter(_slug_or_name("dataset__", value)).values_list("pk")
+        return qs.filter(benchmark_id__in=list(ids))
 
     def filter_benchmark(self, qs, name, value):
-        return qs.filter(benchmark__in=Benchmark.objects.filter(_slug_or_name("", value)))
+        ids = Benchmark.objects.filter(_slug_or_name("", value)).values_list("pk")
+        return qs.filter(benchmark_id__in=list(ids))
 
     def filter_task(self, qs, name, value):
-        benchmarks = Benchmark.objects.filter(
-            tasks__in=Task.objects.filter(_slug_or_name("", value))
-        )
-        return qs.filter(benchmark__in=benchmarks.values("pk"))
+        tasks = Task.objects.filter(_slug_or_name("", value))
+        ids = Benchmark.objects.filter(tasks__in=tasks).values_list("pk").distinct()
+        return qs.filter(benchmark_id__in=list(ids))
 
     def filter_metric(self, qs, name, value):
-        return qs.filter(_slug_or_name("metric__", value))
+        ids = Metric.objects.filter(_slug_or_name("", value)).values_list("pk")
+        return qs.filter(metric_id__in=list(ids))
 
     def filter_paper(self, qs, name, value):
-        return qs.filter(
-            Q(paper__slug__iexact=value) | Q(paper__arxiv_id=value) | Q(paper__title__iexact=value)
-        )
+        ids = Paper.objects.filter(
+            Q(slug__iexact=value) | Q(arxiv_id=value) | Q(title__iexact=value)
+        ).values_list("pk")
+        return qs.filter(paper_id__in=list(ids))
 
     def filter_model(self, qs, name, value):
-        return qs.filter(_slug_or_name("model__", value))
+        ids = Model.objects.filter(_slug_or_name("", value)).values_list("pk")
+        return qs.filter(model_id__in=list(ids))
 
     def filter_verified(self, qs, name, value):
         return qs.verified() if _truthy(value) else qs.archive()

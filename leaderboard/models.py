@@ -8,7 +8,7 @@ interval, evaluation mode, link to the run).
 
 from django.db import models
 from django.db.models import Case, F, Q, When, Window
-from django.db.models.functions import Rank
+from django.db.models.functions import Rank, Upper
 from django.urls import reverse
 from django.utils.text import slugify
 
@@ -107,6 +107,10 @@ class Paper(models.Model):
 
     class Meta:
         ordering = ["-date", "title"]
+        indexes = [
+            models.Index(Upper("slug"), name="paper_slug_upper_idx"),
+            models.Index(Upper("title"), name="paper_title_upper_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.title
@@ -139,6 +143,11 @@ class Model(models.Model):
 
     class Meta:
         ordering = ["name"]
+        # The API matches a model by slug or name without regard to case.
+        indexes = [
+            models.Index(Upper("name"), name="model_name_upper_idx"),
+            models.Index(Upper("slug"), name="model_slug_upper_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -166,6 +175,22 @@ class ResultQuerySet(models.QuerySet):
             "paper__authors",
             "benchmark__description",
             "benchmark__dataset__description",
+        )
+
+    def for_api(self) -> "ResultQuerySet":
+        """Like ``for_listing``, but benchmark and dataset come by one prefetch query: a join of
+        six tables took PostgreSQL longer to plan than to run (see docs/leaderboard.md)."""
+        return (
+            self.select_related("model", "paper", "metric")
+            .defer("paper__abstract", "paper__authors", "paper__url", "paper__pdf_url")
+            .prefetch_related(
+                models.Prefetch(
+                    "benchmark",
+                    queryset=Benchmark.objects.select_related("dataset").defer(
+                        "description", "dataset__description"
+                    ),
+                )
+            )
         )
 
     def best_first(self) -> "ResultQuerySet":

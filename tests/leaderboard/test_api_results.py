@@ -84,13 +84,21 @@ def test_ordering(client):
     assert [r["value"] for r in rows["results"]] == [99.9, 98.9, 98.7, 95.8]
 
 
-def test_the_default_order_is_best_first_by_the_metrics_direction(client):
+def test_the_default_order_is_newest_first(client):
+    rows = client.get("/api/results").json()["results"]
+    assert [r["id"] for r in rows] == sorted((r["id"] for r in rows), reverse=True)
+
+
+def test_ordering_best_ranks_each_metric_by_its_direction(client):
     meta = Benchmark.objects.get(name="Meta-Dataset Rank")
     rank = Metric.objects.get(name="Mean Rank")
     make_verified(meta, rank, 3.0, model="Better")
     make_verified(meta, rank, 20.0, model="Worse")
-    rows = client.get("/api/results", {"benchmark": meta.slug}).json()["results"]
-    assert [r["value"] for r in rows] == [3.0, 10.25, 20.0]
+    rows = client.get("/api/results", {"benchmark": meta.slug, "ordering": "best"}).json()
+    assert [r["value"] for r in rows["results"]] == [3.0, 10.25, 20.0]
+    bench = Benchmark.objects.get(name="Tiered ImageNet 10-way (5-shot)")
+    rows = client.get("/api/results", {"benchmark": bench.slug, "ordering": "best"}).json()
+    assert [r["value"] for r in rows["results"]] == [54.7, 53.3]
 
 
 @pytest.mark.parametrize(
