@@ -6,7 +6,6 @@ Runs on whatever services the settings name: SQLite and the file-system broker b
 PostgreSQL and Redis in CI (DATABASE_URL, CELERY_BROKER_URL); the worker gets the test database.
 """
 
-import os
 import time
 import uuid
 from pathlib import Path
@@ -18,8 +17,6 @@ from django.core.management import call_command
 from evaluator.models import Run, Submission
 from leaderboard.models import Result
 from tests.evaluator.integration.conftest import Workers
-
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs a loop
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
 
@@ -65,7 +62,9 @@ def worker(transactional_db, settings, tmp_path):
         workers.stop_all()
 
 
-def test_sign_up_submit_and_watch_it_verified(live_server, worker, trained_checkpoint, page):
+def test_sign_up_submit_and_watch_it_verified(
+    live_server, worker, trained_checkpoint, page, screenshot
+):
     """``page`` is tests/browser/conftest.py's: a fresh context of the session's Chromium."""
     call_command("load_seed", verbosity=0)
     base = live_server.url
@@ -126,6 +125,7 @@ def test_sign_up_submit_and_watch_it_verified(live_server, worker, trained_check
     assert f"reproduced {run.reproduced_value:.2f} ± {run.ci95:.2f}%" in badge
     assert run.reproduced_value > float(CLAIM)
     assert page.inner_text("#run-log").strip()
+    screenshot("submission-verified")
 
     # The published row, with its badge, on the benchmark page.
     page.click("#benchmark-link")

@@ -382,3 +382,11 @@ def test_it_stores_the_upload_under_media(api, omniglot, paper, media):
     path = Path(Submission.objects.get().checkpoint.path)
     assert str(path).startswith(str(media))
     assert settings.MEDIA_ROOT == media
+
+
+def test_it_rejects_an_unknown_evaluation_mode(api, omniglot, paper):
+    data = claim(omniglot, paper, evaluation_mode="semi", checkpoint=upload(checkpoint_bytes()))
+    r = post(api, data)
+    assert r.status_code == 400
+    assert "evaluation_mode" in r.json()
+    assert_nothing_stored()

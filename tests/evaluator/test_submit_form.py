@@ -174,3 +174,14 @@ def test_it_escapes_what_it_echoes(logged_in, omniglot, accuracy, paper):
     page = logged_in.post(URL, data).content.decode()
     assert "<script>alert(1)</script>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_it_refuses_a_declared_oversized_body_unread(
+    logged_in, omniglot, accuracy, paper, media, settings
+):
+    settings.MAX_CHECKPOINT_BYTES = 1024
+    big = upload(b"\0" * (1024 * 1024 + 4096))  # over the limit plus the form overhead
+    r = logged_in.post(URL, form_data(omniglot, accuracy, paper, checkpoint=big))
+    assert r.status_code == 413
+    assert 'id="upload-error"' in r.content.decode()
+    assert_nothing_stored(media)
