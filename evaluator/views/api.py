@@ -16,11 +16,21 @@ from evaluator.serializers import (
 )
 from evaluator.services import create_submission
 from evaluator.validation import (
+    MAX_CONFIG_BYTES,
     UploadTooLarge,
     declared_body_too_large,
     install_upload_bound,
     max_checkpoint_bytes,
 )
+
+JSON_LIMIT = MAX_CONFIG_BYTES + 64 * 1024
+
+
+def _length(request) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
 
 
 class SubmissionPagination(PageNumberPagination):
@@ -67,6 +77,9 @@ class SubmissionViewSet(
         too_large = UploadTooLarge(max_checkpoint_bytes()).messages
         if declared_body_too_large(request._request):
             raise PayloadTooLarge({"checkpoint": too_large})
+        if request.content_type.startswith("application/json") and _length(request) > JSON_LIMIT:
+            # A JSON body is read whole: it only carries a claim and a configuration.
+            raise PayloadTooLarge({"detail": f"A JSON body is limited to {JSON_LIMIT} bytes."})
         data = request.data  # parses the body, bounded by the upload handler
         if getattr(request._request, "upload_too_large", None):
             raise PayloadTooLarge({request._request.upload_too_large: too_large})

@@ -390,3 +390,19 @@ def test_it_rejects_an_unknown_evaluation_mode(api, omniglot, paper):
     assert r.status_code == 400
     assert "evaluation_mode" in r.json()
     assert_nothing_stored()
+
+
+def test_it_refuses_an_oversized_json_body(api, omniglot, paper):
+    data = claim(omniglot, paper, kind="reproduce", config={"notes": "x" * 400_000})
+    r = post(api, data, fmt="json")
+    assert r.status_code == 413
+    assert "limited" in r.json()["detail"]
+    assert_nothing_stored()
+
+
+def test_the_browsable_api_renders_for_a_logged_in_user(client, owner, omniglot, paper):
+    make_submission(owner, omniglot, paper)
+    client.force_login(owner)
+    r = client.get(URL, HTTP_ACCEPT="text/html")
+    assert r.status_code == 200
+    assert "claimed_value" in r.content.decode()
