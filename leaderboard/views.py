@@ -24,7 +24,13 @@ def _benchmarks():
 
 
 def home(request):
-    notable = _benchmarks().filter(result_count__gt=0).order_by("-result_count", "name")[:8]
+    # Benchmarks with verified results first, then the busiest.
+    notable = (
+        _benchmarks()
+        .annotate(verified_count=Count("results", filter=Q(results__source="verified")))
+        .filter(result_count__gt=0)
+        .order_by("-verified_count", "-result_count", "name")[:8]
+    )
     recent = Result.objects.verified().for_listing().order_by("-verified_at", "-id")[:10]
     stats = {
         "papers": Paper.objects.count(),
