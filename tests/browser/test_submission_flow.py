@@ -100,23 +100,26 @@ def test_sign_up_submit_and_watch_it_verified(
 
     # Watch it: the script updates the bar in place; a reload would lose this marker.
     page.evaluate("window.__sameDocument = true")
-    seen: list[tuple[str, float]] = []
+    seen: list[tuple[str, str, float]] = []  # (status, phase, bar value) as the page showed them
     deadline = time.monotonic() + FINAL_TIMEOUT_S
     while time.monotonic() < deadline:
-        status = page.inner_text("#run-status").strip()
-        value = page.evaluate("document.getElementById('run-progress').value")
-        if not seen or seen[-1] != (status, value):
-            seen.append((status, value))
-        if status in {"verified", "rejected", "failed", "cancelled"}:
+        shown = page.evaluate(
+            """() => [document.getElementById('run-status').textContent.trim(),
+                      document.getElementById('run-phase').textContent.trim(),
+                      document.getElementById('run-progress').value]"""
+        )
+        if not seen or seen[-1] != tuple(shown):
+            seen.append(tuple(shown))
+        if shown[0] in {"verified", "rejected", "failed", "cancelled"}:
             break
         time.sleep(0.25)
     worker_log = worker.log.read_text()[-3000:]
-    assert seen[-1] == ("verified", 100), f"{seen}\n{worker_log}"
+    assert (seen[-1][0], seen[-1][2]) == ("verified", 100), f"{seen}\n{worker_log}"
     assert page.evaluate("window.__sameDocument === true"), "the page reloaded"
-    assert any(s == "running" for s, _ in seen), seen
-    assert any(0 < v < 100 for _, v in seen), f"the bar never showed progress: {seen}"
-    values = [v for _, v in seen]
-    assert values == sorted(values), f"the bar went backwards: {seen}"
+    assert any(status == "running" for status, _, _ in seen), seen
+    evaluating = [value for _, phase, value in seen if phase == "evaluating"]
+    assert any(0 < v < 100 for v in evaluating), f"the bar never showed progress: {seen}"
+    assert evaluating == sorted(evaluating), f"the bar went backwards: {seen}"
 
     run = Run.objects.get(submission=submission)
     assert run.status == Run.Status.VERIFIED
