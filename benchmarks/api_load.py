@@ -73,8 +73,8 @@ def run_wrk(url: str, seconds: int, connections: int, threads: int) -> dict:
         raise SystemExit(f"errors during the run:\n{out}")
     return {
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-        "p50": _ms(re.search(r"50%\s+(\S+)", out).group(1)),
-        "p99": _ms(re.search(r"99%\s+(\S+)", out).group(1)),
+        "p50": _ms(re.search(r"^\s*50%\s+(\S+)", out, re.M).group(1)),
+        "p99": _ms(re.search(r"^\s*99%\s+(\S+)", out, re.M).group(1)),
         "requests": int(re.search(r"(\d+) requests in", out).group(1)),
     }
 
@@ -110,6 +110,36 @@ def run_python(port: int, path: str, seconds: int, connections: int) -> dict:
     return {"rps": len(latencies) / elapsed, "p50": q[49], "p99": q[98], "requests": len(latencies)}
 
 
+CPU_PROBE = """
+import sys, time, django
+django.setup()
+from django.test import Client
+client = Client(HTTP_HOST="127.0.0.1")
+for path in sys.argv[1:]:
+    for _ in range(10):
+        client.get(path)
+    cpu, wall = time.process_time(), time.perf_counter()
+    for _ in range(200):
+        assert client.get(path).status_code == 200
+    print(f"{path}\t{(time.process_time() - cpu) * 5:.2f}\t{(time.perf_counter() - wall) * 5:.2f}")
+"""
+
+
+def cpu_per_request(env: dict, paths: list[str]) -> dict[str, tuple[float, float]]:
+    """Django's own CPU time per request (ms), in one process without HTTP: less sensitive to
+    other processes on the machine than the load figures."""
+    out = subprocess.run(
+        [PY, "-c", CPU_PROBE, *paths],
+        cwd=ROOT,
+        env={**env, "DJANGO_SETTINGS_MODULE": "config.settings", "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rows = [line.split("\t") for line in out.strip().splitlines()]
+    return {path: (float(cpu), float(wall)) for path, cpu, wall in rows}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--results", type=int, default=10_000)
@@ -119,7 +149,12 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--tool", choices=["auto", "wrk", "python"], default="auto")
+    parser.add_argument(
+        "--also", action="append", default=[], metavar="PATH", help="another URL path to measure"
+    )
     args = parser.parse_args()
+    for path in args.also:
+        URLS[path] = path
 
     tool = args.tool
     if tool == "auto":
@@ -136,6 +171,7 @@ def main() -> None:
     db = env.get("DATABASE_URL", f"sqlite:///{var_dir / 'db.sqlite3'}")
     env["DATABASE_URL"] = db
     print(f"database: {db.split('@')[-1]}; tool: {tool}; gunicorn workers: {args.workers}")
+    print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     manage(env, "migrate", "--noinput", "-v", "0")
     manage(env, "load_seed")
     manage(env, "generate_results", "--count", str(args.results))
@@ -172,6 +208,7 @@ def main() -> None:
                     f"  {name:14} {stats['rps']:8.1f} req/s  p50 {stats['p50']:6.2f} ms"
                     f"  p99 {stats['p99']:6.2f} ms  ({stats['requests']} requests)"
                 )
+        cpu = cpu_per_request(env, list(URLS.values()))
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -188,11 +225,15 @@ def main() -> None:
     base, api = summary["constant view"], summary["results API"]
     print()
     print(f"| URL ({args.connections} connections, {args.rounds}x{args.seconds}s) "
-          "| requests/s | p50 (ms) | p99 (ms) |")  # fmt: skip
-    print("|---|---:|---:|---:|")
+          "| requests/s | p50 (ms) | p99 (ms) | CPU ms/request in-process |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|")
     for name, path in URLS.items():
         s = summary[name]
-        print(f"| `{path}` ({name}) | {s['rps']:.0f} | {s['p50']:.1f} | {s['p99']:.1f} |")
+        label = f"`{path}`" if name == path else f"`{path}` ({name})"
+        print(
+            f"| {label} | {s['rps']:.0f} | {s['p50']:.1f} | {s['p99']:.1f} | {cpu[path][0]:.2f} |"
+        )
+    print(f"load average after: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     ratio = api["rps"] / base["rps"]
     print(f"\nthroughput ratio results/constant: {ratio:.2f} (goal >= 0.5); "
           f"results p99 {api['p99']:.1f} ms (goal < 50 ms)")  # fmt: skip
