@@ -20,7 +20,7 @@ from torch import Tensor
 from .data.episodes import ClassPool, EpisodeIndex, Episodes, build_episodes, sample_indices
 from .data.sinusoid import sample_sinusoid
 from .maml import InnerLoop, adapt
-from .model import Params, forward_tasks
+from .model import Params, adapted_names, forward_tasks
 from .protocols import Protocol
 
 Progress = Callable[[str, int, int], None]
@@ -92,14 +92,18 @@ def _query_outputs(fast: Params, batch: Episodes, protocol: Protocol, transducti
     arch = protocol.arch
     if transductive or arch.kind != "conv":
         return forward_tasks(fast, batch.query_x, arch)  # (T, Q, O)
+    # Non-transductive: each query example gets its own batch [support set, that example], run
+    # as its own "task" with its episode's adapted weights (native per-task batch norm).
     t, qn = batch.query_x.shape[:2]
     s = batch.support_x.shape[1]
     sx = batch.support_x.unsqueeze(1).expand(
         t, qn, *batch.support_x.shape[1:]
     )  # (T, Qn, S, C, H, W)
     x = torch.cat([sx, batch.query_x.unsqueeze(2)], dim=2)  # (T, Qn, S+1, C, H, W)
-    out = forward_tasks(fast, x.reshape(t, qn * (s + 1), *x.shape[3:]), arch, bn_groups=qn)
-    return out.view(t, qn, s + 1, -1)[:, :, -1]  # (T, Qn, O): each query's own batch
+    names = set(adapted_names(arch))
+    rep = {k: (v.repeat_interleave(qn, 0) if k in names else v) for k, v in fast.items()}
+    out = forward_tasks(rep, x.reshape(t * qn, s + 1, *x.shape[3:]), arch)  # (T*Qn, S+1, O)
+    return out[:, -1].reshape(t, qn, -1)  # (T, Qn, O): each query example's own output
 
 
 def scores_of(out: Tensor, y: Tensor, classification: bool) -> Tensor:

@@ -17,6 +17,7 @@ Two forms of the same network:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -100,20 +101,27 @@ def batch_norm(h: Tensor, shift: Tensor, eps: float, groups: int = 1) -> Tensor:
     return out.reshape(h.shape)
 
 
+def _act(arch: Arch) -> Callable[[Tensor], Tensor]:
+    if arch.activation not in ("relu", "tanh"):
+        raise ValueError(f"unknown activation {arch.activation!r}")
+    return torch.tanh if arch.activation == "tanh" else F.relu
+
+
 def forward(params: Params, x: Tensor, arch: Arch, bn_groups: int = 1) -> Tensor:
     """One task. x (B, C, H, W) images or (B, F) features -> (B, out_features)."""
+    act = _act(arch)
     if arch.kind == "mlp":
         h = x
         n = len(arch.hidden) + 1
         for i in range(1, n + 1):
             h = F.linear(h, params[f"fc{i}.weight"], params[f"fc{i}.bias"])  # (B, width)
             if i < n:
-                h = F.relu(h)
+                h = act(h)
         return h
     h = x
     for i in range(1, arch.blocks + 1):
         h = F.conv2d(h, params[f"conv{i}.weight"], params[f"conv{i}.bias"], arch.stride, 1)
-        h = F.relu(batch_norm(h, params[f"bn{i}.bias"], arch.bn_eps, bn_groups))  # (B, C, H', W')
+        h = act(batch_norm(h, params[f"bn{i}.bias"], arch.bn_eps, bn_groups))  # (B, C, H', W')
         if arch.max_pool:
             h = F.max_pool2d(h, 2)
     feats = h.flatten(1) if arch.max_pool else h.mean(dim=(2, 3))  # (B, F)
@@ -123,6 +131,7 @@ def forward(params: Params, x: Tensor, arch: Arch, bn_groups: int = 1) -> Tensor
 def forward_tasks(params: Params, x: Tensor, arch: Arch, bn_groups: int = 1) -> Tensor:
     """T tasks in one pass. Every parameter except the batch-norm shifts carries a leading task
     dimension T. x (T, B, C, H, W) or (T, B, F) -> (T, B, out_features)."""
+    act = _act(arch)
     if arch.kind == "mlp":
         h = x  # (T, B, F)
         n = len(arch.hidden) + 1
@@ -130,7 +139,7 @@ def forward_tasks(params: Params, x: Tensor, arch: Arch, bn_groups: int = 1) -> 
             w, b = params[f"fc{i}.weight"], params[f"fc{i}.bias"]  # (T, O, I), (T, O)
             h = torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2))  # (T, B, O)
             if i < n:
-                h = F.relu(h)
+                h = act(h)
         return h
     t, b = x.shape[:2]
     h = x.transpose(0, 1).reshape(b, t * x.shape[2], *x.shape[3:])  # (B, T*C, H, W)
@@ -140,7 +149,7 @@ def forward_tasks(params: Params, x: Tensor, arch: Arch, bn_groups: int = 1) -> 
         h = F.conv2d(h, w.reshape(-1, *w.shape[2:]), bias, arch.stride, 1, 1, t)  # (B, T*O, ...)
         shift = params[f"bn{i}.bias"]
         shift = shift.repeat(t) if shift.dim() == 1 else shift.reshape(-1)  # (T*O,)
-        h = F.relu(batch_norm(h, shift, arch.bn_eps, bn_groups))
+        h = act(batch_norm(h, shift, arch.bn_eps, bn_groups))
         if arch.max_pool:
             h = F.max_pool2d(h, 2)
     h = h.reshape(b, t, arch.filters, *h.shape[2:])  # (B, T, C, H', W')

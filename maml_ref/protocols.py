@@ -29,6 +29,7 @@ class Arch:
     hidden: tuple[int, ...] = ()  # hidden layer widths (mlp)
     out_features: int = 5  # classes (conv) or outputs (mlp)
     bn_eps: float = 1e-3  # batch-norm epsilon: tf.contrib.layers.batch_norm's default
+    activation: str = "relu"  # "relu" (the paper) or "tanh" (smooth, for finite-difference tests)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import torch
 from .data.episodes import ClassPool, Episodes, build_episodes, sample_indices
 from .data.sinusoid import sample_sinusoid
 from .maml import InnerLoop, meta_gradient, meta_gradient_per_task
-from .model import Params, init_params
+from .model import Params, forward, init_params
 from .protocols import Protocol
 
 Progress = Callable[[str, int, int], None]
@@ -175,4 +175,37 @@ def meta_train(
             on_iteration(i, loss, params)
         if progress and (i % 10 == 0 or i == total):
             progress("training", i, total)
+    return {k: v.detach() for k, v in params.items()}
+
+
+def pretrain(
+    protocol: Protocol,
+    config: TrainConfig,
+    *,
+    device: torch.device | str = "cpu",
+    progress: Progress | None = None,
+) -> Params:
+    """The paper's baseline for regression (Figure 2, "pretrained"): one network fit to all tasks
+    at once, no inner loop in training; same initialisation, optimiser, tasks and iterations."""
+    if protocol.is_classification:
+        raise ValueError(
+            "pretraining is the regression baseline; classification labels are per episode"
+        )
+    arch = protocol.arch
+    init = init_params(arch, torch.Generator().manual_seed(config.seed))
+    params = {k: v.to(device).requires_grad_() for k, v in init.items()}
+    opt = torch.optim.Adam(params.values(), lr=config.meta_lr)
+    stream = EpisodeStream(protocol, config, None)
+    for i in range(1, config.iterations + 1):
+        b = stream.next().to(device)
+        x = torch.cat([b.support_x, b.query_x], dim=1)  # (T, K+Q, 1)
+        y = torch.cat([b.support_y, b.query_y], dim=1)  # (T, K+Q, 1)
+        loss = (
+            (forward(params, x.reshape(-1, x.shape[-1]), arch) - y.reshape(-1, 1)).square().mean()
+        )
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if progress and (i % 10 == 0 or i == config.iterations):
+            progress("pretraining", i, config.iterations)
     return {k: v.detach() for k, v in params.items()}
