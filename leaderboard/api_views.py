@@ -13,6 +13,7 @@ from . import filters, serializers
 from .archive import export_archive
 from .models import Benchmark, Dataset, Paper, Result, Task
 from .pagination import ApiPagination
+from .result_rows import VALUE_FIELDS, result_rows
 from .sota import sota_tables
 
 SLUG = r"[-a-zA-Z0-9_]+"
@@ -38,7 +39,13 @@ class ResultViewSet(ReadOnlyViewSet):
     lookup_value_regex = r"[0-9]+"
 
     def get_queryset(self):
-        return Result.objects.for_api().order_by("-id")
+        if self.action == "list":
+            return Result.objects.values(*VALUE_FIELDS).order_by("-id")
+        return Result.objects.for_api()
+
+    def list(self, request, *args, **kwargs):
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(result_rows(page))
 
 
 class PaperViewSet(ReadOnlyViewSet):
