@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import torch
 from tqdm import tqdm
 
 from .api import evaluate_initialisation, pick_device, run_evaluate
@@ -87,6 +88,9 @@ def _parser() -> argparse.ArgumentParser:
         cmd.add_argument("--data-dir", type=Path, help="default: $MAML_DATA_DIR")
         cmd.add_argument("--device", help="cpu or cuda (default: cuda if available)")
         cmd.add_argument("--quiet", action="store_true", help="no progress bar")
+        cmd.add_argument(
+            "--threads", type=int, help="CPU threads (default: torch's; 1 on a busy machine)"
+        )
     return p
 
 
@@ -196,6 +200,8 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if getattr(args, "threads", None):
+        torch.set_num_threads(args.threads)
     try:
         return {"protocols": _protocols, "train": _train, "evaluate": _evaluate}[args.command](args)
     except (CheckpointError, FileNotFoundError, KeyError, ValueError) as e:
