@@ -150,6 +150,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--tool", choices=["auto", "wrk", "python"], default="auto")
     parser.add_argument(
+        "--cache-seconds",
+        type=int,
+        default=0,
+        help="API_CACHE_SECONDS for the server (0: every response computed)",
+    )
+    parser.add_argument(
         "--also", action="append", default=[], metavar="PATH", help="another URL path to measure"
     )
     args = parser.parse_args()
@@ -167,14 +173,18 @@ def main() -> None:
         "SECRET_KEY": "load-benchmark-only",
         "ALLOWED_HOSTS": "127.0.0.1",
         "LOG_LEVEL": "WARNING",
+        "API_CACHE_SECONDS": str(args.cache_seconds),
     }
     db = env.get("DATABASE_URL", f"sqlite:///{var_dir / 'db.sqlite3'}")
     env["DATABASE_URL"] = db
-    print(f"database: {db.split('@')[-1]}; tool: {tool}; gunicorn workers: {args.workers}")
+    print(
+        f"database: {db.split('@')[-1]}; tool: {tool}; gunicorn workers: {args.workers}; "
+        f"API_CACHE_SECONDS={args.cache_seconds}"
+    )
     print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     manage(env, "migrate", "--noinput", "-v", "0")
     manage(env, "load_seed")
-    manage(env, "generate_results", "--count", str(args.results))
+    manage(env, "generate_results", "--count", str(args.results), "--vacuum")
 
     port = free_port()
     server = subprocess.Popen(

@@ -1,5 +1,9 @@
 """Read API: small viewsets over the catalogue and its published results."""
 
+import hashlib
+import os
+
+from django.core.cache import cache
 from django.db.models import Count, Prefetch
 from django.http import JsonResponse
 from django_filters.rest_framework import DjangoFilterBackend
@@ -17,6 +21,10 @@ from .result_rows import VALUE_FIELDS, result_rows
 from .sota import sota_tables
 
 SLUG = r"[-a-zA-Z0-9_]+"
+
+# Opt-in: keep each /api/results page this many seconds in the cache (per process with the
+# default local-memory cache). 0, the default, computes every response.
+RESULTS_CACHE_SECONDS = int(os.environ.get("API_CACHE_SECONDS", "0") or 0)
 
 
 class ReadOnlyViewSet(viewsets.ReadOnlyModelViewSet):
@@ -44,6 +52,18 @@ class ResultViewSet(ReadOnlyViewSet):
         return Result.objects.for_api()
 
     def list(self, request, *args, **kwargs):
+        if not RESULTS_CACHE_SECONDS:
+            return self._list()
+        url = request.build_absolute_uri()
+        key = "api-results:" + hashlib.sha256(url.encode()).hexdigest()
+        data = cache.get(key)
+        if data is None:
+            response = self._list()
+            cache.set(key, response.data, RESULTS_CACHE_SECONDS)
+            return response
+        return Response(data)
+
+    def _list(self):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         return self.get_paginated_response(result_rows(page))
 

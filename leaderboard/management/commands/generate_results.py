@@ -5,7 +5,7 @@ import datetime
 import random
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
+from django.db import connection, transaction
 
 from leaderboard.models import Benchmark, Model, Paper, Result
 
@@ -19,8 +19,13 @@ class Command(BaseCommand):
         parser.add_argument("--count", type=int, default=10_000)
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--clear", action="store_true", help="remove synthetic rows only")
+        parser.add_argument(
+            "--vacuum",
+            action="store_true",
+            help="then VACUUM ANALYZE (PostgreSQL) or ANALYZE (SQLite), as a steady state would",
+        )
 
-    def handle(self, *args, count, seed, clear, **options):
+    def handle(self, *args, count, seed, clear, vacuum, **options):
         with transaction.atomic():
             removed = clear_synthetic()
         if clear:
@@ -34,6 +39,12 @@ class Command(BaseCommand):
         with transaction.atomic():
             created = generate(count, seed, benchmarks)
         self.stdout.write(f"Generated {created} synthetic results on {len(benchmarks)} benchmarks.")
+        if vacuum:
+            with connection.cursor() as cursor:
+                if connection.vendor == "postgresql":
+                    cursor.execute("VACUUM ANALYZE leaderboard_result")
+                else:
+                    cursor.execute("ANALYZE")
 
 
 def clear_synthetic() -> int:
