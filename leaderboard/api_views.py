@@ -5,11 +5,12 @@ import os
 
 from django.core.cache import cache
 from django.db.models import Count, Prefetch
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
 from rest_framework import viewsets
 from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -52,16 +53,16 @@ class ResultViewSet(ReadOnlyViewSet):
         return Result.objects.for_api()
 
     def list(self, request, *args, **kwargs):
-        if not RESULTS_CACHE_SECONDS:
+        if not RESULTS_CACHE_SECONDS or request.accepted_renderer.format != "json":
             return self._list()
         url = request.build_absolute_uri()
         key = "api-results:" + hashlib.sha256(url.encode()).hexdigest()
-        data = cache.get(key)
-        if data is None:
+        body = cache.get(key)
+        if body is None:
             response = self._list()
-            cache.set(key, response.data, RESULTS_CACHE_SECONDS)
-            return response
-        return Response(data)
+            body = JSONRenderer().render(response.data)
+            cache.set(key, body, RESULTS_CACHE_SECONDS)
+        return HttpResponse(body, content_type="application/json")
 
     def _list(self):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))

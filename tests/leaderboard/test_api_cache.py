@@ -35,3 +35,12 @@ def test_an_opt_in_cache_serves_a_page_again_without_queries(client, cached):
     other = client.get("/api/results?dataset=omniglot&page_size=2").json()
     assert other["count"] == 4 and len(other["results"]) == 2
     assert client.get("/api/results?verified=maybe").status_code == 400
+
+
+def test_the_cache_keeps_the_browsable_api_apart(client, cached):
+    client.get("/api/results?dataset=omniglot")
+    html = client.get("/api/results?dataset=omniglot", HTTP_ACCEPT="text/html")
+    assert html["Content-Type"].startswith("text/html")
+    json_again = client.get("/api/results?dataset=omniglot")
+    assert json_again["Content-Type"] == "application/json"
+    assert "Accept" in json_again["Vary"]
