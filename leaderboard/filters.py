@@ -118,7 +118,7 @@ class BenchmarkFilter(django_filters.FilterSet):
 class PaperFilter(django_filters.FilterSet):
     task = django_filters.CharFilter(method="filter_task", help_text="slug or name")
     arxiv_id = django_filters.CharFilter()
-    year = django_filters.NumberFilter(field_name="date__year")
+    year = django_filters.NumberFilter(field_name="date__year", min_value=1, max_value=9999)
 
     class Meta:
         model = Paper
