@@ -1,7 +1,8 @@
 """The catalogue in the Django admin: search, filters, inline code links and results."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
 
+from .merging import MergeConflict, merge_papers
 from .models import Benchmark, CodeLink, Dataset, Metric, Model, Paper, Result, Task
 
 
@@ -88,6 +89,22 @@ class PaperAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ["title"]}
     filter_horizontal = ["tasks"]
     inlines = [CodeLinkInline, ResultInline]
+    actions = ["merge_selected"]
+
+    @admin.action(
+        description="Merge the selected papers into the oldest one", permissions=["change"]
+    )
+    def merge_selected(self, request, queryset):
+        papers = list(queryset.order_by("created_at", "pk"))
+        if len(papers) < 2:
+            self.message_user(request, "Select at least two papers to merge.", messages.WARNING)
+            return
+        try:
+            merged = merge_papers(papers[0], papers[1:])
+        except MergeConflict as exc:
+            self.message_user(request, f"Nothing merged: {exc}", messages.ERROR)
+            return
+        self.message_user(request, f"Merged {merged} paper(s) into “{papers[0]}”.")
 
 
 @admin.register(CodeLink)
