@@ -1,8 +1,13 @@
-from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
-from django.views.static import serve
+from django.http import JsonResponse
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+
+def api_not_found(request, *args, **kwargs):
+    """Programs get JSON, not the HTML 404 page, for an unknown path under /api/."""
+    return JsonResponse({"detail": "Not found."}, status=404)
+
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -10,10 +15,8 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/", include("evaluator.api_urls")),
     path("api/", include("leaderboard.api_urls")),
+    re_path(r"^api/", api_not_found),
     path("", include("evaluator.account_urls")),
     path("", include("evaluator.urls")),
     path("", include("leaderboard.urls")),
 ]
-
-if settings.DEBUG:
-    urlpatterns += [path("media/<path:path>", serve, {"document_root": settings.MEDIA_ROOT})]
