@@ -16,6 +16,7 @@ import logging
 import os
 import socket
 from datetime import timedelta
+from pathlib import Path
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
@@ -80,7 +81,16 @@ def backoff(retries: int) -> int:
 
 
 def _pid_alive(pid: int) -> bool:
+    """Whether a process of this host is alive (a zombie, killed but not yet reaped, is not)."""
     try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    except OSError:
+        stat = ""
+    if stat:
+        return stat.rpartition(")")[2].split()[0] not in ("Z", "X")
+    try:  # no /proc: ask the kernel
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
