@@ -18,7 +18,7 @@ echo "torch==2.13.0" > "$WORK/constraints.txt"   # never let pip swap torch for 
 # regenerate them with Cython, and skip its dependencies (torchvision would pull CUDA).
 "$PIP" download -q --no-deps --no-binary :all: learn2learn==0.2.0 -d "$WORK"
 tar -xzf "$WORK"/learn2learn-0.2.0.tar.gz -C "$WORK"
-sed -i 's/^use_cython = False/use_cython = True/' "$WORK/learn2learn-0.2.0/setup.py"
+sed -i 's/^use_cython = .*/use_cython = True/' "$WORK/learn2learn-0.2.0/setup.py"
 grep -q '^use_cython = True' "$WORK/learn2learn-0.2.0/setup.py"
 (cd "$WORK/learn2learn-0.2.0" && "$PIP" install -q -c "$WORK/constraints.txt" --no-build-isolation --no-deps .)
 "$PIP" install -q -c "$WORK/constraints.txt" requests scipy

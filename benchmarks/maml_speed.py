@@ -1,0 +1,288 @@
+"""Meta-training speed of maml_ref against learn2learn's MAML and higher, and evaluation time.
+
+Omniglot 5-way 1-shot, the paper's conv-4 (64 filters, batch norm with batch statistics),
+meta-batch 32, 1 inner step of 0.4 on the official loss, Adam 1e-3; 15 and 1 query per class;
+second and first order. Every contender runs on the same episodes (maml_ref's sampler on the
+meta-train split) with the same network; contenders alternate within each round and the median
+seconds per iteration is reported (timings on a shared machine drift between windows).
+
+Peers are optional and live in their own virtual environment (benchmarks/setup_peers.sh):
+    benchmarks/setup_peers.sh /tmp/maml-peers
+    /tmp/maml-peers/bin/python benchmarks/maml_speed.py --data-dir ../shared/data/omniglot
+Without them only maml_ref is timed. learn2learn's package __init__ imports torchvision (a CUDA
+build on PyPI for this torch), so its MAML modules are loaded by file path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import types
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from maml_ref.api import run_evaluate  # noqa: E402
+from maml_ref.checkpoint import metadata_for, save_checkpoint  # noqa: E402
+from maml_ref.data.loading import load_pool  # noqa: E402
+from maml_ref.maml import InnerLoop, meta_gradient, meta_gradient_per_task  # noqa: E402
+from maml_ref.model import init_params  # noqa: E402
+from maml_ref.protocols import get_protocol  # noqa: E402
+from maml_ref.train import EpisodeStream, TrainConfig  # noqa: E402
+
+PROTOCOL = get_protocol("omniglot-5w1s")
+ARCH = PROTOCOL.arch
+LR = 0.4  # inner step size (official loss: summed cross-entropy / K)
+Step = Callable[[object], None]
+
+
+class ConvNet(nn.Module):
+    """The same network as maml_ref.model, as a module for the peers (as in learn2learn's own
+    Omniglot example, batch norm is nn.BatchNorm2d with batch statistics; its scale, fixed at 1 in
+    maml_ref, is a parameter here: 64 numbers, no measurable cost)."""
+
+    def __init__(self, params: dict[str, torch.Tensor]):
+        super().__init__()
+        self.convs = nn.ModuleList(nn.Conv2d(1 if i == 0 else 64, 64, 3, 2, 1) for i in range(4))
+        self.norms = nn.ModuleList(
+            nn.BatchNorm2d(64, 1e-3, track_running_stats=False) for _ in range(4)
+        )
+        self.head = nn.Linear(64, 5)
+        with torch.no_grad():
+            for i in range(4):
+                self.convs[i].weight.copy_(params[f"conv{i + 1}.weight"])
+                self.convs[i].bias.copy_(params[f"conv{i + 1}.bias"])
+            self.head.weight.copy_(params["head.weight"])
+            self.head.bias.copy_(params["head.bias"])
+
+    def forward(self, x):
+        for conv, norm in zip(self.convs, self.norms, strict=True):
+            x = F.relu(norm(conv(x)))
+        return self.head(x.mean(dim=(2, 3)))
+
+
+def _loss(out, y, per_class):
+    return F.cross_entropy(out, y, reduction="sum") / per_class
+
+
+def maml_ref_step(first_order: bool, mode: str) -> Step:
+    params = {
+        k: v.requires_grad_()
+        for k, v in init_params(ARCH, torch.Generator().manual_seed(0)).items()
+    }
+    opt = torch.optim.Adam(params.values(), lr=1e-3)
+    inner = InnerLoop(1, LR, first_order)
+
+    def step(batch):
+        if mode == "per_task":
+            grads, _ = meta_gradient_per_task(params, batch, ARCH, inner)
+        else:
+            grads, _ = meta_gradient(params, batch, ARCH, inner, mode)
+        for k, p in params.items():
+            p.grad = grads[k]
+        opt.step()
+
+    return step
+
+
+def _load_learn2learn():
+    if "learn2learn.algorithms.maml" in sys.modules:
+        return sys.modules["learn2learn.algorithms.maml"].MAML
+    spec = importlib.util.find_spec("learn2learn")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    root = Path(list(spec.submodule_search_locations)[0])
+    pkg = types.ModuleType("learn2learn")
+    pkg.__path__ = [str(root)]  # a bare package: its __init__ (torchvision) is not run
+    sys.modules["learn2learn"] = pkg
+    for name in ("utils", "algorithms.base_learner", "algorithms.maml"):
+        full = f"learn2learn.{name}"
+        path = root / (name.replace(".", "/") + ("/__init__.py" if name == "utils" else ".py"))
+        if name.startswith("algorithms") and "learn2learn.algorithms" not in sys.modules:
+            sub = types.ModuleType("learn2learn.algorithms")
+            sub.__path__ = [str(root / "algorithms")]
+            sys.modules["learn2learn.algorithms"] = sub
+        mspec = importlib.util.spec_from_file_location(full, path)
+        module = importlib.util.module_from_spec(mspec)
+        sys.modules[full] = module
+        mspec.loader.exec_module(module)
+    return sys.modules["learn2learn.algorithms.maml"].MAML
+
+
+def learn2learn_step(first_order: bool) -> Step | None:
+    try:
+        maml_cls = _load_learn2learn()
+    except Exception as e:  # a broken peer install is reported, not fatal
+        print(f"learn2learn unavailable: {e!r}", file=sys.stderr)
+        return None
+    if maml_cls is None:
+        return None
+    model = ConvNet(init_params(ARCH, torch.Generator().manual_seed(0)))
+    maml = maml_cls(model, lr=LR, first_order=first_order)
+    opt = torch.optim.Adam(maml.parameters(), lr=1e-3)
+
+    def step(batch):
+        opt.zero_grad()
+        total = 0.0
+        for t in range(batch.tasks):
+            learner = maml.clone()
+            learner.adapt(_loss(learner(batch.support_x[t]), batch.support_y[t], 1))
+            q = batch.query_y.shape[1] // 5
+            total = total + _loss(learner(batch.query_x[t]), batch.query_y[t], q) / batch.tasks
+        total.backward()
+        opt.step()
+
+    return step
+
+
+def higher_step(first_order: bool) -> Step | None:
+    try:
+        import higher
+    except ImportError:
+        return None
+    model = ConvNet(init_params(ARCH, torch.Generator().manual_seed(0)))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    inner_opt = torch.optim.SGD(model.parameters(), lr=LR)
+
+    def step(batch):
+        opt.zero_grad()
+        q = batch.query_y.shape[1] // 5
+        for t in range(batch.tasks):
+            with higher.innerloop_ctx(model, inner_opt, track_higher_grads=not first_order) as (
+                fmodel,
+                diffopt,
+            ):
+                diffopt.step(_loss(fmodel(batch.support_x[t]), batch.support_y[t], 1))
+                (_loss(fmodel(batch.query_x[t]), batch.query_y[t], q) / batch.tasks).backward()
+        opt.step()
+
+    return step
+
+
+def contenders(first_order: bool) -> dict[str, Step]:
+    found = {
+        "maml_ref": maml_ref_step(first_order, "auto"),
+        "maml_ref per-task": maml_ref_step(first_order, "per_task"),
+    }
+    for name, make in (("learn2learn", learn2learn_step), ("higher", higher_step)):
+        s = make(first_order)
+        if s is not None:
+            found[name] = s
+    return found
+
+
+def batches(pool, queries: int, n: int):
+    cfg = TrainConfig.from_dict({"queries": queries, "meta_batch": 32}, PROTOCOL)
+    stream = EpisodeStream(PROTOCOL, cfg, pool, start=1)
+    return [stream.next() for _ in range(n)]
+
+
+def time_training(
+    pool, queries: int, first_order: bool, rounds: int, iters: int
+) -> dict[str, float]:
+    steps = contenders(first_order)
+    data = batches(pool, queries, iters)
+    times: dict[str, list[float]] = {k: [] for k in steps}
+    for s in steps.values():  # warm-up
+        s(data[0])
+    for _ in range(rounds):
+        for name, s in steps.items():
+            t0 = time.perf_counter()
+            for b in data:
+                s(b)
+            times[name].append((time.perf_counter() - t0) / iters)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def time_evaluation(data_dir: str, rounds: int, tmp: Path) -> dict[str, float]:
+    ckpt = tmp / "bench-init.safetensors"
+    save_checkpoint(
+        ckpt, init_params(ARCH, torch.Generator().manual_seed(0)), metadata_for(PROTOCOL)
+    )
+    run_evaluate(ckpt, PROTOCOL.name, data_dir=data_dir, episodes=10)  # data loaded and cached
+    out = {}
+    for transductive in (True, False):
+        secs = [
+            run_evaluate(ckpt, PROTOCOL.name, data_dir=data_dir, transductive=transductive).seconds
+            for _ in range(rounds)
+        ]
+        out["transductive" if transductive else "non-transductive"] = statistics.median(secs)
+    return out
+
+
+def peak_memory(args) -> None:
+    """Child process: a few iterations of one contender, then its peak resident memory."""
+    pool = load_pool(PROTOCOL, "train", args.data_dir)
+    first_order = args.peak_order == "first"
+    step = contenders(first_order)[args.peak]
+    for b in batches(pool, args.peak_queries, 3):
+        step(b)
+    print(json.dumps({"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data-dir", default=None, help="Omniglot directory (default: $MAML_DATA_DIR)")
+    ap.add_argument("--rounds", type=int, default=5, help="alternating rounds per setting")
+    ap.add_argument("--iters", type=int, default=3, help="iterations per contender per round")
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    ap.add_argument("--queries", type=int, nargs="*", default=[15, 1])
+    ap.add_argument("--skip-memory", action="store_true")
+    ap.add_argument("--peak", help=argparse.SUPPRESS)
+    ap.add_argument("--peak-order", default="second", help=argparse.SUPPRESS)
+    ap.add_argument("--peak-queries", type=int, default=15, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.peak:
+        peak_memory(args)
+        return
+    pool = load_pool(PROTOCOL, "train", args.data_dir)
+    report = {"threads": torch.get_num_threads(), "torch": torch.__version__, "settings": []}
+    for queries in args.queries:
+        for first_order in (False, True):
+            order = "first" if first_order else "second"
+            secs = time_training(pool, queries, first_order, args.rounds, args.iters)
+            row = {"queries": queries, "order": order, "s_per_iter": secs}
+            row["tasks_per_s"] = {k: 32 / v for k, v in secs.items()}
+            if not args.skip_memory:
+                row["peak_rss_mb"] = {}
+                for name in secs:
+                    cmd = [
+                        sys.executable,
+                        __file__,
+                        "--peak",
+                        name,
+                        "--peak-order",
+                        order,
+                        "--peak-queries",
+                        str(queries),
+                    ]
+                    cmd += ["--data-dir", args.data_dir] if args.data_dir else []
+                    cmd += ["--threads", str(args.threads)] if args.threads else []
+                    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+                    row["peak_rss_mb"][name] = json.loads(out.stdout.strip().splitlines()[-1])[
+                        "peak_rss_mb"
+                    ]
+            report["settings"].append(row)
+            print(json.dumps(row), flush=True)
+    tmp = Path(tempfile.mkdtemp())
+    report["eval_600_s"] = time_evaluation(args.data_dir, args.rounds, tmp)
+    print(json.dumps({"eval_600_s": report["eval_600_s"]}), flush=True)
+    print(json.dumps(report))
+
+
+if __name__ == "__main__":
+    main()
