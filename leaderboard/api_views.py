@@ -1,21 +1,17 @@
 """Read API: small viewsets over the catalogue and its published results."""
 
-import hashlib
-import os
-
-from django.core.cache import cache
 from django.db.models import Count, Prefetch
-from django.http import HttpResponse, JsonResponse
+from django.http import JsonResponse
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
 from rest_framework import viewsets
 from rest_framework.permissions import AllowAny
-from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from . import filters, serializers
 from .archive import export_archive
+from .cache import cached_dispatch
 from .models import Benchmark, Dataset, Paper, Result, Task
 from .pagination import ApiPagination
 from .result_rows import VALUE_FIELDS, result_rows
@@ -23,12 +19,17 @@ from .sota import sota_tables
 
 SLUG = r"[-a-zA-Z0-9_]+"
 
-# Opt-in: keep each /api/results page this many seconds in the cache (per process with the
-# default local-memory cache). 0, the default, computes every response.
-RESULTS_CACHE_SECONDS = int(os.environ.get("API_CACHE_SECONDS", "0") or 0)
+
+class CachedReadMixin:
+    """Anonymous JSON GETs answered from the response cache while the catalogue is unchanged
+    (``leaderboard/cache.py``): a hit costs one small query, before DRF's request handling."""
+
+    def dispatch(self, request, *args, **kwargs):
+        compute = super().dispatch
+        return cached_dispatch(self, request, lambda: compute(request, *args, **kwargs))
 
 
-class ReadOnlyViewSet(viewsets.ReadOnlyModelViewSet):
+class ReadOnlyViewSet(CachedReadMixin, viewsets.ReadOnlyModelViewSet):
     permission_classes = [AllowAny]
     pagination_class = ApiPagination
     filter_backends = [DjangoFilterBackend, filters.SafeSearchFilter]
@@ -53,18 +54,6 @@ class ResultViewSet(ReadOnlyViewSet):
         return Result.objects.for_api()
 
     def list(self, request, *args, **kwargs):
-        if not RESULTS_CACHE_SECONDS or request.accepted_renderer.format != "json":
-            return self._list()
-        url = request.build_absolute_uri()
-        key = "api-results:" + hashlib.sha256(url.encode()).hexdigest()
-        body = cache.get(key)
-        if body is None:
-            response = self._list()
-            body = JSONRenderer().render(response.data)
-            cache.set(key, body, RESULTS_CACHE_SECONDS)
-        return HttpResponse(body, content_type="application/json")
-
-    def _list(self):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         return self.get_paginated_response(result_rows(page))
 
@@ -140,7 +129,7 @@ class BenchmarkViewSet(ReadOnlyViewSet):
         return Response(self.get_serializer(benchmark).data)
 
 
-class ArchiveExportView(APIView):
+class ArchiveExportView(CachedReadMixin, APIView):
     """Every published result in the Papers With Code archive format (evaluation-tables.json)."""
 
     permission_classes = [AllowAny]

@@ -1,6 +1,14 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class LeaderboardConfig(AppConfig):
     name = "leaderboard"
     verbose_name = "Leaderboard"
+
+    def ready(self):
+        from .signals import install_version_triggers
+
+        post_migrate.connect(
+            install_version_triggers, sender=self, dispatch_uid="leaderboard_version_triggers"
+        )

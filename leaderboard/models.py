@@ -265,3 +265,21 @@ class Result(models.Model):
     @property
     def is_verified(self) -> bool:
         return self.source == self.Source.VERIFIED
+
+
+class CatalogueVersion(models.Model):
+    """One row that changes, in the same transaction, with every write to a catalogue table.
+
+    Database triggers (migration 0004, PostgreSQL and SQLite) bump ``counter`` and draw a new
+    random ``stamp`` on every insert, update and delete of every other table of this app (the
+    many-to-many ones included), so no write path can skip it: ``save()``, ``QuerySet.update()``,
+    ``bulk_create()``, raw SQL alike. The read API keys its response cache on the pair (see
+    ``leaderboard/cache.py``); the random stamp keeps a rolled-back transaction's counter values
+    from ever naming other data.
+    """
+
+    counter = models.BigIntegerField(default=0)
+    stamp = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"catalogue version {self.counter}"

@@ -1,0 +1,148 @@
+"""Response cache of the read API, never stale: keyed on the catalogue version.
+
+Every write to a catalogue table changes the ``CatalogueVersion`` row in the same transaction
+(database triggers, see ``leaderboard/signals.py``). A cacheable GET reads that row first (one
+small query), then looks up the rendered JSON bytes stored under (version, scheme, host, path
+with its query string, exactly as sent: the pagination links echo it). A hit returns them
+without running the filters, the serializers or any other query; a miss computes the response
+as before and stores it under the version read *before* computing it, so a write committed
+meanwhile can only make a stored body newer than its key, never older.
+
+Only anonymous JSON is cached: no ``Authorization`` header, no session cookie, no ``format``
+parameter, and an ``Accept`` header that DRF resolves to JSON without options (absent, ``*/*``
+or ``application/json``). The browsable API, other media types and every response but a 200
+are computed each time. Entries live in each process's memory, least recently used out first,
+bounded by ``API_CACHE_ENTRIES`` (default 512; 0 turns the cache and its version query off) and
+``API_CACHE_BYTES`` (default 64 MiB in all; a body over an eighth of it is not stored), read from
+Django settings or else the environment.
+"""
+
+import os
+import threading
+from collections import OrderedDict
+
+from django.conf import settings
+from django.db import connection
+from django.http import HttpResponse
+from django.utils.cache import patch_vary_headers
+
+from .models import CatalogueVersion
+
+JSON_ACCEPTS = frozenset(["", "*/*", "application/json"])
+VERSION_SQL = f"SELECT counter, stamp FROM {CatalogueVersion._meta.db_table}"
+
+
+def _setting(name: str, default: int) -> int:
+    if hasattr(settings, name):
+        return int(getattr(settings, name))
+    return int(os.environ.get(name, default) or 0)
+
+
+def current_version() -> tuple[int, int] | None:
+    """The catalogue version as this request's database connection sees it (None: no row, so
+    nothing may be cached)."""
+    with connection.cursor() as cursor:
+        cursor.execute(VERSION_SQL)
+        rows = cursor.fetchall()
+    return tuple(rows[0]) if len(rows) == 1 else None
+
+
+def request_key(request) -> tuple | None:
+    """What identifies a cacheable request's response, or None if it must be computed."""
+    if request.method != "GET" or "format" in request.GET:
+        return None
+    if request.headers.get("Accept", "").strip() not in JSON_ACCEPTS:
+        return None
+    if "Authorization" in request.headers or settings.SESSION_COOKIE_NAME in request.COOKIES:
+        return None
+    return (request.scheme, request.get_host(), request.get_full_path())
+
+
+class ResponseCache:
+    """Rendered bodies with their headers, for one catalogue version at a time, LRU-bounded."""
+
+    def __init__(self, max_entries: int, max_bytes: int):
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self.version = None
+        self.size = 0
+        self._entries: OrderedDict[tuple, tuple] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @property
+    def enabled(self) -> bool:
+        return self.max_entries > 0 and self.max_bytes > 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self.size = 0
+            self.version = None
+
+    def get(self, version, key) -> tuple | None:
+        with self._lock:
+            if version != self.version:
+                return None
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            self._entries.move_to_end(key)
+        return entry
+
+    def put(self, version, key, entry: tuple) -> bool:
+        """Store ``entry``, a tuple whose first item is the body (its length is counted)."""
+        body = entry[0]
+        if len(body) > self.max_bytes // 8:
+            return False
+        with self._lock:
+            if version != self.version:  # every entry held belongs to an older version
+                self._entries.clear()
+                self.size = 0
+                self.version = version
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self.size -= len(old[0])
+            self._entries[key] = entry
+            self.size += len(body)
+            while len(self._entries) > self.max_entries or self.size > self.max_bytes:
+                _, dropped = self._entries.popitem(last=False)
+                self.size -= len(dropped[0])
+        return True
+
+
+RESPONSES = ResponseCache(
+    _setting("API_CACHE_ENTRIES", 512), _setting("API_CACHE_BYTES", 64 * 1024 * 1024)
+)
+
+
+def cached_dispatch(view, request, compute):
+    """``compute()`` the response of ``request`` to ``view``, or return the stored one."""
+    key = request_key(request) if RESPONSES.enabled else None
+    if key is None:
+        return compute()
+    key = (type(view).__name__, *key)
+    version = current_version()  # read before computing: see the module's docstring
+    if version is None:
+        return compute()
+    hit = RESPONSES.get(version, key)
+    if hit is not None:
+        body, headers, vary_cookie = hit
+        response = HttpResponse(body)
+        for name, value in headers:
+            response[name] = value
+        if vary_cookie:  # as SessionMiddleware marked the miss (DRF looked for a session user)
+            patch_vary_headers(response, ("Cookie",))
+        return response
+    response = compute()
+    renderer = getattr(response, "accepted_renderer", None)
+    if response.status_code == 200 and getattr(renderer, "format", None) == "json":
+        response.render()
+        session = getattr(request, "session", None)
+        vary_cookie = bool(session is not None and session.accessed)
+        RESPONSES.put(
+            version, key, (bytes(response.content), tuple(response.headers.items()), vary_cookie)
+        )
+    return response
