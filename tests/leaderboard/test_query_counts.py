@@ -50,7 +50,7 @@ def test_the_results_api_runs_the_same_queries_for_a_few_rows_and_for_hundreds(
     add_results(omniglot, accuracy, 300)
     many = _queries(client, "/api/results", params)
     assert many == few
-    assert few <= 4  # resolve the dataset, count, page, benchmarks with their datasets
+    assert few <= 5  # catalogue version (cache miss), resolve the dataset, count, page, benchmarks
 
 
 def test_the_other_api_lists_and_the_paper_page_do_not_grow_either(client, omniglot, accuracy):
