@@ -8,6 +8,8 @@ again. On a database other than PostgreSQL or SQLite no trigger is installed and
 is removed: without a row the read API caches nothing (see ``leaderboard/cache.py``).
 """
 
+import secrets
+
 from django.apps import apps as global_apps
 from django.db import connections
 
@@ -64,4 +66,5 @@ def install_version_triggers(using: str = "default", **kwargs) -> None:
         else:
             version.objects.using(using).all().delete()
             return
-    version.objects.using(using).get_or_create(pk=1)
+    # A new row gets a random stamp too: after a flush, it must not repeat an earlier version.
+    version.objects.using(using).get_or_create(pk=1, defaults={"stamp": secrets.randbits(62)})
