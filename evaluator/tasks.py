@@ -53,8 +53,8 @@ def verify_run(self, run_pk: int) -> str:
     try:
         return execute(run_pk, token)
     except SoftTimeLimitExceeded:
-        limit = self.request.timelimit[1] if self.request.timelimit else None
-        fail_run(run_pk, token, f"Exceeded the time limit of {limit or '?'} s.", kind="timeout")
+        limit = (self.request.timelimit or (None, None))[1] or _soft_limit(run_pk)
+        fail_run(run_pk, token, f"Exceeded the time limit of {limit} s.", kind="timeout")
         return Run.Status.FAILED
     except INFRASTRUCTURE_ERRORS as exc:
         if self.request.retries >= self.max_retries:
@@ -74,6 +74,12 @@ def verify_run(self, run_pk: int) -> str:
         log.exception("run %s failed", run_pk)
         fail_run(run_pk, token, f"The run failed: {type(exc).__name__}: {exc}")
         return Run.Status.FAILED
+
+
+def _soft_limit(run_pk: int) -> int | str:
+    run = Run.objects.select_related("submission").get(pk=run_pk)
+    protocol = protocol_by_maml_name(run.protocol)
+    return protocol.limits_for(run.submission.kind).soft if protocol else "?"
 
 
 def backoff(retries: int) -> int:

@@ -358,3 +358,32 @@ def test_override_needs_a_reason_and_leaves_a_running_run_alone(submit, staff):
     Run.objects.claim(run.pk, "worker-a")
     assert not services.override(run, "verified", "sure", staff)
     assert not RunEvent.objects.filter(kind="override").exists()
+
+
+def test_a_run_past_its_soft_time_limit_fails_with_the_reason(submit, fake_maml):
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    fake_maml.behaviour["raise"] = SoftTimeLimitExceeded()
+    run = submit().current_run
+    verify_run.apply(args=[run.pk], soft_time_limit=600, time_limit=660)
+    run.refresh_from_db()
+    assert run.status == Run.Status.FAILED
+    assert run.reason == "Exceeded the time limit of 600 s."
+    assert run.events.filter(kind="timeout").exists()
+
+
+def test_dispatch_sends_the_run_pk_to_its_queue_with_the_protocols_time_limits(submit, monkeypatch):
+    sent = []
+    monkeypatch.setattr(verify_run, "apply_async", lambda **kw: sent.append(kw))
+    submission = submit()
+    for callback in submit.callbacks:
+        callback()
+    assert sent == [
+        {
+            "args": [submission.current_run.pk],
+            "queue": "cpu",
+            "routing_key": "cpu",
+            "soft_time_limit": 600,
+            "time_limit": 660,
+        }
+    ]

@@ -86,7 +86,9 @@ class Workers:
         env.update(extra)
         return env
 
-    def start(self, name: str, *, wait: bool = True, **extra_env: str) -> subprocess.Popen:
+    def start(
+        self, name: str, *, wait: bool = True, queues: str = "cpu,gpu", **extra_env: str
+    ) -> subprocess.Popen:
         log = self.log_dir / f"worker-{name}.log"
         cmd = [
             sys.executable,
@@ -96,7 +98,7 @@ class Workers:
             "config",
             "worker",
             "--queues",
-            f"cpu{self.suffix},gpu{self.suffix}",
+            ",".join(f"{queue}{self.suffix}" for queue in queues.split(",")),
             "--concurrency",
             "1",
             "--hostname",
