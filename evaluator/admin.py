@@ -53,8 +53,24 @@ class SubmissionAdmin(admin.ModelAdmin):
     list_filter = ("kind", "transductive", "benchmark", "runs__status")
     search_fields = ("model_name", "owner__username", "paper__title", "paper_title", "protocol")
     list_select_related = ("benchmark", "owner")
-    readonly_fields = ("checkpoint_sha256", "protocol", "created_at")
-    raw_id_fields = ("owner", "paper")
+    # The claim and its artefact are evidence: read-only. A curator may relink the paper
+    # (merging duplicates); verdicts change only through the actions, which are recorded.
+    readonly_fields = (
+        "owner",
+        "benchmark",
+        "metric",
+        "claimed_value",
+        "model_name",
+        "transductive",
+        "uses_additional_data",
+        "kind",
+        "checkpoint",
+        "checkpoint_sha256",
+        "config",
+        "protocol",
+        "created_at",
+    )
+    raw_id_fields = ("paper",)
     inlines = [RunInline]
     actions = ["requeue"]
     date_hierarchy = "created_at"
