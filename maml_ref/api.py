@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 import statistics
 import time
@@ -22,6 +23,7 @@ from .protocols import Protocol, get_protocol
 from .train import TrainConfig, meta_train
 
 Progress = Callable[[str, int, int], None]
+log = logging.getLogger(__name__)
 
 __all__ = ["EvalResult", "TrainConfig", "pick_device", "run_evaluate", "run_reproduce"]
 
@@ -87,6 +89,13 @@ def evaluate_initialisation(
         pool = load_pool(protocol, "test", data_dir)
         if progress:
             progress("loading data", 1, 1)
+        log.info(
+            "%s test split: %d classes x %d examples", protocol.name, pool.n_classes, pool.per_class
+        )
+    mode = "transductive" if transductive else "non-transductive"
+    log.info(
+        "evaluating on %s fixed episodes (%s, %s)", episodes or protocol.test_episodes, mode, dev
+    )
     scores, fixed = evaluate_params(
         params,
         protocol,
@@ -97,6 +106,14 @@ def evaluate_initialisation(
         progress=progress,
     )
     mean, ci = _summary(scores)
+    log.info(
+        "%s %s: %.4f +/- %.4f over %d episodes",
+        protocol.name,
+        protocol.metric,
+        mean,
+        ci,
+        fixed.count,
+    )
     return EvalResult(
         mean=mean,
         ci95=ci,
@@ -168,6 +185,7 @@ def run_reproduce(
             progress("loading data", 1, 1)
     params = meta_train(protocol, cfg, pool, device=dev, progress=progress)
     if checkpoint_out is not None:
+        log.info("saving the meta-trained weights to %s", checkpoint_out)
         save_checkpoint(
             checkpoint_out,
             params,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,8 @@ from .protocols import Protocol
 Progress = Callable[[str, int, int], None]
 MAX_ITERATIONS = 1_000_000  # refuse configurations beyond this many meta-updates
 QUERY_MODES = ("auto", "grouped", "loop", "per_task")
+LOG_EVERY = 100  # iterations between meta-loss log lines
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -159,6 +162,13 @@ def meta_train(
     inner = InnerLoop(config.inner_steps, config.inner_lr, config.first_order)
     stream = EpisodeStream(protocol, config, pool, start)
     total = config.iterations
+    log.info(
+        "meta-training %s for iterations %d..%d: %s",
+        protocol.name,
+        start + 1,
+        total,
+        config.to_dict(),
+    )
     for i in range(start + 1, total + 1):
         batch = stream.next().to(device)
         if config.query_mode == "per_task":
@@ -173,6 +183,8 @@ def meta_train(
         opt.step()
         if on_iteration:
             on_iteration(i, loss, params)
+        if i % LOG_EVERY == 0 or i == total:
+            log.info("iteration %d/%d: meta-loss %.4f", i, total, loss)
         if progress and (i % 10 == 0 or i == total):
             progress("training", i, total)
     return {k: v.detach() for k, v in params.items()}

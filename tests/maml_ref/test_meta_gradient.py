@@ -121,9 +121,8 @@ def _meta_loss(params, batch, arch, inner) -> float:
         )
         qy = batch.query_y[i]
         per_class = qy.shape[-1] // arch.out_features if qy.dtype == torch.long else 1
-        total += float(
-            task_loss(forward(fast, batch.query_x[i], arch), qy, per_class, qy.dtype == torch.long)
-        )
+        loss = task_loss(forward(fast, batch.query_x[i], arch), qy, per_class, qy.dtype == torch.long)
+        total += loss.detach().item()
     return total / batch.tasks
 
 
