@@ -161,9 +161,8 @@ def forward_tasks(params: Params, x: Tensor, arch: Arch, bn_groups: int = 1) -> 
 def forward_tasks_loop(params: Params, x: Tensor, arch: Arch, bn_groups: int = 1) -> Tensor:
     """Same as ``forward_tasks`` as a loop of ``forward`` (faster on CPU for large batches)."""
     t = x.shape[0]
-    per_task = {
-        k: (v.unbind(0) if k in _task_dim(params, arch) else (v,) * t) for k, v in params.items()
-    }
+    batched = _task_dim(params, arch)
+    per_task = {k: (v.unbind(0) if k in batched else (v,) * t) for k, v in params.items()}
     outs = [
         forward({k: v[i] for k, v in per_task.items()}, x[i], arch, bn_groups) for i in range(t)
     ]

@@ -121,7 +121,9 @@ def _meta_loss(params, batch, arch, inner) -> float:
         )
         qy = batch.query_y[i]
         per_class = qy.shape[-1] // arch.out_features if qy.dtype == torch.long else 1
-        loss = task_loss(forward(fast, batch.query_x[i], arch), qy, per_class, qy.dtype == torch.long)
+        loss = task_loss(
+            forward(fast, batch.query_x[i], arch), qy, per_class, qy.dtype == torch.long
+        )
         total += loss.detach().item()
     return total / batch.tasks
 
@@ -184,6 +186,15 @@ def test_batch_norm_uses_each_tasks_own_statistics():
     assert torch.equal(a[0], b[0])
     assert not torch.allclose(a[1], b[1])
     assert torch.allclose(a[0], forward(params, batch.support_x[0], OMNIGLOT), atol=1e-12)
+
+
+def test_batch_norm_groups_equal_separate_batches():
+    params = {k: v.detach() for k, v in params64(OMNIGLOT).items()}
+    x = image_batch(OMNIGLOT, tasks=1, shots=3, queries=1).support_x[0]  # (15, 1, 28, 28)
+    grouped = forward(params, x, OMNIGLOT, bn_groups=3)
+    separate = torch.cat([forward(params, x[i : i + 5], OMNIGLOT) for i in (0, 5, 10)])
+    assert torch.allclose(grouped, separate, atol=1e-12)
+    assert not torch.allclose(grouped, forward(params, x, OMNIGLOT))
 
 
 def test_arch_rejects_unknown_activation():
