@@ -223,7 +223,14 @@ def time_evaluation(data_dir: str, rounds: int, tmp: Path) -> dict[str, float]:
 
 
 def peak_memory(args) -> None:
-    """Child process: a few iterations of one contender, then its peak resident memory."""
+    """Child process: a few iterations of one contender (or a 600-episode evaluation), then its
+    peak resident memory."""
+    if args.peak == "evaluation":
+        time_evaluation(args.data_dir, 1, Path(tempfile.mkdtemp()))
+        print(
+            json.dumps({"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
+        )
+        return
     pool = load_pool(PROTOCOL, "train", args.data_dir)
     first_order = args.peak_order == "first"
     step = contenders(first_order)[args.peak]
@@ -257,6 +264,7 @@ def main() -> None:
             secs = time_training(pool, queries, first_order, args.rounds, args.iters)
             row = {"queries": queries, "order": order, "s_per_iter": secs}
             row["tasks_per_s"] = {k: 32 / v for k, v in secs.items()}
+            print(json.dumps(row), flush=True)
             if not args.skip_memory:
                 row["peak_rss_mb"] = {}
                 for name in secs:
@@ -281,6 +289,12 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp())
     report["eval_600_s"] = time_evaluation(args.data_dir, args.rounds, tmp)
     print(json.dumps({"eval_600_s": report["eval_600_s"]}), flush=True)
+    if not args.skip_memory:
+        cmd = [sys.executable, __file__, "--peak", "evaluation"]
+        cmd += ["--data-dir", args.data_dir] if args.data_dir else []
+        cmd += ["--threads", str(args.threads)] if args.threads else []
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        report["eval_peak_rss_mb"] = json.loads(out.stdout.strip().splitlines()[-1])["peak_rss_mb"]
     print(json.dumps(report))
 
 
