@@ -222,21 +222,39 @@ def time_evaluation(data_dir: str, rounds: int, tmp: Path) -> dict[str, float]:
     return out
 
 
+def _peak_since_reset() -> float:
+    """Peak resident memory (MB) since the last reset of the kernel's high-water mark."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _reset_peak() -> None:
+    try:
+        Path("/proc/self/clear_refs").write_text("5")  # Linux: reset VmHWM to the current RSS
+    except OSError:
+        pass
+
+
 def peak_memory(args) -> None:
-    """Child process: a few iterations of one contender (or a 600-episode evaluation), then its
-    peak resident memory."""
+    """Child process: peak resident memory of a few iterations of one contender (or of a
+    600-episode evaluation), counted from after the data is loaded."""
     if args.peak == "evaluation":
-        time_evaluation(args.data_dir, 1, Path(tempfile.mkdtemp()))
-        print(
-            json.dumps({"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
-        )
+        tmp = Path(tempfile.mkdtemp())
+        time_evaluation(args.data_dir, 1, tmp)  # loads and caches the data
+        _reset_peak()
+        time_evaluation(args.data_dir, 1, tmp)
+        print(json.dumps({"peak_rss_mb": _peak_since_reset()}))
         return
     pool = load_pool(PROTOCOL, "train", args.data_dir)
     first_order = args.peak_order == "first"
+    data = batches(pool, args.peak_queries, 3)
     step = contenders(first_order)[args.peak]
-    for b in batches(pool, args.peak_queries, 3):
+    _reset_peak()
+    for b in data:
         step(b)
-    print(json.dumps({"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    print(json.dumps({"peak_rss_mb": _peak_since_reset()}))
 
 
 def main() -> None:
@@ -247,6 +265,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     ap.add_argument("--queries", type=int, nargs="*", default=[15, 1])
     ap.add_argument("--skip-memory", action="store_true")
+    ap.add_argument("--skip-timing", action="store_true", help="memory probes only")
     ap.add_argument("--peak", help=argparse.SUPPRESS)
     ap.add_argument("--peak-order", default="second", help=argparse.SUPPRESS)
     ap.add_argument("--peak-queries", type=int, default=15, help=argparse.SUPPRESS)
@@ -261,7 +280,10 @@ def main() -> None:
     for queries in args.queries:
         for first_order in (False, True):
             order = "first" if first_order else "second"
-            secs = time_training(pool, queries, first_order, args.rounds, args.iters)
+            if args.skip_timing:
+                secs = dict.fromkeys(contenders(first_order), float("nan"))
+            else:
+                secs = time_training(pool, queries, first_order, args.rounds, args.iters)
             row = {"queries": queries, "order": order, "s_per_iter": secs}
             row["tasks_per_s"] = {k: 32 / v for k, v in secs.items()}
             print(json.dumps(row), flush=True)
@@ -287,14 +309,16 @@ def main() -> None:
             report["settings"].append(row)
             print(json.dumps(row), flush=True)
     tmp = Path(tempfile.mkdtemp())
-    report["eval_600_s"] = time_evaluation(args.data_dir, args.rounds, tmp)
-    print(json.dumps({"eval_600_s": report["eval_600_s"]}), flush=True)
+    if not args.skip_timing:
+        report["eval_600_s"] = time_evaluation(args.data_dir, args.rounds, tmp)
+        print(json.dumps({"eval_600_s": report["eval_600_s"]}), flush=True)
     if not args.skip_memory:
         cmd = [sys.executable, __file__, "--peak", "evaluation"]
         cmd += ["--data-dir", args.data_dir] if args.data_dir else []
         cmd += ["--threads", str(args.threads)] if args.threads else []
         out = subprocess.run(cmd, capture_output=True, text=True, check=True)
         report["eval_peak_rss_mb"] = json.loads(out.stdout.strip().splitlines()[-1])["peak_rss_mb"]
+        print(json.dumps({"eval_peak_rss_mb": report["eval_peak_rss_mb"]}), flush=True)
     print(json.dumps(report))
 
 
