@@ -24,7 +24,7 @@ from .model import Params, adapted_names, forward_tasks
 from .protocols import Protocol
 
 Progress = Callable[[str, int, int], None]
-IMAGES_PER_CHUNK = 6000  # images in one evaluation pass; fixed, so results do not depend on memory
+IMAGES_PER_CHUNK = 2000  # images in one evaluation pass; fixed, so results do not depend on memory
 
 
 @dataclass(frozen=True)
