@@ -21,7 +21,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from .decision import decide
+from .decision import REJECTED, Decision, decide
 from .models import Run, Submission
 from .protocols import REPRODUCE, protocol_by_maml_name, to_train_config
 from .services import fail_run, finish_run
@@ -196,8 +196,6 @@ def execute(run_pk: int, token: str) -> str:
             reporter.log(reason)
             reporter.write(phase="rejected")
             # A bad artefact is the claim's fault, not the worker's: rejected, never retried.
-            from .decision import REJECTED, Decision
-
             finish_run(run_pk, token, Decision(REJECTED, reason), {"log_tail": reporter.tail()})
             return Run.Status.REJECTED
         decision = decide(

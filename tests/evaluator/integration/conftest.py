@@ -139,7 +139,7 @@ class Workers:
     def stop_all(self) -> None:
         for proc in self.procs:
             if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
+                proc.terminate()  # the main process: a warm shutdown that stops its pool
         for proc in self.procs:
             try:
                 proc.wait(timeout=20)
