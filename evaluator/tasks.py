@@ -42,11 +42,14 @@ INFRASTRUCTURE_ERRORS = (DatabaseError, InterfaceError, BrokerError, ConnectionE
 def verify_run(self, run_pk: int) -> str:
     token = new_token()
     try:
-        if not Run.objects.claim(run_pk, token, host=socket.gethostname()):
+        with transaction.atomic():  # the claim and its event: one state change
+            claimed = Run.objects.claim(run_pk, token, host=socket.gethostname())
+            if claimed:
+                run = Run.objects.get(pk=run_pk)
+                run.add_event("claimed", f"attempt {run.attempts} by {token}")
+        if not claimed:
             log.info("run %s is not queued (taken, cancelled or finished): skipped", run_pk)
             return "skipped"
-        run = Run.objects.get(pk=run_pk)
-        run.add_event("claimed", f"attempt {run.attempts} by {token}")
     except INFRASTRUCTURE_ERRORS as exc:
         raise self.retry(exc=exc, countdown=backoff(self.request.retries)) from exc
 
