@@ -22,6 +22,7 @@ from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_ready
 from django.db import transaction
+from django.db.models import Q
 from django.db.utils import InterfaceError
 from django.db.utils import OperationalError as DatabaseError
 from django.utils import timezone
@@ -164,15 +165,24 @@ def reap(now=None, *, include_dead_here: bool = False) -> dict[str, int]:
                 )
                 enqueue_on_commit(run)
                 counts["requeued"] += 1
-    for run in Run.objects.filter(status=Run.Status.QUEUED, phase=NOT_SENT).select_related(
-        "submission__benchmark"
-    ):
+    # Resend what never reached the broker, and what waited in the queue so long that its message
+    # may be lost (the file-system broker has no acknowledgements: a worker that died between
+    # taking a message and claiming its run took the message with it). A duplicate message is
+    # harmless: the claim is conditional, so the second delivery is skipped.
+    resend_after = timedelta(seconds=float(setting("EVALUATOR_RESEND_QUEUED_AFTER_SECONDS", 1800)))
+    waiting = Run.objects.filter(status=Run.Status.QUEUED).filter(
+        Q(phase=NOT_SENT) | Q(queued_at__lt=now - resend_after)
+    )
+    for run in waiting.select_related("submission__benchmark"):
         protocol = protocol_by_maml_name(run.protocol)
         if protocol is None:
             continue
         limits = protocol.limits_for(run.submission.kind)
         if dispatch(run.pk, queue_name(protocol, run.submission.kind), limits.soft, limits.hard):
-            Run.objects.filter(pk=run.pk, phase=NOT_SENT).update(phase="queued")
+            Run.objects.filter(pk=run.pk, status=Run.Status.QUEUED).update(
+                phase="queued", queued_at=now
+            )
+            run.add_event("resent", "The task message was sent again.")
             counts["resent"] += 1
     if any(counts.values()):
         log.info("reaper: %s", counts)

@@ -312,6 +312,24 @@ def test_the_reaper_resends_a_run_whose_message_was_not_sent(submit, monkeypatch
     assert Run.objects.get(pk=run.pk).phase == "queued"
 
 
+def test_the_reaper_resends_a_run_left_queued_too_long(submit, monkeypatch, settings):
+    settings.EVALUATOR_RESEND_QUEUED_AFTER_SECONDS = 60
+    sent = []
+    monkeypatch.setattr(
+        "evaluator.tasks.dispatch", lambda pk, queue, soft, hard: sent.append((pk, queue)) or True
+    )
+    fresh = submit().current_run
+    stale = submit().current_run
+    Run.objects.filter(pk=stale.pk).update(queued_at=timezone.now() - timedelta(seconds=120))
+    assert reap()["resent"] == 1
+    assert sent == [(stale.pk, "cpu")]
+    stale.refresh_from_db()
+    assert stale.status == Run.Status.QUEUED and stale.events.filter(kind="resent").exists()
+    # Sent again at most once an interval; a fresh run is left alone.
+    assert reap()["resent"] == 0
+    assert Run.objects.get(pk=fresh.pk).events.filter(kind="resent").count() == 0
+
+
 def test_a_broker_error_at_dispatch_leaves_the_run_queued_and_marked(submit, monkeypatch):
     run = submit().current_run
 
