@@ -13,10 +13,11 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
-from leaderboard.models import Model, Paper, Result, unique_slug
+from leaderboard.models import CatalogueVersion, Model, Paper, Result, unique_slug
 
 from .decision import Decision
 from .models import Run, RunEvent, Submission
@@ -153,14 +154,20 @@ def submission_url(submission: Submission) -> str:
 
 
 def _paper_for(submission: Submission) -> Paper | None:
+    """The submission's paper: the one it named, one already in the catalogue (same arXiv id,
+    URL or title), or a new one. Call under ``CatalogueVersion.lock()``."""
     if submission.paper_id:
         return submission.paper
     if not submission.paper_title:
         return None
+    same = Q(title__iexact=submission.paper_title)
     if submission.paper_arxiv_id:
-        existing = Paper.objects.filter(arxiv_id=submission.paper_arxiv_id).first()
-        if existing:
-            return existing
+        same |= Q(arxiv_id=submission.paper_arxiv_id)
+    if submission.paper_url:
+        same |= Q(url=submission.paper_url)
+    existing = Paper.objects.filter(same).order_by("id").first()
+    if existing:
+        return existing
     return Paper.objects.create(
         title=submission.paper_title,
         slug=unique_slug(Paper, submission.paper_title),
@@ -176,6 +183,9 @@ def publish(run: Run) -> Result:
     if run.result_id:
         return run.result
     submission = run.submission
+    # Two workers publishing claims of the same new paper (or model) at once must not both
+    # create it: publishers take the catalogue's lock before they look.
+    CatalogueVersion.lock()
     paper = _paper_for(submission)
     if paper is not None and submission.paper_id != paper.pk:
         submission.paper = paper

@@ -283,3 +283,14 @@ class CatalogueVersion(models.Model):
 
     def __str__(self) -> str:
         return f"catalogue version {self.counter}"
+
+    @classmethod
+    def lock(cls) -> None:
+        """Serialize catalogue writers until the current transaction ends.
+
+        A writer that looks before it creates (is this paper already there?) takes this lock
+        first, so that two such writers never both decide to create. Every catalogue write takes
+        the row's lock through the triggers anyway; this takes it before the looking. On SQLite,
+        transactions already begin IMMEDIATE (one writer at a time) and this is a no-op.
+        """
+        list(cls.objects.select_for_update().filter(pk=1).values_list("pk", flat=True))

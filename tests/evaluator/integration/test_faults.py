@@ -97,7 +97,8 @@ def test_two_workers_and_twenty_submissions_run_each_exactly_once(
         what="twenty runs to end",
     )
     runs = list(Run.objects.filter(pk__in=run_pks))
-    assert Counter(r.status for r in runs) == {Run.Status.VERIFIED: 20}
+    reasons = {r.pk: (r.status, r.reason) for r in runs if r.status != Run.Status.VERIFIED}
+    assert Counter(r.status for r in runs) == {Run.Status.VERIFIED: 20}, reasons
     events = {r.pk: list(r.events.values_list("kind", "message")) for r in runs if r.attempts != 1}
     assert [r.attempts for r in runs] == [1] * 20, events
     assert [len(r.episode_scores) for r in runs] == [30] * 20
