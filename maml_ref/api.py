@@ -53,6 +53,20 @@ class EvalResult:
         return dataclasses.asdict(self)
 
 
+def _load_split(
+    protocol: Protocol, split: str, data_dir: str | Path | None, progress: Progress | None
+):
+    """The class pool of ``split`` (None for sinusoid, which samples its tasks), with progress."""
+    if protocol.dataset == "sinusoid":
+        return None
+    if progress:
+        progress("loading data", 0, 1)
+    pool = load_pool(protocol, split, data_dir)
+    if progress:
+        progress("loading data", 1, 1)
+    return pool
+
+
 def pick_device(device: str | torch.device | None = None) -> torch.device:
     """``device`` if given, else cuda when available, else cpu."""
     if device is not None:
@@ -82,13 +96,8 @@ def evaluate_initialisation(
     """Evaluate in-memory parameters on the protocol's fixed test episodes."""
     t0 = time.perf_counter() if started is None else started
     dev = pick_device(device)
-    pool = None
-    if protocol.dataset != "sinusoid":
-        if progress:
-            progress("loading data", 0, 1)
-        pool = load_pool(protocol, "test", data_dir)
-        if progress:
-            progress("loading data", 1, 1)
+    pool = _load_split(protocol, "test", data_dir, progress)
+    if pool is not None:
         log.info(
             "%s test split: %d classes x %d examples", protocol.name, pool.n_classes, pool.per_class
         )
@@ -176,13 +185,7 @@ def run_reproduce(
     protocol = get_protocol(protocol_name)
     cfg = TrainConfig.from_dict(config, protocol)
     dev = pick_device(device)
-    pool = None
-    if protocol.dataset != "sinusoid":
-        if progress:
-            progress("loading data", 0, 1)
-        pool = load_pool(protocol, "train", data_dir)
-        if progress:
-            progress("loading data", 1, 1)
+    pool = _load_split(protocol, "train", data_dir, progress)
     params = meta_train(protocol, cfg, pool, device=dev, progress=progress)
     if checkpoint_out is not None:
         log.info("saving the meta-trained weights to %s", checkpoint_out)
