@@ -13,18 +13,22 @@ Two implementations of the same meta-gradient:
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from . import query
 from .data.episodes import Episodes
 from .model import Params, adapted_names, forward, forward_tasks, forward_tasks_loop
 from .protocols import Arch
 
 LOOP_QUERY_MIN = 40  # query images per task from which the loop beats grouped convs on CPU
+MANUAL_QUERY_MIN = 40  # query images per task from which the hand-written pass is used on CPU
 
 
 @dataclass(frozen=True)
@@ -117,22 +121,101 @@ def meta_gradient_per_task(
 
 
 def meta_gradient(
-    params: Params, batch: Episodes, arch: Arch, inner: InnerLoop, query_mode: str = "auto"
+    params: Params,
+    batch: Episodes,
+    arch: Arch,
+    inner: InnerLoop,
+    query_mode: str = "auto",
+    workers: int | None = None,
 ) -> tuple[dict[str, Tensor], float]:
     """Task-batched meta-gradient and meta-loss (the same quantities as the per-task path).
 
-    query_mode: "grouped", "loop" or "auto" (loop when a task has >= LOOP_QUERY_MIN query images).
+    query_mode: how the query pass runs: "manual" (``query.query_loss_and_grads``, one task at a
+    time, no autograd tape), "loop" (autograd, one task at a time), "grouped" (autograd, all tasks
+    in one grouped pass) or "auto" (the fastest for the network, batch and device).
+    workers: the tasks are split into this many contiguous chunks, computed in parallel threads
+    of one intra-op thread each; the chunks' gradients are summed in order. On the CPU this beats
+    spreading each (small) kernel over the cores. Default: ``torch.get_num_threads()`` on the
+    CPU, 1 on an accelerator. The result depends on it only through float summation order.
     """
-    fast = adapt(params, batch.support_x, batch.support_y, arch, inner, tasks=True, meta=True)
-    q = batch.query_x.shape[1]
     if query_mode == "auto":
-        query_mode = "loop" if arch.kind == "conv" and q >= LOOP_QUERY_MIN else "grouped"
-    fwd: Callable[..., Tensor] = forward_tasks_loop if query_mode == "loop" else forward_tasks
+        query_mode = _auto_query_mode(arch, batch)
+    if query_mode not in ("manual", "loop", "grouped"):
+        raise ValueError(f"unknown query_mode {query_mode!r}")
+    if query_mode == "manual" and not query.supports(arch):
+        raise ValueError(f"query_mode 'manual' does not handle {arch.kind}/{arch.activation}")
+    if workers is None:
+        workers = torch.get_num_threads() if batch.query_x.device.type == "cpu" else 1
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    bounds = _chunks(batch.tasks, workers)
+    if len(bounds) == 1:
+        return _chunk_meta_gradient(params, batch, arch, inner, query_mode, batch.tasks)
+
+    threads = torch.get_num_threads()
+
+    def run(bound: tuple[int, int]) -> tuple[dict[str, Tensor], float]:
+        torch.set_num_threads(1)  # per thread under OpenMP: the chunks share the cores
+        part = batch.slice(*bound)
+        return _chunk_meta_gradient(params, part, arch, inner, query_mode, batch.tasks)
+
+    try:
+        with ThreadPoolExecutor(len(bounds), thread_name_prefix="maml") as pool:
+            parts = list(pool.map(run, bounds))
+    finally:
+        torch.set_num_threads(threads)  # what later threads start with, as it was
+    grads = dict(parts[0][0])
+    for part, _ in parts[1:]:  # in chunk order: the same sum on every run
+        grads = {k: grads[k] + part[k] for k in grads}
+    return grads, sum(loss for _, loss in parts)
+
+
+def _auto_query_mode(arch: Arch, batch: Episodes) -> str:
+    on_cpu = batch.query_x.device.type == "cpu"
+    if on_cpu and query.supports(arch) and batch.query_x.shape[1] >= MANUAL_QUERY_MIN:
+        return "manual"
+    if arch.kind == "conv" and on_cpu and batch.query_x.shape[1] >= LOOP_QUERY_MIN:
+        return "loop"
+    return "grouped"
+
+
+def _chunks(tasks: int, workers: int) -> list[tuple[int, int]]:
+    """[start, stop) of min(tasks, workers) contiguous chunks of near-equal size."""
+    n = min(tasks, workers)
+    edges = [round(i * tasks / n) for i in range(n + 1)]
+    return list(itertools.pairwise(edges))
+
+
+def _chunk_meta_gradient(
+    params: Params, batch: Episodes, arch: Arch, inner: InnerLoop, query_mode: str, total: int
+) -> tuple[dict[str, Tensor], float]:
+    """This chunk's share of the meta-gradient: its tasks' query losses divided by ``total``."""
+    fast = adapt(params, batch.support_x, batch.support_y, arch, inner, tasks=True, meta=True)
     qy = batch.query_y
-    classification = qy.dtype == torch.long
-    out = fwd(fast, batch.query_x, arch)  # (T, Q, O)
-    loss = task_loss(out, qy, _per_class(qy, arch.out_features), classification) / batch.tasks
+    per_class = _per_class(qy, arch.out_features)
     leaves = list(params.values())
+    if query_mode == "manual":
+        names = adapted_names(arch)
+        losses, per_task = [], []
+        for i in range(batch.tasks):
+            task = {k: (v[i] if k in names else v).detach() for k, v in fast.items()}
+            loss_i, g = query.query_loss_and_grads(task, batch.query_x[i], qy[i], arch, per_class)
+            losses.append(float(loss_i))
+            per_task.append(g)
+        # The query gradients enter as the cotangents of the adapted weights; parameters the
+        # inner loop leaves alone (the batch-norm shifts) also get theirs directly.
+        outputs = [fast[k] for k in names]
+        cotangents = [torch.stack([g[k] for g in per_task]) / total for k in names]
+        grads = torch.autograd.grad(outputs, leaves, cotangents, allow_unused=True)
+        direct = {k: sum(g[k] for g in per_task) / total for k in params if k not in names}
+        grads = [
+            (g if g is not None else torch.zeros_like(v)) + direct.get(k, 0)
+            for k, g, v in zip(params, grads, leaves, strict=True)
+        ]
+        return dict(zip(params, grads, strict=True)), sum(losses) / total
+    fwd: Callable[..., Tensor] = forward_tasks_loop if query_mode == "loop" else forward_tasks
+    out = fwd(fast, batch.query_x, arch)  # (T, Q, O)
+    loss = task_loss(out, qy, per_class, qy.dtype == torch.long) / total
     grads = torch.autograd.grad(loss, leaves, allow_unused=True)
     grads = [
         g if g is not None else torch.zeros_like(v) for g, v in zip(grads, leaves, strict=True)

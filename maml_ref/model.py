@@ -142,8 +142,13 @@ def forward_tasks(params: Params, x: Tensor, arch: Arch, bn_groups: int = 1) -> 
                 h = act(h)
         return h
     t, b = x.shape[:2]
-    h = x.transpose(0, 1).reshape(b, t * x.shape[2], *x.shape[3:])  # (B, T*C, H, W)
-    for i in range(1, arch.blocks + 1):
+    if bn_groups == 1:
+        h = _first_block_tasks(params, x, arch)  # (B, T*O, H', W')
+        first = 2
+    else:
+        h = x.transpose(0, 1).reshape(b, t * x.shape[2], *x.shape[3:])  # (B, T*C, H, W)
+        first = 1
+    for i in range(first, arch.blocks + 1):
         w = params[f"conv{i}.weight"]  # (T, O, I, 3, 3)
         bias = params[f"conv{i}.bias"].reshape(-1)  # (T*O,)
         h = F.conv2d(h, w.reshape(-1, *w.shape[2:]), bias, arch.stride, 1, 1, t)  # (B, T*O, ...)
@@ -156,6 +161,39 @@ def forward_tasks(params: Params, x: Tensor, arch: Arch, bn_groups: int = 1) -> 
     feats = h.flatten(2) if arch.max_pool else h.mean(dim=(3, 4))  # (B, T, F)
     w, bias = params["head.weight"], params["head.bias"]  # (T, O, F), (T, O)
     return torch.einsum("btf,tof->tbo", feats, w) + bias.unsqueeze(1)  # (T, B, O)
+
+
+def _first_block_tasks(params: Params, x: Tensor, arch: Arch) -> Tensor:
+    """The first block (conv, batch norm with each task's statistics, activation, pool) of T
+    tasks as one batched matrix product over 3x3 patches, batch norm folded in: with P a task's
+    patches plus a column of ones (N rows) and W = [conv1.weight | conv1.bias], the
+    pre-activation P W^T has batch mean W p_mean and variance w_o . (S w_o), S the patches'
+    covariance, so the normalised output is P (W * r)^T + (shift - mean * r). Same values as the
+    conv / batch-norm layers to float round-off; much less work for autograd's double backward.
+    x (T, B, C, H, W) -> (B, T*O, H', W')."""
+    t, b, c, height, width = x.shape
+    ho, wo = (height - 1) // arch.stride + 1, (width - 1) // arch.stride + 1
+    patches = F.unfold(x.reshape(t * b, c, height, width), 3, padding=1, stride=arch.stride)
+    cols = patches.view(t, b, c * 9, ho * wo).transpose(2, 3).reshape(t, b * ho * wo, c * 9)
+    cols = torch.cat([cols, cols.new_ones(t, b * ho * wo, 1)], dim=2)  # (T, N, K)
+    w = params["conv1.weight"]  # (T, O, C, 3, 3)
+    w_aug = torch.cat([w.flatten(2), params["conv1.bias"].unsqueeze(2)], dim=2)  # (T, O, K)
+    col_mean = cols.mean(dim=1, keepdim=True)  # (T, 1, K)
+    centred = cols - col_mean  # (T, N, K)
+    cov = centred.transpose(1, 2) @ centred / cols.shape[1]  # (T, K, K)
+    mean = (w_aug @ col_mean.transpose(1, 2)).squeeze(2)  # (T, O)
+    var = ((w_aug @ cov) * w_aug).sum(dim=2)  # (T, O)
+    rstd = torch.rsqrt(var + arch.bn_eps)  # (T, O)
+    shift = params["bn1.bias"]  # (O,) or (T, O)
+    offset = shift - mean * rstd  # (T, O)
+    w_eff = torch.cat(
+        [w_aug[:, :, :-1] * rstd.unsqueeze(2), (w_aug[:, :, -1] * rstd + offset).unsqueeze(2)],
+        dim=2,
+    )
+    h = _act(arch)(cols @ w_eff.transpose(1, 2))  # (T, N, O)
+    o = h.shape[2]
+    h = h.view(t, b, ho, wo, o).permute(1, 0, 4, 2, 3).reshape(b, t * o, ho, wo)
+    return F.max_pool2d(h, 2) if arch.max_pool else h  # (B, T*O, H', W')
 
 
 def forward_tasks_loop(params: Params, x: Tensor, arch: Arch, bn_groups: int = 1) -> Tensor:

@@ -14,7 +14,7 @@ from maml_ref.protocols import Arch, get_protocol
 OMNIGLOT = get_protocol("omniglot-5w1s").arch
 TINY_CONV = Arch(kind="conv", image_size=8, filters=3, blocks=2, out_features=3, activation="tanh")
 TINY_MLP = Arch(kind="mlp", in_channels=1, hidden=(6, 5), out_features=1, activation="tanh")
-QUERY_MODES = ("grouped", "loop")
+QUERY_MODES = ("grouped", "loop", "manual")
 
 
 def image_batch(arch: Arch, tasks: int, shots: int, queries: int, seed: int = 0) -> Episodes:
