@@ -165,33 +165,26 @@ def forward_tasks(params: Params, x: Tensor, arch: Arch, bn_groups: int = 1) -> 
 
 def _first_block_tasks(params: Params, x: Tensor, arch: Arch) -> Tensor:
     """The first block (conv, batch norm with each task's statistics, activation, pool) of T
-    tasks as one batched matrix product over 3x3 patches, batch norm folded in: with P a task's
-    patches plus a column of ones (N rows) and W = [conv1.weight | conv1.bias], the
-    pre-activation P W^T has batch mean W p_mean and variance w_o . (S w_o), S the patches'
-    covariance, so the normalised output is P (W * r)^T + (shift - mean * r). Same values as the
-    conv / batch-norm layers to float round-off; much less work for autograd's double backward.
-    x (T, B, C, H, W) -> (B, T*O, H', W')."""
+    tasks as one batched matrix product over 3x3 patches, batch norm folded in: with Pc a task's
+    patches minus their batch mean and W its conv weights, the pre-activation minus its batch
+    mean is Pc W^T (conv bias and patch mean cancel exactly), its batch variance
+    w_o . (S w_o), S = Pc^T Pc / N, so the block is act(Pc (W * r)^T + shift). Same values as
+    the conv / batch-norm layers to float round-off (everything centred: nothing cancels); much
+    less work for autograd's double backward. x (T, B, C, H, W) -> (B, T*O, H', W')."""
     t, b, c, height, width = x.shape
     ho, wo = (height - 1) // arch.stride + 1, (width - 1) // arch.stride + 1
     patches = F.unfold(x.reshape(t * b, c, height, width), 3, padding=1, stride=arch.stride)
     cols = patches.view(t, b, c * 9, ho * wo).transpose(2, 3).reshape(t, b * ho * wo, c * 9)
-    cols = torch.cat([cols, cols.new_ones(t, b * ho * wo, 1)], dim=2)  # (T, N, K)
-    w = params["conv1.weight"]  # (T, O, C, 3, 3)
-    w_aug = torch.cat([w.flatten(2), params["conv1.bias"].unsqueeze(2)], dim=2)  # (T, O, K)
-    col_mean = cols.mean(dim=1, keepdim=True)  # (T, 1, K)
-    centred = cols - col_mean  # (T, N, K)
-    cov = centred.transpose(1, 2) @ centred / cols.shape[1]  # (T, K, K)
-    mean = (w_aug @ col_mean.transpose(1, 2)).squeeze(2)  # (T, O)
-    var = ((w_aug @ cov) * w_aug).sum(dim=2)  # (T, O)
+    cols = cols - cols.mean(dim=1, keepdim=True)  # (T, N, K) centred
+    cov = cols.transpose(1, 2) @ cols / cols.shape[1]  # (T, K, K)
+    w = params["conv1.weight"].flatten(2)  # (T, O, K)
+    var = ((w @ cov) * w).sum(dim=2)  # (T, O)
     rstd = torch.rsqrt(var + arch.bn_eps)  # (T, O)
-    shift = params["bn1.bias"]  # (O,) or (T, O)
-    offset = shift - mean * rstd  # (T, O)
-    w_eff = torch.cat(
-        [w_aug[:, :, :-1] * rstd.unsqueeze(2), (w_aug[:, :, -1] * rstd + offset).unsqueeze(2)],
-        dim=2,
-    )
-    h = _act(arch)(cols @ w_eff.transpose(1, 2))  # (T, N, O)
-    o = h.shape[2]
+    # The conv bias cancels in batch norm: it enters with weight zero, so that its gradient is
+    # the exact zero it is (and autograd still sees it used).
+    shift = params["bn1.bias"] + 0.0 * params["conv1.bias"]  # (T, O)
+    h = _act(arch)(torch.baddbmm(shift.unsqueeze(1), cols, (w * rstd.unsqueeze(2)).transpose(1, 2)))
+    o = h.shape[2]  # h (T, N, O)
     h = h.view(t, b, ho, wo, o).permute(1, 0, 4, 2, 3).reshape(b, t * o, ho, wo)
     return F.max_pool2d(h, 2) if arch.max_pool else h  # (B, T*O, H', W')
 

@@ -58,7 +58,7 @@ def query_loss_and_grads(
             a, pool_idx[i] = _aten.max_pool2d_with_indices(a, [2, 2], [2, 2])
         if i == arch.blocks:
             break
-        w = params[f"conv{i + 1}.weight"].contiguous(memory_format=_CL)  # (O, I, 3, 3)
+        w = params[f"conv{i + 1}.weight"]  # (O, I, 3, 3); the activations set the layout
         z = _aten.convolution(a, w, params[f"conv{i + 1}.bias"], stride, pad, dil, False, [0, 0], 1)
         out, mean, rstd = _aten.native_batch_norm(
             z, None, params[f"bn{i + 1}.bias"], None, None, True, 0.0, arch.bn_eps
@@ -92,7 +92,7 @@ def query_loss_and_grads(
                 g_a = _aten.max_pool2d_with_indices_backward(
                     g_a, out, [2, 2], [2, 2], [0, 0], [1, 1], False, pool_idx[i]
                 )
-            g_z = _aten.threshold_backward(g_a, out, 0)  # ReLU: out > 0 where its input was
+            g_z = _relu_backward(g_a, out, in_place=i < arch.blocks)
             g_z, _, g_shift = _aten.native_batch_norm_backward(
                 g_z, z, None, None, None, mean, rstd, True, arch.bn_eps, [True, False, True]
             )
@@ -100,7 +100,7 @@ def query_loss_and_grads(
                 g_z, a_in, w, [w.shape[0]], stride, pad, dil, False, [0, 0], 1, [True] * 3
             )
             grads[f"bn{i}.bias"] = g_shift  # (O,)
-            grads[f"conv{i}.weight"] = g_w.contiguous()  # (O, I, 3, 3)
+            grads[f"conv{i}.weight"] = g_w  # (O, I, 3, 3)
             grads[f"conv{i}.bias"] = g_b  # (O,)
         else:
             if arch.max_pool:
@@ -115,49 +115,51 @@ def query_loss_and_grads(
 class _FirstBlock:
     """conv1 -> batch norm -> ReLU as one matrix product over the 3x3 patches of the images.
 
-    With P the patches plus a column of ones (N = B*H'*W' rows, K = C*9 + 1 columns) and
-    W = [conv1.weight | conv1.bias] (O x K), the pre-activation is z = P W^T; its batch mean is
-    m = W p_mean and its batch variance v_o = w_o . (S w_o), S the covariance of the rows of P.
-    The normalised, shifted output is then P (W * r)^T + (shift - m r), r = (v + eps)^-1/2: one
-    product. Backward, for the gradient g of the output (after the ReLU mask) and
-    Q = g^T P (O x K): the shift's gradient is Q's ones column, and the weights' gradient
-    r (Q - mu p_sum - nu r N (S w)), mu = mean(g), nu = mean(g * zhat) = r (Q.w - m g_sum) / N,
-    which is batch norm's backward written out through z = P W^T.
+    With Pc the patches minus their batch mean (N = B*H'*W' rows, K = C*9 columns) and W the
+    conv weights (O x K), the pre-activation minus its batch mean is Pc W^T (the conv bias and
+    the patches' mean cancel exactly in batch norm), its batch variance is v_o = w_o . (S w_o),
+    S = Pc^T Pc / N, and the block's output is relu(Pc (W * r)^T + shift), r = (v + eps)^-1/2:
+    one product (a row of ones carries the shift). Backward, for the gradient g of the output
+    after the ReLU mask and Q = g^T Pc (O x K): the shift's gradient is sum(g), the weights'
+    r (Q - r^2 (Q . w) S w) (batch norm's backward written out through Pc W^T; everything
+    centred, so nothing cancels in float), and the conv bias's is exactly zero.
     """
 
     def __init__(self, x: Tensor, weight: Tensor, bias: Tensor, shift: Tensor, arch: Arch):
         b = x.shape[0]
         self.size = _out_size(x, arch.stride)
-        self.cols = _im2col(x, arch.stride)  # (N, K)
-        n = self.cols.shape[0]
-        self.w = torch.cat([weight.reshape(weight.shape[0], -1), bias[:, None]], dim=1)  # (O, K)
+        self.cols = _im2col(x, arch.stride)  # (K + 1, N): patches, then a row of ones
+        patches = self.cols[:-1]  # (K, N)
+        patches -= patches.mean(dim=1, keepdim=True)  # centred in place
+        self.cov = patches @ patches.t() / patches.shape[1]  # (K, K)
+        self.w = weight.reshape(weight.shape[0], -1)  # (O, K)
+        self.bias = bias
         self.weight_shape = weight.shape
-        col_mean = self.cols.mean(dim=0)  # (K,)
-        centred = self.cols - col_mean  # (N, K)
-        self.cov = centred.t() @ centred / n  # (K, K)
-        self.mean = self.w @ col_mean  # (O,)
-        var = ((self.w @ self.cov) * self.w).sum(dim=1)  # (O,)
+        self.cov_w = self.w @ self.cov  # (O, K): rows S w_o (S is symmetric)
+        var = (self.cov_w * self.w).sum(dim=1)  # (O,)
         self.rstd = (var + arch.bn_eps).rsqrt()  # (O,)
-        w_eff = self.w * self.rstd[:, None]  # (O, K)
-        w_eff[:, -1] += shift - self.mean * self.rstd
-        out = (self.cols @ w_eff.t()).clamp_min_(0.0)  # (N, O)
+        w_eff = torch.cat([self.w * self.rstd[:, None], shift[:, None]], dim=1)  # (O, K + 1)
+        out = (self.cols.t() @ w_eff.t()).clamp_min_(0.0)  # (N, O)
         self.a = out.view(b, *self.size, -1).permute(0, 3, 1, 2)  # (B, O, H', W') channels-last
 
     def backward(self, g_a: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """Gradients of conv1.weight, conv1.bias and bn1.bias from that of the block's output."""
-        g = _aten.threshold_backward(g_a, self.a, 0)  # (B, O, H', W')
+        g = _relu_backward(g_a, self.a, in_place=g_a.is_contiguous(memory_format=_CL))
         g = g.permute(0, 2, 3, 1).reshape(-1, g.shape[1])  # (N, O); a view when channels-last
-        n = g.shape[0]
-        q = g.t() @ self.cols  # (O, K)
-        g_sum = q[:, -1]  # (O,): the ones column
-        mu = g_sum / n
-        nu = self.rstd * ((q * self.w).sum(dim=1) - self.mean * g_sum) / n  # (O,)
-        col_sum = self.cols.sum(dim=0)  # (K,)
-        cov_w = self.w @ self.cov  # (O, K): rows S w_o (S is symmetric)
-        g_w = self.rstd[:, None] * (
-            q - mu[:, None] * col_sum - (nu * self.rstd * n)[:, None] * cov_w
-        )  # (O, K)
-        return g_w[:, :-1].reshape(self.weight_shape), g_w[:, -1].contiguous(), g_sum.clone()
+        q = (self.cols @ g).t()  # (O, K + 1): Q, then sum(g)
+        q_c, g_sum = q[:, :-1], q[:, -1]
+        r = self.rstd
+        g_w = r[:, None] * (q_c - (r * r * (q_c * self.w).sum(dim=1))[:, None] * self.cov_w)
+        return g_w.reshape(self.weight_shape), torch.zeros_like(self.bias), g_sum.clone()
+
+
+def _relu_backward(g: Tensor, out: Tensor, in_place: bool) -> Tensor:
+    """The gradient through a ReLU whose output is ``out`` (> 0 where its input was). In place
+    when ``g`` is a fresh gradient of its own (a convolution's input gradient): one buffer less
+    to allocate and fill on the largest maps."""
+    if in_place:
+        return _aten.threshold_backward.grad_input(g, out, 0, grad_input=g)
+    return _aten.threshold_backward(g, out, 0)
 
 
 def _out_size(x: Tensor, stride: int) -> tuple[int, int]:
@@ -166,13 +168,18 @@ def _out_size(x: Tensor, stride: int) -> tuple[int, int]:
 
 
 def _im2col(x: Tensor, stride: int) -> Tensor:
-    """x (B, C, H, W) -> (B*H'*W', C*9 + 1): the 3x3 patches (padding 1) in the order of
-    ``weight.reshape(O, C*9)``, then a column of ones (for the bias)."""
+    """x (B, C, H, W) -> (C*9 + 1, B*H'*W'): row c*9 + 3*i + j holds pixel (i, j) of every 3x3
+    patch (padding 1) of channel c, in the order of ``weight.reshape(O, C*9)``; the last row is
+    ones (for the bias). Rows are filled by C*9 strided copies (faster than one 6-d gather)."""
     b, c = x.shape[:2]
     ho, wo = _out_size(x, stride)
     xp = torch.nn.functional.pad(x, (1, 1, 1, 1))  # (B, C, H+2, W+2)
-    sb, sc, sh, sw = xp.stride()
-    patches = xp.as_strided((b, ho, wo, c, 3, 3), (sb, stride * sh, stride * sw, sc, sh, sw))
-    cols = x.new_ones(b * ho * wo, c * 9 + 1)  # (B*H'*W', C*9 + 1)
-    cols[:, :-1].view(b, ho, wo, c, 3, 3).copy_(patches)
-    return cols
+    cols = x.new_empty(c * 9 + 1, b, ho, wo)  # (K, B, H', W')
+    cols[-1] = 1.0
+    for ch in range(c):
+        for i in range(3):
+            for j in range(3):
+                cols[ch * 9 + 3 * i + j] = xp[
+                    :, ch, i : i + stride * ho : stride, j : j + stride * wo : stride
+                ]
+    return cols.view(c * 9 + 1, -1)

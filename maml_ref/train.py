@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from . import query
 from .data.episodes import ClassPool, Episodes, build_episodes, sample_indices
 from .data.sinusoid import sample_sinusoid
 from .maml import InnerLoop, meta_gradient, meta_gradient_per_task
@@ -19,7 +20,7 @@ from .protocols import Protocol
 
 Progress = Callable[[str, int, int], None]
 MAX_ITERATIONS = 1_000_000  # refuse configurations beyond this many meta-updates
-QUERY_MODES = ("auto", "grouped", "loop", "per_task")
+QUERY_MODES = ("auto", "manual", "grouped", "loop", "per_task")
 LOG_EVERY = 100  # iterations between meta-loss log lines
 log = logging.getLogger(__name__)
 
@@ -103,6 +104,8 @@ class TrainConfig:
             raise ValueError(
                 f"query_mode must be one of {QUERY_MODES}, got {values['query_mode']!r}"
             )
+        if values["query_mode"] == "manual" and not query.supports(protocol.arch):
+            raise ValueError(f"query_mode 'manual' handles conv networks only, not {protocol.name}")
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
