@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -123,26 +124,55 @@ def evaluate_params(
     device: torch.device | str = "cpu",
     progress: Progress | None = None,
     inner_steps: int | None = None,
+    workers: int | None = None,
 ) -> tuple[list[float], FixedEpisodes]:
-    """Per-episode scores of ``params`` adapted on each fixed test episode, and the episodes."""
+    """Per-episode scores of ``params`` adapted on each fixed test episode, and the episodes.
+
+    workers: threads of one intra-op thread each that take the fixed chunks of episodes in turn
+    (default: ``torch.get_num_threads()`` on the CPU, 1 on an accelerator). With more than one,
+    every chunk runs on one intra-op thread whichever worker takes it, so the scores are the same
+    for any count above 1; ``progress`` is called from the calling thread, in episode order.
+    """
     fixed = fixed_episodes(protocol, pool, episodes)
     inner = InnerLoop(
         protocol.inner_steps_test if inner_steps is None else inner_steps, protocol.inner_lr_test
     )
     params = {k: v.detach().to(device=device, dtype=torch.float32) for k, v in params.items()}
-    chunk = _chunk_size(protocol, transductive)
-    scores: list[float] = []
-    if progress:
-        progress("evaluating", 0, fixed.count)
-    for start in range(0, fixed.count, chunk):
-        stop = min(fixed.count, start + chunk)
-        batch = fixed.chunk(pool, start, stop, protocol.shots).to(device)
+    size = _chunk_size(protocol, transductive)
+    bounds = [(a, min(fixed.count, a + size)) for a in range(0, fixed.count, size)]
+    if workers is None:
+        workers = torch.get_num_threads() if torch.device(device).type == "cpu" else 1
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+
+    def run(bound: tuple[int, int]) -> list[float]:
+        if executor is not None:
+            torch.set_num_threads(1)  # per thread under OpenMP: the chunks share the cores
+        batch = fixed.chunk(pool, *bound, protocol.shots).to(device)
         fast = adapt(
             params, batch.support_x, batch.support_y, protocol.arch, inner, tasks=True, meta=False
         )
         with torch.no_grad():
             out = _query_outputs(fast, batch, protocol, transductive)
-            scores.extend(scores_of(out, batch.query_y, protocol.is_classification).cpu().tolist())
-        if progress:
-            progress("evaluating", stop, fixed.count)
+            return scores_of(out, batch.query_y, protocol.is_classification).cpu().tolist()
+
+    scores: list[float] = []
+    if progress:
+        progress("evaluating", 0, fixed.count)
+    threads = torch.get_num_threads()
+    executor = None
+    if workers > 1 and len(bounds) > 1:
+        executor = ThreadPoolExecutor(min(workers, len(bounds)), thread_name_prefix="eval")
+        parts = executor.map(run, bounds)
+    else:
+        parts = map(run, bounds)
+    try:
+        for bound, part in zip(bounds, parts, strict=True):
+            scores.extend(part)
+            if progress:  # may raise (a cancelled run): the chunks not started are dropped
+                progress("evaluating", bound[1], fixed.count)
+    finally:
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
+            torch.set_num_threads(threads)  # what later threads start with, as it was
     return scores, fixed

@@ -5,6 +5,7 @@ import math
 import statistics
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -93,6 +94,43 @@ def test_evaluation_is_repeatable_bit_for_bit(synthetic_pool, omniglot_params):
         )
         assert a == b and fa.fingerprint == fb.fingerprint
         assert len(a) == 30 and all(0 <= s <= 100 for s in a)
+
+
+def test_threaded_evaluation_gives_the_same_scores_for_any_worker_count(
+    synthetic_pool, omniglot_params
+):
+    calls = []
+
+    def progress(phase, done, total):
+        calls.append((done, threading.current_thread() is threading.main_thread()))
+
+    kw = {"transductive": True, "episodes": 250}  # 3 chunks of 100
+    a, _ = evaluate_params(omniglot_params, P5W1S, synthetic_pool, workers=2, **kw)
+    b, _ = evaluate_params(
+        omniglot_params, P5W1S, synthetic_pool, workers=3, progress=progress, **kw
+    )
+    one, _ = evaluate_params(omniglot_params, P5W1S, synthetic_pool, workers=1, **kw)
+    assert a == b and len(a) == 250
+    assert statistics.mean(one) == pytest.approx(statistics.mean(a), abs=0.5)  # round-off only
+    assert calls == [(0, True), (100, True), (200, True), (250, True)]
+
+
+def test_a_progress_callback_that_raises_stops_the_evaluation(synthetic_pool, omniglot_params):
+    class Cancelled(Exception):
+        pass
+
+    seen = []
+
+    def progress(phase, done, total):
+        seen.append(done)
+        if done >= 100:
+            raise Cancelled
+
+    with pytest.raises(Cancelled):
+        evaluate_params(
+            omniglot_params, P5W1S, synthetic_pool, episodes=500, workers=2, progress=progress
+        )
+    assert seen == [0, 100]
 
 
 def test_run_evaluate_on_omniglot_is_repeatable_and_complete(omniglot, tmp_path, omniglot_params):
