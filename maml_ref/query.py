@@ -5,14 +5,15 @@ adapted weights (the second-order term then comes from the support graph alone).
 per class that pass is most of the work of an iteration, so it is written out here with ATen's
 forward and backward kernels called directly:
 
-- the first block (one input channel: a 3x3 patch is 9 numbers) is a matrix product over the
-  patches, and its batch norm is folded into that product: the batch mean and variance of a
-  linear function of the patches follow from the patches' mean and 10x10 covariance, so the
+- the first block (Omniglot: one input channel, so a 3x3 patch is 9 numbers) is a matrix
+  product over the patches with its batch norm folded in: the batch mean and variance of a
+  linear function of the patches follow from the patches' mean and 9x9 covariance, so the
   largest activation map is written once and read once in each direction (its gradient likewise
-  reduces to one product, ``g^T @ patches``, and 64x10 algebra);
+  reduces to one product, ``g^T @ patches``, and 64x9 algebra); see ``_FirstBlock``;
 - the other conv blocks run in channels-last layout (oneDNN's fastest on the CPU here);
-- the backward is done in the same call as the forward, while the activations are still in
-  cache, and asks each kernel for only what is needed (no input gradient for the images);
+- the backward is done in the same call as the forward, one task at a time, and asks each
+  kernel for only what is needed (no input gradient for the images); the largest ReLU
+  backward is done in place;
 - nothing is recorded on the autograd tape (the caller feeds the result to ``autograd.grad`` as
   the ``grad_outputs`` of the adapted weights).
 
