@@ -18,13 +18,22 @@ def separated(better, worse, higher_is_better: bool) -> bool:
 
 
 @pytest.mark.slow
-def test_short_omniglot_meta_training_beats_random_init(omniglot):
+@pytest.mark.parametrize("query_mode", ["auto", "manual"])
+def test_short_omniglot_meta_training_beats_random_init(omniglot, query_mode):
     """400 meta-updates (8 tasks, 5 queries per class, meta step 3e-3 to get there in a couple of
     minutes) against the same network adapted from its random initialisation, both with the
-    protocol's test-time inner loop on the first 200 fixed test episodes."""
+    protocol's test-time inner loop on the first 200 fixed test episodes. "auto" takes the
+    grouped autograd query pass for 25 query images, "manual" the hand-written one."""
     protocol = get_protocol("omniglot-5w1s")
     config = TrainConfig.from_dict(
-        {"iterations": 400, "meta_batch": 8, "queries": 5, "meta_lr": 3e-3}, protocol
+        {
+            "iterations": 400,
+            "meta_batch": 8,
+            "queries": 5,
+            "meta_lr": 3e-3,
+            "query_mode": query_mode,
+        },
+        protocol,
     )
     trained = meta_train(protocol, config, load_pool(protocol, "train"))
     random_init = init_params(protocol.arch, torch.Generator().manual_seed(config.seed))
