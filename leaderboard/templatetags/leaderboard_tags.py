@@ -16,6 +16,16 @@ def number(value) -> str:
     return "" if value is None else f"{value:.6g}"
 
 
+@register.filter
+def measured(value, figure=None) -> str:
+    """A reproduced figure, or its interval given the figure: two decimals (as on the run's
+    page), or three significant digits for a figure below 1 (a mean squared error)."""
+    if value is None:
+        return ""
+    scale = value if figure is None else figure
+    return f"{value:.2f}" if abs(scale) >= 1 else f"{value:.3g}"
+
+
 @register.simple_tag(takes_context=True)
 def page_url(context, page_number) -> str:
     """The current URL with ``page`` replaced (other query parameters kept, escaped later)."""

@@ -66,7 +66,7 @@ def test_a_verified_row_shows_its_badge_and_an_archive_row_its_mark(client):
     make_verified(bench, Metric.objects.get(name="Accuracy"), 99.2)
     table = client.get(bench.get_absolute_url()).content.decode().split('id="sota-table"')[1]
     verified_row, archive_row = table.split("<tr")[2:4]
-    assert "verified: 99.1 ± 0.3" in verified_row and "non-transductive" in verified_row
+    assert "verified: 99.10 ± 0.30" in verified_row and "non-transductive" in verified_row
     assert 'href="/submissions/1/"' in verified_row
     assert "archive, not re-run" in archive_row and "verified:" not in archive_row
 
@@ -136,3 +136,11 @@ def test_long_lists_are_paginated(client):
     assert "Page 2 of 2" in client.get("/papers/?page=999").content.decode()
     page = client.get("/search/", {"q": "Paper", "type": "papers"}).content.decode()
     assert "Page 1 of 2" in page
+
+
+def test_reproduced_figures_show_two_decimals_or_three_digits_below_one():
+    from leaderboard.templatetags.leaderboard_tags import measured
+
+    assert (measured(50.26667), measured(1.728431, 50.26667)) == ("50.27", "1.73")
+    assert (measured(0.012345), measured(0.0041234, 0.012345)) == ("0.0123", "0.00412")
+    assert measured(None) == ""
