@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +21,7 @@ from .data.episodes import ClassPool, EpisodeIndex, Episodes, build_episodes, sa
 from .data.sinusoid import sample_sinusoid
 from .maml import InnerLoop, adapt
 from .model import Params, adapted_names, forward_tasks
+from .parallel import default_workers, threaded_map
 from .protocols import Protocol
 
 Progress = Callable[[str, int, int], None]
@@ -141,13 +141,9 @@ def evaluate_params(
     size = _chunk_size(protocol, transductive)
     bounds = [(a, min(fixed.count, a + size)) for a in range(0, fixed.count, size)]
     if workers is None:
-        workers = torch.get_num_threads() if torch.device(device).type == "cpu" else 1
-    if workers < 1:
-        raise ValueError(f"workers must be >= 1, got {workers}")
+        workers = default_workers(device)
 
     def run(bound: tuple[int, int]) -> list[float]:
-        if executor is not None:
-            torch.set_num_threads(1)  # per thread under OpenMP: the chunks share the cores
         batch = fixed.chunk(pool, *bound, protocol.shots).to(device)
         fast = adapt(
             params, batch.support_x, batch.support_y, protocol.arch, inner, tasks=True, meta=False
@@ -159,20 +155,9 @@ def evaluate_params(
     scores: list[float] = []
     if progress:
         progress("evaluating", 0, fixed.count)
-    threads = torch.get_num_threads()
-    executor = None
-    if workers > 1 and len(bounds) > 1:
-        executor = ThreadPoolExecutor(min(workers, len(bounds)), thread_name_prefix="eval")
-        parts = executor.map(run, bounds)
-    else:
-        parts = map(run, bounds)
-    try:
+    with threaded_map(run, bounds, workers) as parts:
         for bound, part in zip(bounds, parts, strict=True):
             scores.extend(part)
             if progress:  # may raise (a cancelled run): the chunks not started are dropped
                 progress("evaluating", bound[1], fixed.count)
-    finally:
-        if executor is not None:
-            executor.shutdown(wait=True, cancel_futures=True)
-            torch.set_num_threads(threads)  # what later threads start with, as it was
     return scores, fixed

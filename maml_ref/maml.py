@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import torch
@@ -25,10 +24,12 @@ from torch import Tensor
 from . import query
 from .data.episodes import Episodes
 from .model import Params, adapted_names, forward, forward_tasks, forward_tasks_loop
+from .parallel import default_workers, threaded_map
 from .protocols import Arch
 
-LOOP_QUERY_MIN = 40  # query images per task from which the loop beats grouped convs on CPU
-MANUAL_QUERY_MIN = 40  # query images per task from which the hand-written pass is used on CPU
+# Query images per task from which, on the CPU, one task at a time (the hand-written pass, or the
+# autograd loop for networks it does not handle) beats grouped convolutions over all tasks.
+MANY_QUERIES = 40
 
 
 @dataclass(frozen=True)
@@ -145,25 +146,14 @@ def meta_gradient(
     if query_mode == "manual" and not query.supports(arch):
         raise ValueError(f"query_mode 'manual' does not handle {arch.kind}/{arch.activation}")
     if workers is None:
-        workers = torch.get_num_threads() if batch.query_x.device.type == "cpu" else 1
-    if workers < 1:
-        raise ValueError(f"workers must be >= 1, got {workers}")
-    bounds = _chunks(batch.tasks, workers)
-    if len(bounds) == 1:
-        return _chunk_meta_gradient(params, batch, arch, inner, query_mode, batch.tasks)
-
-    threads = torch.get_num_threads()
+        workers = default_workers(batch.query_x.device)
 
     def run(bound: tuple[int, int]) -> tuple[dict[str, Tensor], float]:
-        torch.set_num_threads(1)  # per thread under OpenMP: the chunks share the cores
         part = batch.slice(*bound)
         return _chunk_meta_gradient(params, part, arch, inner, query_mode, batch.tasks)
 
-    try:
-        with ThreadPoolExecutor(len(bounds), thread_name_prefix="maml") as pool:
-            parts = list(pool.map(run, bounds))
-    finally:
-        torch.set_num_threads(threads)  # what later threads start with, as it was
+    with threaded_map(run, _chunks(batch.tasks, workers), workers) as results:
+        parts = list(results)
     grads = dict(parts[0][0])
     for part, _ in parts[1:]:  # in chunk order: the same sum on every run
         grads = {k: grads[k] + part[k] for k in grads}
@@ -171,17 +161,15 @@ def meta_gradient(
 
 
 def _auto_query_mode(arch: Arch, batch: Episodes) -> str:
-    on_cpu = batch.query_x.device.type == "cpu"
-    if on_cpu and query.supports(arch) and batch.query_x.shape[1] >= MANUAL_QUERY_MIN:
+    many = batch.query_x.device.type == "cpu" and batch.query_x.shape[1] >= MANY_QUERIES
+    if many and query.supports(arch):
         return "manual"
-    if arch.kind == "conv" and on_cpu and batch.query_x.shape[1] >= LOOP_QUERY_MIN:
-        return "loop"
-    return "grouped"
+    return "loop" if many and arch.kind == "conv" else "grouped"
 
 
 def _chunks(tasks: int, workers: int) -> list[tuple[int, int]]:
     """[start, stop) of min(tasks, workers) contiguous chunks of near-equal size."""
-    n = min(tasks, workers)
+    n = max(1, min(tasks, workers))
     edges = [round(i * tasks / n) for i in range(n + 1)]
     return list(itertools.pairwise(edges))
 

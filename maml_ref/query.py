@@ -50,7 +50,7 @@ def query_loss_and_grads(
     if not supports(arch):
         raise ValueError(f"the hand-written query pass does not handle {arch}")
     stride, pad, dil = [arch.stride] * 2, [1, 1], [1, 1]
-    first = _FirstBlock(x, params["conv1.weight"], params["conv1.bias"], params["bn1.bias"], arch)
+    first = _FirstBlock(x, params["conv1.weight"], params["bn1.bias"], arch)
     a = first.a  # (B, O, H', W') channels-last
     saved: dict[int, tuple[Tensor, ...]] = {}  # block -> what its backward needs
     pool_idx: dict[int, Tensor] = {}  # block -> argmax of its 2x2 max-pool
@@ -126,22 +126,20 @@ class _FirstBlock:
     centred, so nothing cancels in float), and the conv bias's is exactly zero.
     """
 
-    def __init__(self, x: Tensor, weight: Tensor, bias: Tensor, shift: Tensor, arch: Arch):
-        b = x.shape[0]
-        self.size = _out_size(x, arch.stride)
+    def __init__(self, x: Tensor, weight: Tensor, shift: Tensor, arch: Arch):
         self.cols = _im2col(x, arch.stride)  # (K + 1, N): patches, then a row of ones
         patches = self.cols[:-1]  # (K, N)
         patches -= patches.mean(dim=1, keepdim=True)  # centred in place
         self.cov = patches @ patches.t() / patches.shape[1]  # (K, K)
         self.w = weight.reshape(weight.shape[0], -1)  # (O, K)
-        self.bias = bias
         self.weight_shape = weight.shape
         self.cov_w = self.w @ self.cov  # (O, K): rows S w_o (S is symmetric)
         var = (self.cov_w * self.w).sum(dim=1)  # (O,)
         self.rstd = (var + arch.bn_eps).rsqrt()  # (O,)
         w_eff = torch.cat([self.w * self.rstd[:, None], shift[:, None]], dim=1)  # (O, K + 1)
         out = (self.cols.t() @ w_eff.t()).clamp_min_(0.0)  # (N, O)
-        self.a = out.view(b, *self.size, -1).permute(0, 3, 1, 2)  # (B, O, H', W') channels-last
+        size = (x.shape[0], *_out_size(x, arch.stride), -1)
+        self.a = out.view(size).permute(0, 3, 1, 2)  # (B, O, H', W') channels-last
 
     def backward(self, g_a: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """Gradients of conv1.weight, conv1.bias and bn1.bias from that of the block's output."""
@@ -151,7 +149,8 @@ class _FirstBlock:
         q_c, g_sum = q[:, :-1], q[:, -1]
         r = self.rstd
         g_w = r[:, None] * (q_c - (r * r * (q_c * self.w).sum(dim=1))[:, None] * self.cov_w)
-        return g_w.reshape(self.weight_shape), torch.zeros_like(self.bias), g_sum.clone()
+        g_bias = g_sum.new_zeros(g_sum.shape)  # batch norm cancels the conv bias exactly
+        return g_w.reshape(self.weight_shape), g_bias, g_sum.clone()
 
 
 def _relu_backward(g: Tensor, out: Tensor, in_place: bool) -> Tensor:
