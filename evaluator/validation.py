@@ -4,8 +4,10 @@ A checkpoint is read in bounded steps: its size first (from the upload, never by
 then the 8-byte header length and the JSON header of the safetensors format, then the layout of
 the tensors it declares (a truncated file is caught here), then the shapes the protocol expects,
 and only then the tensor data itself (finite weights), through ``safetensors`` or maml_ref's own
-loader, neither of which ever unpickles. A pickle (``torch.save``) is recognised by its first
-bytes and refused with a message that says what to send instead.
+loader, neither of which ever unpickles. The framing is maml_ref's one rule
+(``maml_ref.checkpoint.read_framing``): the length and a header beginning with ``{`` are tried
+first, and only a file that fails them is recognised as a pickle (``torch.save``), a zip or text
+and refused with a message that says what to send instead.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import json
 import math
 import os
 import re
-import struct
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -135,36 +136,59 @@ def _read_exactly(fileobj, n: int) -> bytes:
     return b"".join(chunks)
 
 
-def _refuse_by_magic(first: bytes) -> None:
-    if first[:1] == b"\x80":
-        raise ValidationError(PICKLE_MESSAGE, code="pickle")
-    if first[:2] == b"PK":
-        raise ValidationError(
-            "This is a zip archive, the format torch.save writes: pickled/torch.save files are "
-            "refused because loading them can run code. Save the weights with safetensors "
-            "(safetensors.torch.save_file) and upload the .safetensors file.",
-            code="pickle",
+ZIP_MESSAGE = (
+    "This is a zip archive, the format torch.save writes: pickled/torch.save files are "
+    "refused because loading them can run code. Save the weights with safetensors "
+    "(safetensors.torch.save_file) and upload the .safetensors file."
+)
+
+
+def _framing(first: bytes, size: int) -> int:
+    """The header length, by maml_ref's one framing rule (length and ``{`` first, then what a
+    failing file looks like); its refusals as this form's messages and codes."""
+    from maml_ref.checkpoint import FramingError, read_framing
+
+    not_st = "This is not a safetensors file"
+    try:
+        return read_framing(first, size, max_header=MAX_HEADER_BYTES)
+    except FramingError as exc:
+        message, code = {
+            "pickle": (PICKLE_MESSAGE, "pickle"),
+            "zip": (ZIP_MESSAGE, "pickle"),
+            "truncated": (
+                "The safetensors file is truncated: it ends inside its header.",
+                "truncated",
+            ),
+            "short": (f"{not_st}: it is only {size} bytes long.", "not_safetensors"),
+            "text": (f"{not_st}: it is a text file.", "not_safetensors"),
+        }.get(
+            exc.kind,
+            (f"{not_st}: its first bytes are not a safetensors header.", "not_safetensors"),
         )
+        raise ValidationError(message, code=code) from None
+
+
+def _refuse_by_magic(first: bytes, size: int) -> None:
+    """For a file of another name: refuse a pickle or zip by name, whatever its framing."""
+    from maml_ref.checkpoint import FramingError, read_framing
+
+    try:
+        read_framing(first, size)
+    except FramingError as exc:
+        if exc.kind == "pickle":
+            raise ValidationError(PICKLE_MESSAGE, code="pickle") from None
+        if exc.kind == "zip":
+            raise ValidationError(ZIP_MESSAGE, code="pickle") from None
 
 
 def read_safetensors_header(fileobj, size: int) -> CheckpointSummary:
     """Parse and check the header and layout of a safetensors file, reading the header only."""
+    from maml_ref.checkpoint import FRAMING_BYTES
+
     not_st = "This is not a safetensors file"
     fileobj.seek(0)
-    first = _read_exactly(fileobj, 8)
-    _refuse_by_magic(first)
-    if len(first) < 8:
-        raise ValidationError(f"{not_st}: it is only {size} bytes long.", code="not_safetensors")
-    (header_len,) = struct.unpack("<Q", first)
-    if header_len < 2 or header_len > MAX_HEADER_BYTES:
-        raise ValidationError(
-            f"{not_st}: its first 8 bytes do not give a plausible header length.",
-            code="not_safetensors",
-        )
-    if header_len > size - 8:
-        raise ValidationError(
-            "The safetensors file is truncated: it ends inside its header.", code="truncated"
-        )
+    header_len = _framing(_read_exactly(fileobj, FRAMING_BYTES), size)
+    fileobj.seek(8)
     raw = _read_exactly(fileobj, header_len)
     try:
         header = json.loads(raw.decode("utf-8"))
@@ -339,7 +363,7 @@ def check_checkpoint(uploaded, maml_protocol_name: str | None = None) -> Checkpo
         raise UploadTooLarge(limit, uploaded.size)
     if not (uploaded.name or "").lower().endswith(CHECKPOINT_SUFFIX):
         uploaded.seek(0)
-        _refuse_by_magic(_read_exactly(uploaded, 8))
+        _refuse_by_magic(_read_exactly(uploaded, 9), uploaded.size)
         raise ValidationError(
             f"Upload a {CHECKPOINT_SUFFIX} file (got {os.path.basename(uploaded.name or '')!r}).",
             code="file_type",

@@ -68,19 +68,65 @@ def save_checkpoint(path: str | Path, params: dict[str, Tensor], metadata: dict[
     os.replace(tmp, path)
 
 
-def _header(raw: bytes, name: str) -> tuple[dict[str, Any], int]:
-    if raw[:1] == b"\x80" or raw[:2] == b"PK":
-        raise CheckpointError(
+class FramingError(CheckpointError):
+    """A file whose first bytes are not a safetensors framing; ``kind`` says what it looks like:
+    ``pickle``, ``zip``, ``truncated``, ``short``, ``text`` or ``other``."""
+
+    def __init__(self, message: str, kind: str):
+        super().__init__(message)
+        self.kind = kind
+
+
+FRAMING_BYTES = 9  # the 8-byte header length and the header's first byte
+
+
+def _looks_like_text(prefix: bytes) -> bool:
+    try:
+        text = prefix.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return all(c.isprintable() or c in "\t\r\n" for c in text)
+
+
+def read_framing(
+    prefix: bytes, size: int, name: str = "checkpoint", max_header: int = MAX_HEADER_BYTES
+) -> int:
+    """The header length of a safetensors file from its first ``FRAMING_BYTES`` bytes.
+
+    The framing is tried first: an 8-byte little-endian length ``n`` (2 <= n <= ``max_header``,
+    within the file) followed by a JSON header that begins with ``{``. Only a file that fails it
+    is classified (a pickle, a zip, text, a truncated file) for the message, so that a valid file
+    whose length happens to begin with a pickle opcode (0x80) or with "PK" is never refused.
+    Used by ``load_checkpoint`` and by the site's upload check alike.
+    """
+    if len(prefix) >= FRAMING_BYTES:
+        (n,) = struct.unpack("<Q", prefix[:8])
+        if 2 <= n <= max_header and prefix[8:9] == b"{":
+            if 8 + n <= size:
+                return n
+            raise FramingError(f"{name} is truncated: its header is cut off", "truncated")
+    if prefix[:1] == b"\x80":
+        raise FramingError(
             f"{name} is a pickle or torch.save file; maml_ref never unpickles uploads. Save the "
-            "weights with safetensors.torch.save_file(state_dict, 'model.safetensors')"
+            "weights with safetensors.torch.save_file(state_dict, 'model.safetensors')",
+            "pickle",
         )
-    if len(raw) < 8:
-        raise CheckpointError(f"{name} is not a safetensors file ({len(raw)} bytes)")
-    (n,) = struct.unpack("<Q", raw[:8])
-    if n > MAX_HEADER_BYTES:
-        raise CheckpointError(f"{name} is not a safetensors file (no valid header at its start)")
-    if 8 + n > len(raw):
-        raise CheckpointError(f"{name} is truncated: its header is cut off")
+    if prefix[:2] == b"PK":
+        raise FramingError(
+            f"{name} is a zip archive, the format torch.save writes (a pickle or torch.save "
+            "file); maml_ref never unpickles uploads. Save the weights with "
+            "safetensors.torch.save_file(state_dict, 'model.safetensors')",
+            "zip",
+        )
+    if size < FRAMING_BYTES:
+        raise FramingError(f"{name} is not a safetensors file ({size} bytes)", "short")
+    if _looks_like_text(prefix):
+        raise FramingError(f"{name} is not a safetensors file (it is text)", "text")
+    raise FramingError(f"{name} is not a safetensors file (no valid header at its start)", "other")
+
+
+def _header(raw: bytes, name: str) -> tuple[dict[str, Any], int]:
+    n = read_framing(raw[:FRAMING_BYTES], len(raw), name)
     try:
         header = json.loads(raw[8 : 8 + n].decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):
