@@ -53,6 +53,13 @@ class SubmissionForm(forms.Form):
         choices=MODE_CHOICES, initial="transductive", widget=forms.RadioSelect
     )
     uses_additional_data = forms.BooleanField(required=False, label="Uses extra training data")
+    checkpoint_public = forms.BooleanField(
+        required=False,
+        initial=True,
+        label="Checkpoint public",
+        help_text="Anyone may download the checkpoint from the result's evidence page, to re-run "
+        "it. Unticked, only the figures are public.",
+    )
 
     paper = forms.ModelChoiceField(
         queryset=Paper.objects.order_by("title"),
@@ -148,4 +155,5 @@ class SubmissionForm(forms.Form):
             "model_name": self.cleaned_data["model_name"].strip(),
             "transductive": self.cleaned_data["evaluation_mode"] == "transductive",
             "uses_additional_data": self.cleaned_data["uses_additional_data"],
+            "checkpoint_public": self.cleaned_data["checkpoint_public"],
         }

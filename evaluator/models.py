@@ -43,6 +43,9 @@ class Submission(models.Model):
     kind = models.CharField(max_length=20, choices=Kind.choices)
     checkpoint = models.FileField(upload_to="checkpoints/%Y/%m/", blank=True)
     checkpoint_sha256 = models.CharField(max_length=64, blank=True)
+    checkpoint_public = models.BooleanField(
+        default=True, help_text="Anyone may download the checkpoint from the evidence page"
+    )
     config = models.JSONField(null=True, blank=True, help_text="Training configuration")
     protocol = models.CharField(max_length=50, blank=True, help_text="maml_ref protocol name")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -132,6 +135,11 @@ class Run(models.Model):
     evaluation_mode = models.CharField(max_length=20, blank=True)
     seeds = models.JSONField(default=dict, blank=True)
     device = models.CharField(max_length=50, blank=True)
+    host_class = models.CharField(max_length=200, blank=True, help_text="CPU/GPU of the worker")
+    parameters = models.JSONField(
+        default=dict, blank=True, help_text="The protocol's parameters as run (episodes, ...)"
+    )
+    episodes_fingerprint = models.CharField(max_length=64, blank=True)
     host = models.CharField(max_length=200, blank=True)
     worker = models.CharField(max_length=200, blank=True, help_text="Claim token of the worker")
     # What it found.

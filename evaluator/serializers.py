@@ -3,6 +3,7 @@
 import json
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers, status
@@ -110,6 +111,9 @@ class SubmissionCreateSerializer(serializers.Serializer):
     model_name = serializers.CharField(max_length=300)
     evaluation_mode = EvaluationModeField(default="transductive")
     uses_additional_data = serializers.BooleanField(default=False)
+    checkpoint_public = serializers.BooleanField(
+        default=True, help_text="Whether anyone may download the checkpoint (default: yes)"
+    )
     paper = IdOrSlugField(Paper, "paper", required=False, allow_null=True)
     paper_title = serializers.CharField(max_length=500, required=False, allow_blank=True)
     paper_arxiv_id = serializers.CharField(max_length=200, required=False, allow_blank=True)
@@ -150,6 +154,7 @@ class SubmissionCreateSerializer(serializers.Serializer):
             "model_name": attrs["model_name"].strip(),
             "transductive": attrs["evaluation_mode"] == "transductive",
             "uses_additional_data": attrs["uses_additional_data"],
+            "checkpoint_public": attrs["checkpoint_public"],
         }
 
 
@@ -176,6 +181,9 @@ class RunSerializer(serializers.ModelSerializer):
             "evaluation_mode",
             "seeds",
             "device",
+            "host_class",
+            "parameters",
+            "episodes_fingerprint",
             "reproduced_value",
             "ci95",
             "result",
@@ -201,6 +209,8 @@ class SubmissionSerializer(serializers.ModelSerializer):
     metric = serializers.CharField(source="metric.name", read_only=True)
     paper = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     evaluation_mode = serializers.SerializerMethodField()
+    verification_level = serializers.SerializerMethodField()
+    evidence_url = serializers.SerializerMethodField()
     run = serializers.SerializerMethodField()
 
     run_serializer = RunSerializer
@@ -218,6 +228,8 @@ class SubmissionSerializer(serializers.ModelSerializer):
             "claimed_value",
             "model_name",
             "evaluation_mode",
+            "verification_level",
+            "evidence_url",
             "uses_additional_data",
             "paper",
             "paper_title",
@@ -226,6 +238,7 @@ class SubmissionSerializer(serializers.ModelSerializer):
             "paper_authors",
             "paper_date",
             "checkpoint_sha256",
+            "checkpoint_public",
             "config",
             "protocol",
             "created_at",
@@ -251,6 +264,17 @@ class SubmissionSerializer(serializers.ModelSerializer):
 
     def get_evaluation_mode(self, obj) -> str:
         return "transductive" if obj.transductive else "non-transductive"
+
+    def get_verification_level(self, obj) -> str:
+        return "reproduced" if obj.kind == Submission.Kind.REPRODUCE else "evaluated"
+
+    def get_evidence_url(self, obj) -> str | None:
+        run = self._run(obj)
+        if run is None or run.status != Run.Status.VERIFIED or not run.result_id:
+            return None
+        path = reverse("evaluator:evidence", args=[run.result_id])
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request else path
 
     def get_run(self, obj) -> dict | None:
         run = self._run(obj)

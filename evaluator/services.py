@@ -55,6 +55,7 @@ def create_submission(
     paper_fields: dict[str, Any] | None = None,
     transductive: bool = True,
     uses_additional_data: bool = False,
+    checkpoint_public: bool = True,
 ) -> Submission:
     """Store a validated claim with its first run, and queue the run once this commits.
 
@@ -75,6 +76,7 @@ def create_submission(
             kind=kind,
             transductive=transductive,
             uses_additional_data=uses_additional_data,
+            checkpoint_public=checkpoint_public,
             paper=paper,
             paper_title=paper_fields.get("title") or "",
             paper_url=paper_fields.get("url") or "",
@@ -146,6 +148,11 @@ def dispatch(run_pk: int, queue: str, soft: int, hard: int) -> bool:
 # --- Finishing and publishing -----------------------------------------------------------------
 
 
+def evidence_url(result: Result) -> str:
+    """The public evidence page of a published result."""
+    return reverse("evaluator:evidence", args=[result.pk])
+
+
 def submission_url(submission: Submission) -> str:
     try:
         return reverse("evaluator:submission", args=[submission.pk])
@@ -210,9 +217,17 @@ def publish(run: Run) -> Result:
         evaluation_mode=mode,
         reproduced_value=run.reproduced_value,
         reproduced_ci95=run.ci95,
-        verification_url=submission_url(submission),
         verified_at=timezone.now(),
+        verification_level=(
+            Result.VerificationLevel.REPRODUCED
+            if submission.kind == REPRODUCE
+            else Result.VerificationLevel.EVALUATED
+        ),
+        episode_scores=list(run.episode_scores or []),
+        episodes_fingerprint=run.episodes_fingerprint,
     )
+    result.verification_url = evidence_url(result)
+    result.save(update_fields=["verification_url"])
     run.result = result
     return result
 
@@ -280,6 +295,16 @@ def requeue(submission: Submission, actor=None, note: str = "") -> Run | None:
         run.add_event("requeued", note or "re-queued by a curator", actor=actor)
         enqueue_on_commit(run)
     return run
+
+
+def cancel_by_owner(submission: Submission, user) -> bool:
+    """The owner (or staff) cancels the submission's queued or running run, recorded with them
+    as actor. False when nothing is active."""
+    run = submission.runs.active().order_by("-created_at", "-id").first()
+    if run is None:
+        return False
+    who = "its owner" if submission.owner_id == user.pk else "a curator"
+    return cancel(run, actor=user, note=f"Cancelled by {who} ({user.get_username()}).")
 
 
 def cancel(run: Run, actor=None, note: str = "") -> bool:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from evaluator.views import accounts, submissions
+from evaluator.views import accounts, evidence, submissions
 
 app_name = "evaluator"
 urlpatterns = [
@@ -11,4 +11,13 @@ urlpatterns = [
     path("submissions/", submissions.submission_list, name="submissions"),
     path("submissions/<int:pk>/", submissions.submission_detail, name="submission"),
     path("submissions/<int:pk>/status/", submissions.submission_status, name="submission_status"),
+    path("submissions/<int:pk>/cancel/", submissions.cancel, name="cancel"),
+    path("results/<int:pk>/evidence/", evidence.evidence, name="evidence"),
+    path("results/<int:pk>/evidence/scores.csv", evidence.scores_csv, name="evidence_csv"),
+    path("results/<int:pk>/evidence/scores.json", evidence.scores_json, name="evidence_json"),
+    path(
+        "results/<int:pk>/evidence/checkpoint.safetensors",
+        evidence.checkpoint,
+        name="evidence_checkpoint",
+    ),
 ]

@@ -211,6 +211,17 @@ def execute(run_pk: int, token: str) -> str:
         if submission.kind == REPRODUCE:
             seeds["training"] = (submission.config or {}).get("seed")
         evidence = {
+            "parameters": {
+                "episodes": episodes,
+                "inner_steps": getattr(result, "inner_steps", None),
+                "inner_lr": getattr(result, "inner_lr", None),
+                "queries": getattr(result, "queries", None),
+                "evaluation_mode": mode,
+                "metric": getattr(result, "metric", ""),
+                "seconds": getattr(result, "seconds", None),
+            },
+            "episodes_fingerprint": str(getattr(result, "episodes_sha256", "") or ""),
+            "host_class": host_class(str(getattr(result, "device", "") or "")),
             "reproduced_value": finite_or_none(result.mean),
             "ci95": finite_or_none(result.ci95),
             "episode_scores": [finite_or_none(s) for s in result.scores],
@@ -225,10 +236,36 @@ def execute(run_pk: int, token: str) -> str:
         return decision.verdict if finished else "abandoned"
     except RunAbandoned:
         log.info("run %s is no longer ours (cancelled or re-queued); stopped", run_pk)
+        record_stop(run_pk, token)
         return "abandoned"
     finally:
         reporter.stop()
         maml_logger.removeHandler(handler)
+
+
+def record_stop(run_pk: int, token: str) -> None:
+    """On the event log of a run cancelled under this worker: where it stopped."""
+    run = Run.objects.filter(pk=run_pk, status=Run.Status.CANCELLED, worker=token).first()
+    if run is not None:
+        run.add_event(
+            "stopped",
+            f"The worker stopped at its next progress report "
+            f"({run.progress_done}/{run.progress_total}).",
+        )
+
+
+def host_class(device: str) -> str:
+    """What kind of machine ran it: the GPU's name, or the CPU architecture and core count."""
+    import platform
+
+    if device.startswith("cuda"):
+        try:
+            import torch
+
+            return f"GPU {torch.cuda.get_device_name(torch.device(device))}"
+        except Exception:  # no name to give
+            return "GPU"
+    return f"CPU {platform.machine() or '?'}, {os.cpu_count() or '?'} cores"
 
 
 def finite_or_none(x) -> float | None:

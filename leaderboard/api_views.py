@@ -3,13 +3,14 @@
 from django.db.models import Count, Prefetch
 from django.http import JsonResponse
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import viewsets
+from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from . import filters, serializers
+from . import filters, ranking, serializers
 from .archive import export_archive
 from .cache import cached_dispatch
 from .models import Benchmark, Dataset, Paper, Result, Task
@@ -127,6 +128,55 @@ class BenchmarkViewSet(ReadOnlyViewSet):
         benchmark = self.get_object()
         benchmark.sota_tables = sota_tables(benchmark)
         return Response(self.get_serializer(benchmark).data)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("a", int, required=True, description="a verified result's id"),
+            OpenApiParameter("b", int, required=True, description="another verified result's id"),
+        ],
+        responses={200: serializers.ComparisonSerializer},
+    )
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
+    def compare(self, request, *args, **kwargs):
+        """The paired difference a − b over the two verified results' shared fixed episodes:
+        mean, 95% paired t interval and p-value. 400 for results of another benchmark or
+        without per-episode scores on the same episodes."""
+        benchmark = self.get_object()
+        ids = {}
+        for name in ("a", "b"):
+            raw = request.query_params.get(name, "")
+            if not raw.isdigit():
+                return Response({"detail": f"Give {name}=<result id>."}, status=400)
+            ids[name] = int(raw)
+        found = Result.objects.select_related("model", "metric").in_bulk(ids.values())
+        a, b = found.get(ids["a"]), found.get(ids["b"])
+        for name, r in (("a", a), ("b", b)):
+            if r is None or r.benchmark_id != benchmark.pk:
+                return Response(
+                    {"detail": f"Result {ids[name]} ({name}) is not a result of {benchmark.name}."},
+                    status=400,
+                )
+            if not (r.is_verified and r.episode_scores):
+                return Response(
+                    {"detail": f"Result {r.pk} ({name}) has no per-episode scores to compare."},
+                    status=400,
+                )
+        if a.metric_id != b.metric_id:
+            return Response({"detail": "The two results are of different metrics."}, status=400)
+        vs = ranking.compare(a, b)
+        if vs is None:
+            return Response(
+                {"detail": "The two results were not scored on the same episodes."}, status=400
+            )
+        return Response(
+            {
+                "benchmark": benchmark.slug,
+                "metric": a.metric.name,
+                "a": {"id": a.pk, "model": a.model.name, "value": a.reproduced_value},
+                "b": {"id": b.pk, "model": b.model.name, "value": b.reproduced_value},
+                **vs.to_dict(),
+            }
+        )
 
 
 class ArchiveExportView(CachedReadMixin, APIView):

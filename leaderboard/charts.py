@@ -86,3 +86,62 @@ def progress_chart(points: list[tuple[datetime.date, float]], higher_is_better: 
         "y_ticks": y_ticks,
         "best": _fmt(best),
     }
+
+
+HIST_W, HIST_H = 600, 220
+HIST_LEFT, HIST_RIGHT, HIST_TOP, HIST_BOTTOM = 44, 12, 12, 34
+
+
+def histogram(scores: list[float], *, bins: int = 20, lo=None, hi=None) -> dict:
+    """Geometry of a histogram of per-episode scores for an SVG (classes, no inline styles).
+
+    ``lo``/``hi`` fix the range (0 and 100 for accuracies), else the scores' own range."""
+    values = [float(s) for s in scores if s is not None and math.isfinite(float(s))]
+    if not values:
+        return {"empty": True}
+    lo = min(values) if lo is None else lo
+    hi = max(values) if hi is None else hi
+    if hi <= lo:
+        lo, hi = lo - 0.5, hi + 0.5
+    width = (hi - lo) / bins
+    counts = [0] * bins
+    for v in values:
+        counts[min(bins - 1, max(0, int((v - lo) / width)))] += 1
+    top = max(counts)
+    plot_w, plot_h = HIST_W - HIST_LEFT - HIST_RIGHT, HIST_H - HIST_TOP - HIST_BOTTOM
+    bar_w = plot_w / bins
+    bars = []
+    for i, c in enumerate(counts):
+        h = plot_h * c / top
+        a, b = lo + i * width, lo + (i + 1) * width
+        bars.append(
+            {
+                "x": round(HIST_LEFT + i * bar_w + 1, 1),
+                "y": round(HIST_TOP + plot_h - h, 1),
+                "w": round(max(bar_w - 2, 1), 1),
+                "h": round(h, 1),
+                "label": f"{_fmt(a)}–{_fmt(b)}: {c} episode{'s' if c != 1 else ''}",
+            }
+        )
+    x_ticks = [
+        {"x": round(HIST_LEFT + (v - lo) / (hi - lo) * plot_w, 1), "label": _fmt(v)}
+        for v in _nice_ticks(lo, hi, 5)
+    ]
+    y_ticks = [
+        {"y": round(HIST_TOP + plot_h - plot_h * v / top, 1), "label": f"{v:g}"}
+        for v in _nice_ticks(0, top, 4)
+        if v == int(v)
+    ]
+    return {
+        "empty": False,
+        "width": HIST_W,
+        "height": HIST_H,
+        "left": HIST_LEFT,
+        "right": HIST_W - HIST_RIGHT,
+        "top": HIST_TOP,
+        "bottom": HIST_H - HIST_BOTTOM,
+        "bars": bars,
+        "x_ticks": x_ticks,
+        "y_ticks": y_ticks,
+        "count": len(values),
+    }

@@ -62,6 +62,15 @@ class ResultFilter(CachedFormClassMixin, django_filters.FilterSet):
     paper = django_filters.CharFilter(method="filter_paper", help_text="slug, arXiv id or title")
     model = django_filters.CharFilter(method="filter_model", help_text="slug or name")
     verified = django_filters.ChoiceFilter(choices=BOOLEAN_CHOICES, method="filter_verified")
+    verification = django_filters.ChoiceFilter(
+        choices=[
+            ("archive", "archive, not re-run"),
+            ("evaluated", "evaluated: the checkpoint re-scored"),
+            ("reproduced", "reproduced: re-trained from the configuration"),
+        ],
+        method="filter_verification",
+        help_text="archive, evaluated or reproduced",
+    )
     ordering = ResultOrdering(
         fields=(
             ("value", "value"),
@@ -106,6 +115,11 @@ class ResultFilter(CachedFormClassMixin, django_filters.FilterSet):
     def filter_model(self, qs, name, value):
         ids = Model.objects.filter(_slug_or_name("", value)).values_list("pk")
         return qs.filter(model_id__in=list(ids))
+
+    def filter_verification(self, qs, name, value):
+        if value == "archive":
+            return qs.archive()
+        return qs.verified().filter(verification_level=value)
 
     def filter_verified(self, qs, name, value):
         return qs.verified() if _truthy(value) else qs.archive()

@@ -218,6 +218,11 @@ class Result(models.Model):
         ARCHIVE = "archive", "archive, not re-run"
         VERIFIED = "verified", "verified by a reference run"
 
+    class VerificationLevel(models.TextChoices):
+        NONE = "", "archive, not re-run"
+        EVALUATED = "evaluated", "evaluated: the checkpoint re-scored"
+        REPRODUCED = "reproduced", "reproduced: re-trained from the configuration"
+
     class EvaluationMode(models.TextChoices):
         UNKNOWN = "", "not recorded"
         TRANSDUCTIVE = "transductive", "transductive batch norm"
@@ -241,6 +246,14 @@ class Result(models.Model):
     reproduced_ci95 = models.FloatField(null=True, blank=True)
     verification_url = models.CharField(max_length=500, blank=True)
     verified_at = models.DateTimeField(null=True, blank=True)
+    # The verification summary the evaluator writes when it publishes (this app never reads the
+    # evaluator's tables): the level, the per-episode scores on the fixed episodes (what paired
+    # comparisons use) and the fingerprint of those episodes (equal means the same episodes).
+    verification_level = models.CharField(
+        max_length=20, choices=VerificationLevel.choices, blank=True, default="", db_index=True
+    )
+    episode_scores = models.JSONField(default=list, blank=True)
+    episodes_fingerprint = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = ResultQuerySet.as_manager()
@@ -265,6 +278,20 @@ class Result(models.Model):
     @property
     def is_verified(self) -> bool:
         return self.source == self.Source.VERIFIED
+
+    @property
+    def level_name(self) -> str:
+        """``archive``, ``evaluated`` or ``reproduced`` (the API's ``verification_level``)."""
+        return self.verification_level or "archive" if self.is_verified else "archive"
+
+    @property
+    def evidence_url(self) -> str | None:
+        """The public evidence page of a verified row (written by the evaluator)."""
+        return (self.verification_url or None) if self.is_verified else None
+
+    @property
+    def is_reproduced(self) -> bool:
+        return self.verification_level == self.VerificationLevel.REPRODUCED
 
 
 class CatalogueVersion(models.Model):

@@ -26,6 +26,7 @@ VALUE_FIELDS = (
     "reproduced_value",
     "reproduced_ci95",
     "verification_url",
+    "verification_level",
     "verified_at",
 )
 
@@ -66,6 +67,14 @@ def result_rows(rows: list[dict]) -> list[dict]:
                 "reproduced_value": r["reproduced_value"],
                 "reproduced_ci95": r["reproduced_ci95"],
                 "verification_url": r["verification_url"],
+                "verification_level": (
+                    (r["verification_level"] or "archive")
+                    if r["source"] == "verified"
+                    else "archive"
+                ),
+                "evidence_url": (
+                    (r["verification_url"] or None) if r["source"] == "verified" else None
+                ),
                 "verified_at": _DATETIME.to_representation(verified_at) if verified_at else None,
                 "page_url": f"/benchmarks/{b['slug']}/",
             }

@@ -24,6 +24,15 @@ class ResultSerializer(serializers.ModelSerializer):
     paper_title = serializers.CharField(source="paper.title", allow_null=True, default=None)
     paper_date = serializers.DateField(source="paper.date", allow_null=True, default=None)
     verified = serializers.BooleanField(source="is_verified")
+    verification_level = serializers.ChoiceField(
+        source="level_name",
+        choices=["archive", "evaluated", "reproduced"],
+        help_text="archive (not re-run), evaluated (the checkpoint re-scored) or reproduced "
+        "(re-trained from the configuration)",
+    )
+    evidence_url = serializers.CharField(
+        allow_null=True, help_text="The public evidence page of a verified result"
+    )
     page_url = serializers.CharField(source="benchmark.get_absolute_url")
 
     class Meta:
@@ -49,6 +58,8 @@ class ResultSerializer(serializers.ModelSerializer):
             "reproduced_value",
             "reproduced_ci95",
             "verification_url",
+            "verification_level",
+            "evidence_url",
             "verified_at",
             "page_url",
         ]
@@ -78,6 +89,8 @@ class ResultSerializer(serializers.ModelSerializer):
             "reproduced_value": r.reproduced_value,
             "reproduced_ci95": r.reproduced_ci95,
             "verification_url": r.verification_url,
+            "verification_level": r.level_name,
+            "evidence_url": r.evidence_url,
             "verified_at": _DATETIME.to_representation(verified_at) if verified_at else None,
             "page_url": f"/benchmarks/{benchmark.slug}/",
         }
@@ -192,3 +205,25 @@ class BenchmarkDetailSerializer(BenchmarkSerializer):
     class Meta(BenchmarkSerializer.Meta):
         fields = [*BenchmarkSerializer.Meta.fields, "description", "sota"]
         read_only_fields = fields
+
+
+class ComparedResultSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    model = serializers.CharField()
+    value = serializers.FloatField(allow_null=True, help_text="its reproduced value")
+
+
+class ComparisonSerializer(serializers.Serializer):
+    """The paired comparison of two verified results (a − b, episode by episode)."""
+
+    benchmark = serializers.CharField()
+    metric = serializers.CharField()
+    a = ComparedResultSerializer()
+    b = ComparedResultSerializer()
+    n = serializers.IntegerField(help_text="episodes compared")
+    mean = serializers.FloatField(help_text="mean of a − b")
+    low = serializers.FloatField(help_text="95% interval, low end")
+    high = serializers.FloatField(help_text="95% interval, high end")
+    p_value = serializers.FloatField()
+    distinguishable = serializers.BooleanField(help_text="the interval excludes zero")
+    confidence = serializers.FloatField()

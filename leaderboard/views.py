@@ -5,7 +5,7 @@ from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, render
 
-from . import charts
+from . import charts, ranking
 from .models import Benchmark, Dataset, Paper, Result, Task
 from .sota import benchmark_metrics, progress, ranked_rows
 
@@ -90,7 +90,12 @@ def benchmark_detail(request, slug):
     metric = next((m for m in metrics if m.slug == wanted), metrics[0] if metrics else None)
     page = chart = None
     if metric is not None:
-        page = paginate(request, ranked_rows(benchmark, metric), SOTA_PER_PAGE)
+        rows = ranked_rows(benchmark, metric)
+        page = paginate(request, rows, SOTA_PER_PAGE)
+        start = page.start_index()
+        previous = rows[start - 2] if start > 1 else None  # the last row of the page before
+        page.object_list = list(page.object_list)
+        ranking.annotate_ranks(page.object_list, previous)
         chart = charts.progress_chart(progress(benchmark, metric), metric.higher_is_better)
     return render(
         request,

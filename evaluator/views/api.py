@@ -2,6 +2,7 @@
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
@@ -14,7 +15,7 @@ from evaluator.serializers import (
     SubmissionDetailSerializer,
     SubmissionSerializer,
 )
-from evaluator.services import create_submission
+from evaluator.services import cancel_by_owner, create_submission
 from evaluator.validation import (
     MAX_CONFIG_BYTES,
     UploadTooLarge,
@@ -89,3 +90,18 @@ class SubmissionViewSet(
         submission = self.get_queryset().get(pk=submission.pk)
         body = SubmissionDetailSerializer(submission, context=self.get_serializer_context()).data
         return Response(body, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={200: SubmissionDetailSerializer})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        """Cancel the submission's queued or running run (the owner or staff; 404 for others).
+        409 when it has already ended."""
+        submission = self.get_object()
+        if not cancel_by_owner(submission, request.user):
+            return Response(
+                {"detail": "Nothing to cancel: the run has already ended."},
+                status=status.HTTP_409_CONFLICT,
+            )
+        submission = self.get_queryset().get(pk=submission.pk)
+        body = SubmissionDetailSerializer(submission, context=self.get_serializer_context()).data
+        return Response(body)

@@ -10,11 +10,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.http import require_POST
 
 from evaluator.forms import SubmissionForm
 from evaluator.models import Run
 from evaluator.permissions import own_submissions, visible_submissions
-from evaluator.services import create_submission
+from evaluator.services import cancel_by_owner, create_submission
 from evaluator.validation import (
     UploadTooLarge,
     declared_body_too_large,
@@ -111,3 +112,15 @@ def submission_status(request, pk):
             "evaluator/_outcome.html", {"submission": submission, "run": run}, request=request
         )
     return JsonResponse(data)
+
+
+@login_required
+@require_POST
+def cancel(request, pk):
+    """The owner (or staff) cancels a queued or running submission; anyone else gets 404."""
+    submission = _get_submission(request, pk)
+    if cancel_by_owner(submission, request.user):
+        messages.success(request, f"Submission #{submission.pk} is cancelled.")
+    else:
+        messages.info(request, "Nothing to cancel: the run has already ended.")
+    return redirect(submission)

@@ -12,6 +12,15 @@ def result_value(result) -> str:
 
 
 @register.filter
+def interval(result):
+    """The ± of a row: its reproduced 95% interval when verified, else the archive's own
+    (``ci95``, where the catalogue has it); None when it has none."""
+    if result.is_verified and result.reproduced_ci95 is not None:
+        return result.reproduced_ci95
+    return getattr(result, "ci95", None)
+
+
+@register.filter
 def number(value) -> str:
     return "" if value is None else f"{value:.6g}"
 

@@ -121,7 +121,9 @@ def test_verify_run_verifies_and_publishes_a_truthful_claim(submit, fake_maml):
     assert (result.value, result.reproduced_value, result.reproduced_ci95) == (97.3, 97.0, 0.5)
     assert result.evaluation_mode == "non-transductive"
     assert result.paper == catalogue.maml_paper()
-    assert result.verification_url.endswith(f"/submissions/{submission.pk}/")
+    assert result.verification_url == f"/results/{result.pk}/evidence/"
+    assert result.verification_level == "evaluated"
+    assert result.episode_scores == run.episode_scores
     assert result.model.name == "MAML"
     kinds = list(run.events.values_list("kind", flat=True))
     assert kinds == ["queued", "claimed", "verified"]
