@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import ledger_views, views
 
 app_name = "leaderboard"
 urlpatterns = [
@@ -13,4 +13,9 @@ urlpatterns = [
     path("papers/", views.paper_list, name="paper-list"),
     path("papers/<slug:slug>/", views.paper_detail, name="paper"),
     path("search/", views.search, name="search"),
+    path("log/", ledger_views.log, name="log"),
+    path("log", ledger_views.log),
+    path("log/feed.atom", ledger_views.LedgerFeed(), name="log-feed"),
+    path("log/<slug:slug>/", ledger_views.log, name="benchmark-log"),
+    path("log/<slug:slug>/feed.atom", ledger_views.LedgerFeed(), name="benchmark-log-feed"),
 ]

@@ -1,0 +1,147 @@
+"""The public ledger: every published verdict and every archive import, newest first.
+
+Verified rows come with their difference from the benchmark's previous best (the best value of
+the same benchmark and metric published before it) and a "new state of the art" mark when they
+beat it; archive imports are grouped per day and benchmark. Rejected, failed and cancelled runs
+are not public (their owner and staff see them on the submission's page), so the ledger lists
+the verdicts that published a row. A fixed number of queries, whatever the size of the
+catalogue; ``?before=YYYY-MM-DD`` pages back by day.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+from itertools import groupby
+
+from django.db.models import Count, Max, Min, OuterRef, Subquery
+from django.db.models.functions import TruncDate
+
+from .models import Benchmark, Result
+
+LIMIT = 100
+
+
+@dataclass
+class Entry:
+    kind: str  # "verified" or "import"
+    at: datetime.datetime
+    benchmark: Benchmark | None = None
+    result: Result | None = None
+    count: int = 0  # results imported
+    previous_best: float | None = None
+    difference: float | None = None  # value - previous best, signed (+ is better)
+    new_sota: bool = False
+    metric: str = ""
+
+    @property
+    def day(self) -> datetime.date:
+        return self.at.date()
+
+    @property
+    def title(self) -> str:
+        if self.kind == "import":
+            plural = "s" if self.count != 1 else ""
+            return f"{self.count} archive result{plural} imported on {self.benchmark.name}"
+        r = self.result
+        text = (
+            f"{r.model.name} {r.get_verification_level_display().split(':')[0]} on "
+            f"{r.benchmark.name}: {r.metric.name} {r.value:g}"
+        )
+        if self.difference is not None:
+            text += f" ({self.difference:+.2f} vs previous best {self.previous_best:g})"
+        else:
+            text += " (first result)"
+        if self.new_sota:
+            text += ": new state of the art"
+        return text
+
+
+@dataclass
+class Day:
+    day: datetime.date
+    entries: list[Entry] = field(default_factory=list)
+
+
+def _earlier_best(aggregate):
+    earlier = Result.objects.filter(
+        benchmark_id=OuterRef("benchmark_id"),
+        metric_id=OuterRef("metric_id"),
+        created_at__lt=OuterRef("created_at"),
+    )
+    return Subquery(
+        earlier.order_by().values("benchmark_id").annotate(v=aggregate("value")).values("v")[:1]
+    )
+
+
+def verified_entries(benchmark=None, before=None, limit: int = LIMIT) -> list[Entry]:
+    qs = (
+        Result.objects.verified()
+        .filter(verified_at__isnull=False)
+        .select_related("benchmark", "metric", "model")
+        .only(
+            "id", "value", "verification_level", "verification_url", "verified_at",
+            "created_at", "reproduced_value", "reproduced_ci95", "source",
+            "benchmark__name", "benchmark__slug", "metric__name", "metric__higher_is_better",
+            "model__name",
+        )
+        .annotate(prev_max=_earlier_best(Max), prev_min=_earlier_best(Min))
+        .order_by("-verified_at", "-id")
+    )  # fmt: skip
+    if benchmark is not None:
+        qs = qs.filter(benchmark=benchmark)
+    if before is not None:
+        qs = qs.filter(verified_at__date__lt=before)
+    entries = []
+    for r in qs[:limit]:
+        higher = r.metric.higher_is_better
+        prev = r.prev_max if higher else r.prev_min
+        entry = Entry("verified", r.verified_at, r.benchmark, r, metric=r.metric.name)
+        if prev is None:
+            entry.new_sota = True
+        else:
+            entry.previous_best = prev
+            entry.difference = (r.value - prev) if higher else (prev - r.value)
+            entry.new_sota = entry.difference > 0
+        entries.append(entry)
+    return entries
+
+
+def import_entries(benchmark=None, before=None, limit: int = LIMIT) -> list[Entry]:
+    qs = Result.objects.archive()
+    if benchmark is not None:
+        qs = qs.filter(benchmark=benchmark)
+    if before is not None:
+        qs = qs.filter(created_at__date__lt=before)
+    groups = list(
+        qs.annotate(day=TruncDate("created_at"))
+        .values("day", "benchmark_id")
+        .annotate(n=Count("id"), last=Max("created_at"))
+        .order_by("-day", "benchmark_id")[:limit]
+    )
+    benchmarks = Benchmark.objects.only("name", "slug").in_bulk({g["benchmark_id"] for g in groups})
+    return [Entry("import", g["last"], benchmarks[g["benchmark_id"]], count=g["n"]) for g in groups]
+
+
+def ledger(
+    benchmark=None, before=None, limit: int = LIMIT
+) -> tuple[list[Day], datetime.date | None]:
+    """Days of entries, newest first, and the ``before`` of the next (older) page, if any."""
+    entries = verified_entries(benchmark, before, limit) + import_entries(benchmark, before, limit)
+    entries.sort(key=lambda e: (e.at, e.kind == "verified"), reverse=True)
+    older = None
+    if len(entries) > limit:
+        entries = entries[:limit]
+        last_day = entries[-1].day
+        if entries[0].day != last_day:  # whole days only: the last one comes on the next page
+            entries = [e for e in entries if e.day != last_day]
+        older = entries[-1].day
+    days = [Day(day, list(items)) for day, items in groupby(entries, key=lambda e: e.day)]
+    return days, older
+
+
+def parse_before(value: str | None) -> datetime.date | None:
+    try:
+        return datetime.date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
