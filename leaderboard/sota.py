@@ -61,14 +61,33 @@ def sota_tables(benchmark: Benchmark, limit: int = SOTA_ROWS) -> list[dict]:
     ]
 
 
-def progress(benchmark: Benchmark, metric: Metric) -> list[tuple]:
-    """(date, best value that day) for every dated day, oldest first (one query)."""
+def progress(benchmark: Benchmark, metric: Metric, archive_only: bool = False) -> list[tuple]:
+    """(date, best value that day) for every dated day, oldest first (one query); with
+    ``archive_only``, of the archive rows (the chart draws verified rows apart)."""
     best = Max("value") if metric.higher_is_better else Min("value")
+    qs = Result.objects.filter(benchmark=benchmark, metric=metric)
+    if archive_only:
+        qs = qs.archive()
     return list(
-        Result.objects.filter(benchmark=benchmark, metric=metric)
-        .annotate(day=Coalesce("paper__date", TruncDate("created_at")))
+        qs.annotate(day=Coalesce("paper__date", TruncDate("created_at")))
         .values("day")
         .annotate(best=best)
         .order_by("day")
         .values_list("day", "best")
     )
+
+
+VERIFIED_POINTS = 200
+
+
+def verified_points(benchmark: Benchmark, metric: Metric, limit: int = VERIFIED_POINTS) -> list:
+    """(date, reproduced value, its 95% half-width, model name) of the verified rows, by the
+    paper's date or else the verification's (one query)."""
+    rows = (
+        Result.objects.verified()
+        .filter(benchmark=benchmark, metric=metric)
+        .annotate(day=Coalesce("paper__date", TruncDate("verified_at"), TruncDate("created_at")))
+        .order_by("-verified_at", "-id")
+        .values_list("day", "reproduced_value", "value", "reproduced_ci95", "model__name")[:limit]
+    )
+    return [(day, value if rep is None else rep, ci, name) for day, rep, value, ci, name in rows]

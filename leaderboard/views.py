@@ -7,7 +7,7 @@ from django.shortcuts import get_object_or_404, render
 
 from . import charts, ranking
 from .models import Benchmark, Dataset, Paper, Result, Task
-from .sota import benchmark_metrics, progress, ranked_rows
+from .sota import benchmark_metrics, progress, ranked_rows, verified_points
 
 PER_PAGE = 25
 SOTA_PER_PAGE = 50
@@ -96,7 +96,12 @@ def benchmark_detail(request, slug):
         previous = rows[start - 2] if start > 1 else None  # the last row of the page before
         page.object_list = list(page.object_list)
         ranking.annotate_ranks(page.object_list, previous)
-        chart = charts.progress_chart(progress(benchmark, metric), metric.higher_is_better)
+        chart = charts.progress_chart(
+            progress(benchmark, metric, archive_only=True),
+            metric.higher_is_better,
+            verified=verified_points(benchmark, metric),
+            percent=metric.unit.strip() == "%" or "accuracy" in metric.name.lower(),
+        )
     return render(
         request,
         "leaderboard/benchmark_detail.html",

@@ -13,7 +13,9 @@ def test_it_draws_the_running_best_for_a_higher_is_better_metric():
     assert [r["label"] for r in chart["records"]] == ["2017-03-09: 95", "2019-06-01: 98.7"]
     assert chart["best"] == "98.7"
     assert chart["path"].startswith("M") and chart["path"].count("V") == 1
-    assert [t["label"] for t in chart["x_ticks"]] == ["2018", "2019"]
+    # Under three years: months, at most six labels.
+    labels = [t["label"] for t in chart["x_ticks"]]
+    assert 2 <= len(labels) <= 6 and "Jan 2018" in labels and "Jan 2019" in labels
     xs = [d["x"] for d in chart["dots"]]
     assert xs == sorted(xs) and chart["left"] <= xs[0] and xs[-1] <= chart["right"]
     # A higher value is drawn higher (smaller y).
@@ -33,3 +35,30 @@ def test_it_handles_a_single_point_and_no_point():
     assert len(chart["dots"]) == 1 and chart["best"] == "48.7"
     assert chart["left"] < chart["dots"][0]["x"] < chart["right"]
     assert progress_chart([], higher_is_better=True) == {"empty": True}
+
+
+def test_a_single_point_gets_its_date_under_it_and_a_narrow_percentage_axis():
+    chart = progress_chart([(D(2017, 3, 9), 98.7)], higher_is_better=True, percent=True)
+    (tick,) = chart["x_ticks"]
+    assert tick["label"] == "2017-03-09" and tick["x"] == chart["dots"][0]["x"]
+    ys = [float(t["label"]) for t in chart["y_ticks"]]
+    assert max(ys) <= 100 and max(ys) - min(ys) <= 3  # not a 94-102 range around one dot
+    assert chart["top"] < chart["dots"][0]["y"] < chart["bottom"]
+
+
+def test_verified_points_are_drawn_apart_with_their_interval_as_a_whisker():
+    archive = [(D(2017, 3, 9), 95.0), (D(2018, 1, 1), 96.0)]
+    verified = [(D(2026, 11, 1), 97.5, 0.8, "MAML (ours)")]
+    chart = progress_chart(archive, True, verified=verified, percent=True)
+    assert len(chart["dots"]) == 2  # archive only
+    (mark,) = chart["verified"]
+    assert mark["high"] < mark["y"] < mark["low"]  # the whisker spans the interval
+    assert mark["diamond"].startswith("M") and "verified 97.5 ± 0.8" in mark["label"]
+    assert mark["record"] is True  # it beats the archive
+    labels = [t["label"] for t in chart["x_ticks"]]
+    assert len(labels) <= 8  # years, thinned: legible at 390 px
+
+
+def test_only_verified_points_still_make_a_chart():
+    chart = progress_chart([], True, verified=[(D(2026, 1, 5), 60.0, 1.7, "A")], percent=True)
+    assert not chart["empty"] and chart["x_ticks"][0]["label"] == "2026-01-05"
