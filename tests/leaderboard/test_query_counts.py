@@ -3,6 +3,7 @@
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from leaderboard.models import Benchmark, Metric
 
@@ -68,3 +69,56 @@ def test_the_other_api_lists_and_the_paper_page_do_not_grow_either(client, omnig
     add_results(omniglot, accuracy, 150)
     make_verified(omniglot, accuracy, 99.95)
     assert {url: _queries(client, url) for url in urls} == few
+
+
+def _verified_rows(benchmark, metric, n: int, start: float = 60.0) -> None:
+    """``n`` verified rows with 600 per-episode scores each, on the same episodes."""
+    from leaderboard.models import Model, Result
+
+    models = Model.objects.bulk_create(
+        Model(name=f"Verified {benchmark.pk}-{i}-{start}", slug=f"v-{benchmark.pk}-{i}-{start}")
+        for i in range(n)
+    )
+    Result.objects.bulk_create(
+        Result(
+            benchmark=benchmark,
+            metric=metric,
+            model=models[i],
+            value=start + i * 0.01,
+            source=Result.Source.VERIFIED,
+            verification_level="evaluated",
+            reproduced_value=start + i * 0.01,
+            reproduced_ci95=1.5,
+            verification_url=f"/results/{i}/evidence/",
+            episode_scores=[(start + i * 0.01 + (j % 7) - 3) for j in range(600)],
+            episodes_fingerprint="e" * 64,
+            verified_at=timezone.now(),
+        )
+        for i in range(n)
+    )
+
+
+def test_the_benchmark_page_with_verified_rows_and_paired_ranks_does_not_grow(
+    client, omniglot, accuracy
+):
+    _verified_rows(omniglot, accuracy, 3)
+    few = _queries(client, omniglot.get_absolute_url())
+    _verified_rows(omniglot, accuracy, 300, start=70.0)
+    many = _queries(client, omniglot.get_absolute_url())
+    assert many == few
+    few_page_2 = _queries(client, omniglot.get_absolute_url(), {"page": 2})
+    assert few_page_2 <= few + 1  # the row above the page, for its first paired rank
+
+
+def test_the_evidence_page_runs_the_same_queries_for_a_few_and_for_hundreds_of_verified_rows(
+    client, omniglot, accuracy, owner, settings, tmp_path
+):
+    from tests.evaluator.evidence_helpers import finished_run
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    result = finished_run(owner, scores=[100.0, 80.0, 60.0] * 200).result
+    few = _queries(client, result.verification_url)
+    log_few = _queries(client, "/log")
+    _verified_rows(omniglot, accuracy, 300)
+    assert _queries(client, result.verification_url) == few
+    assert _queries(client, "/log") == log_few  # the ledger too
