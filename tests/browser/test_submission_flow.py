@@ -137,8 +137,8 @@ def test_sign_up_submit_and_watch_it_verified(
     assert row.count() == 1
     row_badge = row.locator(".badge.verified")
     assert row_badge.count() == 1
-    assert f"verified: {run.reproduced_value:.2f} ± {run.ci95:.2f}" in row_badge.inner_text()
+    assert f"evaluated: {run.reproduced_value:.2f} ± {run.ci95:.2f}" in row_badge.inner_text()
     result = Result.objects.get(model__name=MODEL_NAME)
     assert result.is_verified
     assert result.value == float(CLAIM)
-    assert result.verification_url == submission.get_absolute_url()
+    assert result.verification_url == f"/results/{result.pk}/evidence/"

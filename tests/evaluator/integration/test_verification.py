@@ -45,9 +45,7 @@ def test_a_truthful_claim_is_verified_and_an_inflated_one_rejected(
         for run in runs.values():
             if not run.is_final:  # not published before its run ends
                 assert run.result_id is None
-                assert not Result.objects.filter(
-                    verification_url__endswith=f"/submissions/{run.submission_id}/"
-                ).exists()
+                assert not Result.objects.filter(verification_run__pk=run.pk).exists()
         return all(r.is_final for r in runs.values())
 
     wait_until(both_final, timeout=300, what="both runs to end")
@@ -76,7 +74,11 @@ def test_a_truthful_claim_is_verified_and_an_inflated_one_rejected(
     assert row["model"] == "MAML (brief)" and row["value"] == pytest.approx(truthful)
     assert row["verified"] is True and row["source"] == "verified"
     assert row["reproduced_value"] == pytest.approx(truth.mean, abs=1e-6)
-    assert row["verification_url"].endswith(f"/submissions/{honest.submission_id}/")
+    assert row["verification_url"] == f"/results/{honest.result_id}/evidence/"
+    assert row["evidence_url"] == row["verification_url"]
+    assert row["verification_level"] == "evaluated"
+    assert honest.episodes_fingerprint == truth.episodes_sha256
+    assert honest.parameters["inner_steps"] == truth.inner_steps
     assert row["evaluation_mode"] == "transductive"
     # Each run was claimed once, by the one worker.
     for run in (honest, rejected):
