@@ -6,6 +6,7 @@ nothing of ``evaluator``: a verified row carries its own badge fields (reproduce
 interval, evaluation mode, link to the run).
 """
 
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import Case, F, Q, When, Window
 from django.db.models.functions import Rank, Upper
@@ -117,6 +118,22 @@ class Paper(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("leaderboard:paper", args=[self.slug])
+
+
+class PaperSearch(models.Model):
+    """A paper's stored full-text search vector (PostgreSQL): title (weight A), authors (B) and
+    abstract (C), English stemming, GIN-indexed. Written only by a database trigger on every
+    insert and update of the paper (``leaderboard/search_sql.py``), so that no write path can
+    leave it stale; a table of its own so that no listing of papers ever loads it. SQLite keeps
+    it empty and searches an FTS5 table instead."""
+
+    paper = models.OneToOneField(
+        Paper, primary_key=True, on_delete=models.CASCADE, related_name="search"
+    )
+    vector = SearchVectorField(null=True)
+
+    def __str__(self) -> str:
+        return f"search vector of paper {self.paper_id}"
 
 
 class CodeLink(models.Model):

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import search_views, views
 
 app_name = "leaderboard"
 urlpatterns = [
@@ -12,5 +12,5 @@ urlpatterns = [
     path("benchmarks/<slug:slug>/", views.benchmark_detail, name="benchmark"),
     path("papers/", views.paper_list, name="paper-list"),
     path("papers/<slug:slug>/", views.paper_detail, name="paper"),
-    path("search/", views.search, name="search"),
+    path("search/", search_views.search_page, name="search"),
 ]

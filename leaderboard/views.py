@@ -124,32 +124,3 @@ def paper_detail(request, slug):
             "page": paginate(request, results, 100),
         },
     )
-
-
-SEARCH_KINDS = ("papers", "tasks", "datasets", "benchmarks")
-
-
-def search(request):
-    q = request.GET.get("q", "").replace("\x00", "").strip()[:200]
-    kind = request.GET.get("type")
-    sections = []
-    if q:
-        querysets = {
-            "papers": Paper.objects.defer("abstract").filter(
-                Q(title__icontains=q) | Q(abstract__icontains=q) | Q(arxiv_id=q)
-            ),
-            "tasks": Task.objects.filter(name__icontains=q),
-            "datasets": Dataset.objects.filter(name__icontains=q),
-            "benchmarks": Benchmark.objects.select_related("dataset").filter(name__icontains=q),
-        }
-        if kind in SEARCH_KINDS:
-            sections.append({"kind": kind, "page": paginate(request, querysets[kind])})
-        else:
-            kind = None
-            for name in SEARCH_KINDS:
-                sections.append({"kind": name, "page": Paginator(querysets[name], 5).get_page(1)})
-    return render(
-        request,
-        "leaderboard/search.html",
-        {"q": q, "kind": kind, "sections": sections},
-    )
