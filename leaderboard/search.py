@@ -103,7 +103,9 @@ def _papers_by_names(q: str) -> Q:
 
 def _fts_available() -> bool:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name = %s", [FTS_TABLE])
+        cursor.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = %s", [FTS_TABLE]
+        )
         return cursor.fetchone() is not None
 
 
@@ -152,7 +154,8 @@ def papers(q: str, queryset: QuerySet | None = None) -> QuerySet:
     title_hits = Value(0.0)
     for term in terms:
         match &= Q(title__icontains=term) | Q(abstract__icontains=term) | Q(authors__icontains=term)
-        title_hits = title_hits + Case(When(title__icontains=term, then=Value(1.0)), default=Value(0.0))
+        hit = Case(When(title__icontains=term, then=Value(1.0)), default=Value(0.0))
+        title_hits = title_hits + hit
     return (
         queryset.filter(match | by_names)
         .annotate(score=title_hits + bonus)
