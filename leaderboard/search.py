@@ -123,7 +123,7 @@ def papers(q: str, queryset: QuerySet | None = None) -> QuerySet:
     queryset = Paper.objects.all() if queryset is None else queryset
     if not terms:
         return queryset.none()
-    by_names = _papers_by_names(q)
+    by_names = _papers_by_names(q) | Q(arxiv_id=q)
     bonus = Case(When(by_names, then=Value(NAME_BONUS)), default=Value(0.0))
     if is_postgres():
         from django.contrib.postgres.search import SearchQuery, SearchRank

@@ -25,9 +25,7 @@ def _kinds(q: str) -> dict:
 
 def _decorate(kind: str, page, q: str) -> None:
     for item in page:
-        item.highlighted = search.highlight(
-            item.title if kind == "papers" else item.name, q
-        )
+        item.highlighted = search.highlight(item.title if kind == "papers" else item.name, q)
         if kind == "papers":
             item.snippet = search.snippet(item.abstract, q) if item.abstract else ""
             item.authors_highlighted = search.highlight(", ".join(item.authors or []), q)

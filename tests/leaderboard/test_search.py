@@ -108,3 +108,17 @@ def test_the_search_page_runs_the_same_queries_for_few_and_many_matches(client):
     many = _queries(client, {"q": "maml"})
     assert many == few
     assert few <= 16  # per kind: a count and a page; the catalogue version for the counts
+
+
+@pytest.mark.parametrize("q", ["maml", "finn", "meta learning", "1703.03400"])
+def test_the_api_search_parameters_use_the_same_search(client, q):
+    titles = [p["title"] for p in client.get("/api/papers/", {"search": q}).json()["results"]]
+    assert titles[0] == MAML
+    v1 = client.get("/api/v1/papers/", {"q": q}).json()["results"]
+    assert v1[0]["title"] == MAML
+
+
+def test_the_api_searches_names_too(client):
+    names = [t["name"] for t in client.get("/api/tasks", {"search": "few-shot"}).json()["results"]]
+    assert "Few-Shot Image Classification" in names
+    assert client.get("/api/v1/search/", {"q": "finn"}).json()["count"] == 1
