@@ -5,6 +5,7 @@ where the client's model says ``Optional``; required strings are "" when unknown
 import re
 from urllib.parse import urlsplit
 
+from django.urls import reverse
 from rest_framework import serializers
 
 _YEAR = re.compile(r"\s*'?(\d{4}|\d{2})\s*$")
@@ -278,7 +279,7 @@ class PwcMethodSerializer(serializers.Serializer):
             "description": m.description or "",
             "paper": m.paper.slug if m.paper_id else None,
             "introduced_year": m.introduced_year,
-            "page_url": m.get_absolute_url(),
+            "page_url": reverse("leaderboard:method", args=[m.slug]),
         }
 
 
