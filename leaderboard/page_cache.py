@@ -51,7 +51,7 @@ def cached_page(view):
             response.status_code == 200
             and not response.streaming
             and not response.cookies
-            and not getattr(response, "is_rendered", True) is False
+            and getattr(response, "is_rendered", True) is not False
         ):
             cache.set(key, (bytes(response.content), response["Content-Type"]))
         return response
