@@ -111,6 +111,8 @@ class Paper(models.Model):
         indexes = [
             models.Index(Upper("slug"), name="paper_slug_upper_idx"),
             models.Index(Upper("title"), name="paper_title_upper_idx"),
+            # The papers list's order: a page is an index scan, not a sort of every paper.
+            models.Index(F("date").desc(), "title", "id", name="paper_list_idx"),
         ]
 
     def __str__(self) -> str:

@@ -62,4 +62,13 @@ class Migration(migrations.Migration):
             ],
         ),
         migrations.RunPython(create_indexes, drop_indexes),
+        migrations.AddIndex(
+            model_name="paper",
+            index=models.Index(
+                models.OrderBy(models.F("date"), descending=True),
+                models.F("title"),
+                models.F("id"),
+                name="paper_list_idx",
+            ),
+        ),
     ]
