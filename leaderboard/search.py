@@ -20,7 +20,7 @@ import re
 from django.db import connection
 from django.db.models import Case, F, FloatField, Q, QuerySet, Value, When
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Coalesce, Length
+from django.db.models.functions import Coalesce, Greatest, Length
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
@@ -58,24 +58,30 @@ def _method_model():
 # ---- names -------------------------------------------------------------------------------
 
 
-def names(queryset: QuerySet, q: str, field: str = "name") -> QuerySet:
-    """Rows of ``queryset`` whose ``field`` matches ``q``, best first (annotated ``score``)."""
+def names(queryset: QuerySet, q: str, field: str = "name", also: str = "") -> QuerySet:
+    """Rows of ``queryset`` whose ``field`` (or ``also``: a method's full name) matches ``q``,
+    best first (annotated ``score``)."""
     q = clean(q)
     terms = words(q)
     if not terms:
         return queryset.none()
+    fields = [field, also] if also else [field]
     if is_postgres():
         from django.contrib.postgres.search import TrigramWordSimilarity
 
-        match = Q(**{f"{field}__icontains": q}) | Q(**{f"{field}__trigram_word_similar": q})
-        return (
-            queryset.filter(match)
-            .annotate(score=TrigramWordSimilarity(q, field))
-            .order_by("-score", Length(field), field)
-        )
+        match = Q()
+        for f in fields:
+            match |= Q(**{f"{f}__icontains": q}) | Q(**{f"{f}__trigram_word_similar": q})
+        score = TrigramWordSimilarity(q, field)
+        if also:
+            score = Greatest(score, TrigramWordSimilarity(q, also) * 0.9)
+        return queryset.filter(match).annotate(score=score).order_by("-score", Length(field), field)
     match = Q()
     for term in terms:
-        match &= Q(**{f"{field}__icontains": term})
+        any_field = Q()
+        for f in fields:
+            any_field |= Q(**{f"{f}__icontains": term})
+        match &= any_field
     return (
         queryset.filter(match)
         .annotate(score=Value(1.0, output_field=FloatField()))
@@ -93,7 +99,7 @@ def _papers_by_names(q: str) -> Q:
     by_model = Q(pk__in=Result.objects.filter(model__in=model_ids(q)).values("paper_id"))
     method = _method_model()
     if method is not None and hasattr(Paper, "methods"):
-        by_method = Q(methods__in=names(method.objects.all(), q).values("pk"))
+        by_method = Q(methods__in=names(method.objects.all(), q, also="full_name").values("pk"))
         return by_model | Q(pk__in=Paper.objects.filter(by_method).values("pk"))
     return by_model
 
@@ -180,7 +186,7 @@ def benchmarks(q: str) -> QuerySet:
 
 def methods(q: str) -> QuerySet | None:
     method = _method_model()
-    return None if method is None else names(method.objects.all(), q)
+    return None if method is None else names(method.objects.all(), q, also="full_name")
 
 
 def models(q: str) -> QuerySet:

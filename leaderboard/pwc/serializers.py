@@ -239,7 +239,7 @@ class PwcResultSerializer(serializers.Serializer):
     evidence_url = serializers.CharField(allow_null=True, help_text="VeriSOTA: the run")
 
     def to_representation(self, r):
-        value = r.raw_value or f"{r.value:.6g}"
+        value = r.raw_value or ("" if r.value is None else f"{r.value:.6g}")
         date = r.paper.date if r.paper_id and r.paper.date else None
         return {
             "id": str(r.pk),

@@ -5,6 +5,7 @@ from django.apps import apps
 from django.db.models import (
     Case,
     Count,
+    F,
     IntegerField,
     Max,
     OuterRef,
@@ -15,6 +16,7 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Coalesce
+from django.db.models.lookups import Exact
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -26,7 +28,16 @@ from rest_framework.response import Response
 from .. import search
 from ..api_views import CachedReadMixin
 from ..cache import versioned
-from ..models import Benchmark, CodeLink, Dataset, Metric, Paper, Result, Task
+from ..models import (
+    Benchmark,
+    CodeLink,
+    Dataset,
+    Metric,
+    Paper,
+    Result,
+    Task,
+    direction_expression,
+)
 from . import serializers as s
 from .pagination import PwcPagination
 
@@ -85,10 +96,11 @@ def with_best_rank(qs):
 
     return qs.annotate(
         best_rank=Case(
-            When(metric__higher_is_better=True, then=better("value__gt")),
-            default=better("value__lt"),
+            When(value__isnull=True, then=Value(None)),
+            When(Q(Exact(direction_expression(), True)), then=better("value__gt") + 1),
+            default=better("value__lt") + 1,
+            output_field=IntegerField(),
         )
-        + 1
     )
 
 
@@ -97,7 +109,7 @@ def results_qs():
         Result.objects.select_related("benchmark", "metric", "model", "paper").defer(
             "paper__abstract", "paper__authors", "benchmark__description"
         )
-    ).order_by("benchmark__name", "metric__name", "best_rank", "pk")
+    ).order_by("benchmark__name", "metric__name", F("best_rank").asc(nulls_last=True), "pk")
 
 
 class V1ViewSet(CachedReadMixin, viewsets.ReadOnlyModelViewSet):
@@ -538,7 +550,7 @@ class MethodViewSet(V1ViewSet):
         if _q(self.request, "full_name"):
             qs = qs.filter(full_name__iexact=params["full_name"])
         if _q(self.request, "q"):
-            return search.names(qs, params["q"])
+            return search.names(qs, params["q"], also="full_name")
         return qs
 
     @extend_schema(

@@ -15,6 +15,8 @@ TRIGRAM_INDEXES = [
     ("dataset_name_trgm_idx", "leaderboard_dataset", "name"),
     ("benchmark_name_trgm_idx", "leaderboard_benchmark", "name"),
     ("model_name_trgm_idx", "leaderboard_model", "name"),
+    ("method_name_trgm_idx", "leaderboard_method", "name"),
+    ("method_full_name_trgm_idx", "leaderboard_method", "full_name"),
 ]
 
 
@@ -40,7 +42,7 @@ def drop_indexes(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("leaderboard", "0004_catalogue_version"),
+        ("leaderboard", "0005_catalogue_methods_datasets_directions"),
     ]
 
     operations = [
