@@ -67,8 +67,9 @@ def test_home_sota_benchmark_paper_method_about(live_server, browser, width):
         shot("home")
         page.locator(".main-nav").get_by_role("link", name="SotA", exact=True).click()
         assert page.locator("h1").inner_text() == "State of the art"
-        page.locator("input[name=q]").first.fill("Mini-Imagenet 5-way (1-shot)")
-        page.locator("form.filters button").click()
+        page.locator("form.filters input[name=q]").fill("Mini-Imagenet 5-way (1-shot)")
+        with page.expect_navigation():
+            page.locator("form.filters button").click()
         row = page.locator(".sota-list tbody tr").first
         assert "48.7" in row.inner_text() and "MAML" in row.inner_text()
         shot("sota")
@@ -89,7 +90,7 @@ def test_home_sota_benchmark_paper_method_about(live_server, browser, width):
         page.locator("#paper-methods").get_by_role("link", name="MAML").click()
         assert page.locator("h1").inner_text() == "MAML"
         assert page.locator("#method-full-name").inner_text() == "Model-Agnostic Meta-Learning"
-        assert "2017" in page.locator(".meta").inner_text()
+        assert "Introduced in 2017" in page.locator("#method-introduced").inner_text()
         assert page.locator("#method-papers li").count() == 2
         shot("method")
 
