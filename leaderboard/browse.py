@@ -72,7 +72,7 @@ def sota(request):
             "areas": _areas(),
             "area": area_slug,
             "task": task_slug,
-            "q": q,
+            "name_q": q,
         },
     )
 
@@ -111,7 +111,7 @@ def method_list(request):
             "areas": _areas(),
             "collection": collection_slug,
             "area": area_slug,
-            "q": q,
+            "name_q": q,
         },
     )
 
