@@ -229,3 +229,19 @@ def cached_dispatch(view, request, compute):
             version, key, (bytes(response.content), tuple(response.headers.items()), vary_cookie)
         )
     return response
+
+
+class DeferredJoinPaginator(CachedCountPaginator):
+    """Deep pages of a long list: the page's ids come from the ordering's index alone (an
+    index-only scan skips the offset without reading the rows), then the page's rows by id.
+    The ordering must be covered by an index (the papers list: ``paper_list_idx``)."""
+
+    def _get_page(self, object_list, number, paginator):
+        if hasattr(object_list, "model"):
+            ids = list(object_list.values_list("pk", flat=True))
+            rows = self.object_list.model._default_manager.filter(pk__in=ids)
+            if getattr(self.object_list.query, "deferred_loading", None):
+                rows.query.deferred_loading = self.object_list.query.deferred_loading
+            by_id = {row.pk: row for row in rows}
+            object_list = [by_id[i] for i in ids if i in by_id]
+        return super()._get_page(object_list, number, paginator)
