@@ -125,3 +125,10 @@ def test_the_api_searches_names_too(client):
     names = [t["name"] for t in client.get("/api/tasks", {"search": "few-shot"}).json()["results"]]
     assert "Few-Shot Image Classification" in names
     assert client.get("/api/v1/search/", {"q": "finn"}).json()["count"] == 1
+
+
+@pytest.mark.skipif("connection.vendor != 'sqlite'")
+@pytest.mark.parametrize("q", ["maml", "finn", "meta learning"])
+def test_without_fts5_sqlite_falls_back_to_substrings(monkeypatch, q):
+    monkeypatch.setattr(search, "_fts_available", lambda: False)
+    assert MAML in titles(search.papers(q))
