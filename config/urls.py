@@ -13,6 +13,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/v1/", include("leaderboard.pwc.urls")),
     path("api/", include("evaluator.api_urls")),
     path("api/", include("leaderboard.api_urls")),
     re_path(r"^api/", api_not_found),

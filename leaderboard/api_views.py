@@ -33,7 +33,7 @@ class CachedReadMixin:
 class ReadOnlyViewSet(CachedReadMixin, viewsets.ReadOnlyModelViewSet):
     permission_classes = [AllowAny]
     pagination_class = ApiPagination
-    filter_backends = [DjangoFilterBackend, filters.SafeSearchFilter]
+    filter_backends = [DjangoFilterBackend, filters.RankedSearchFilter]
     lookup_field = "slug"
     lookup_value_regex = SLUG
 
@@ -60,7 +60,8 @@ class ResultViewSet(ReadOnlyViewSet):
 
 
 class PaperViewSet(ReadOnlyViewSet):
-    """Papers; ``search`` looks in the title, abstract and arXiv id."""
+    """Papers; ``search`` searches as the search page does (title, abstract, authors, model
+    and method names; ranked)."""
 
     filterset_class = filters.PaperFilter
     search_fields = ["title", "abstract", "arxiv_id"]

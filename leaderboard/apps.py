@@ -7,8 +7,10 @@ class LeaderboardConfig(AppConfig):
     verbose_name = "Leaderboard"
 
     def ready(self):
+        from .search_sql import install_search
         from .signals import install_version_triggers
 
         post_migrate.connect(
             install_version_triggers, sender=self, dispatch_uid="leaderboard_version_triggers"
         )
+        post_migrate.connect(install_search, sender=self, dispatch_uid="leaderboard_search")

@@ -15,16 +15,26 @@ are computed each time. Entries live in each process's memory, least recently us
 bounded by ``API_CACHE_ENTRIES`` (default 512; 0 turns the cache and its version query off) and
 ``API_CACHE_BYTES`` (default 64 MiB in all; a body over an eighth of it is not stored), read from
 Django settings or else the environment.
+
+When ``CACHE_URL`` is set (a Redis server: production and CI), the entries live in Django's
+cache instead, shared by every web process: a page computed by one worker is a hit for all.
+``versioned()`` keeps any other computed value (whole-table counts, the home page's figures, a
+paginator's count) under the same version key, in the same store: never stale, and a scan runs
+once per catalogue version, not once per request.
 """
 
+import hashlib
 import os
 import threading
 from collections import OrderedDict
 
 from django.conf import settings
+from django.core.cache import cache as django_cache
+from django.core.paginator import Paginator
 from django.db import connection
 from django.http import HttpResponse
 from django.utils.cache import patch_vary_headers
+from django.utils.functional import cached_property
 
 from .models import CatalogueVersion
 
@@ -113,9 +123,82 @@ class ResponseCache:
         return True
 
 
-RESPONSES = ResponseCache(
-    _setting("API_CACHE_ENTRIES", 512), _setting("API_CACHE_BYTES", 64 * 1024 * 1024)
-)
+class SharedResponseCache:
+    """The same interface over Django's cache (Redis when ``CACHE_URL`` is set): shared by every
+    process. Entries are keyed on the version, so an older version's are never read again;
+    they expire after the cache's timeout."""
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self.enabled = max_bytes > 0
+
+    @staticmethod
+    def _key(version, key) -> str:
+        digest = hashlib.sha256(repr(key).encode()).hexdigest()
+        return f"api:{version[0]}:{version[1]}:{digest}"
+
+    def clear(self) -> None:
+        django_cache.clear()
+
+    def get(self, version, key):
+        return django_cache.get(self._key(version, key))
+
+    def put(self, version, key, entry: tuple) -> bool:
+        if len(entry[0]) > self.max_bytes // 8:
+            return False
+        django_cache.set(self._key(version, key), entry)
+        return True
+
+
+def _responses():
+    max_bytes = _setting("API_CACHE_BYTES", 64 * 1024 * 1024)
+    if getattr(settings, "CACHE_URL", "") and _setting("API_CACHE_ENTRIES", 512) > 0:
+        return SharedResponseCache(max_bytes)
+    return ResponseCache(_setting("API_CACHE_ENTRIES", 512), max_bytes)
+
+
+RESPONSES = _responses()
+
+_MISSING = object()
+
+
+def versioned(name: str, compute, version=_MISSING):
+    """``compute()``, stored under (catalogue version, ``name``) in the read cache.
+
+    One small query (the version) and one cache look-up on a hit; ``compute()`` runs once per
+    catalogue version and process (per version only, with ``CACHE_URL``). With no version row
+    (an unsupported database) it is computed every time."""
+    if version is _MISSING:
+        version = current_version()
+    if version is None:
+        return compute()
+    key = "v:{}:{}:{}".format(*version, hashlib.sha256(name.encode()).hexdigest())
+    value = django_cache.get(key, _MISSING)
+    if value is _MISSING:
+        value = compute()
+        django_cache.set(key, value)
+    return value
+
+
+def queryset_key(queryset) -> str | None:
+    """The SQL of ``queryset`` with its parameters, or None where it cannot be compiled."""
+    try:
+        sql, params = queryset.query.sql_with_params()
+    except Exception:  # an empty IN (), EmptyResultSet: let the paginator count as usual
+        return None
+    return f"{sql}|{params!r}"
+
+
+class CachedCountPaginator(Paginator):
+    """A paginator whose total (a count over the whole filtered table) comes from the read
+    cache: page 10,000 of a long list costs its own page query, not a count per request."""
+
+    @cached_property
+    def count(self):
+        key = queryset_key(self.object_list) if hasattr(self.object_list, "query") else None
+        if key is None:
+            return Paginator.count.func(self)
+        return versioned("count:" + key, lambda: Paginator.count.func(self))
 
 
 def cached_dispatch(view, request, compute):
@@ -146,3 +229,19 @@ def cached_dispatch(view, request, compute):
             version, key, (bytes(response.content), tuple(response.headers.items()), vary_cookie)
         )
     return response
+
+
+class DeferredJoinPaginator(CachedCountPaginator):
+    """Deep pages of a long list: the page's ids come from the ordering's index alone (an
+    index-only scan skips the offset without reading the rows), then the page's rows by id.
+    The ordering must be covered by an index (the papers list: ``paper_list_idx``)."""
+
+    def _get_page(self, object_list, number, paginator):
+        if hasattr(object_list, "model"):
+            ids = list(object_list.values_list("pk", flat=True))
+            rows = self.object_list.model._default_manager.filter(pk__in=ids)
+            if getattr(self.object_list.query, "deferred_loading", None):
+                rows.query.deferred_loading = self.object_list.query.deferred_loading
+            by_id = {row.pk: row for row in rows}
+            object_list = [by_id[i] for i in ids if i in by_id]
+        return super()._get_page(object_list, number, paginator)

@@ -29,6 +29,22 @@ class SafeSearchFilter(SearchFilter):
         return super().get_search_terms(request)
 
 
+class RankedSearchFilter(SafeSearchFilter):
+    """``search`` as the search page does it (``leaderboard/search.py``): papers by full-text
+    search, authors, model and method names; names by trigram similarity; best first."""
+
+    def filter_queryset(self, request, queryset, view):
+        from . import search
+
+        terms = self.get_search_terms(request)
+        if not terms:
+            return queryset
+        q = " ".join(terms)
+        if queryset.model is Paper:
+            return search.papers(q, queryset)
+        return search.names(queryset, q)
+
+
 class ResultOrdering(django_filters.OrderingFilter):
     """The usual ``ordering`` fields, plus ``best``: by benchmark and metric, each best first
     by its metric's direction (the SotA order)."""

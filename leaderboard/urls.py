@@ -1,18 +1,24 @@
 from django.urls import path
 
-from . import ledger_views, views
+from . import browse, ledger_views, search_views, views
+from .page_cache import cached_page
 
+# Anonymous GETs of these pages come from the page cache while the catalogue is unchanged.
 app_name = "leaderboard"
 urlpatterns = [
-    path("", views.home, name="home"),
-    path("tasks/", views.task_list, name="task-list"),
-    path("tasks/<slug:slug>/", views.task_detail, name="task"),
-    path("datasets/", views.dataset_list, name="dataset-list"),
-    path("datasets/<slug:slug>/", views.dataset_detail, name="dataset"),
-    path("benchmarks/<slug:slug>/", views.benchmark_detail, name="benchmark"),
-    path("papers/", views.paper_list, name="paper-list"),
-    path("papers/<slug:slug>/", views.paper_detail, name="paper"),
-    path("search/", views.search, name="search"),
+    path("", cached_page(views.home), name="home"),
+    path("sota/", cached_page(browse.sota), name="sota"),
+    path("about/", cached_page(browse.about), name="about"),
+    path("tasks/", cached_page(views.task_list), name="task-list"),
+    path("tasks/<slug:slug>/", cached_page(views.task_detail), name="task"),
+    path("datasets/", cached_page(views.dataset_list), name="dataset-list"),
+    path("datasets/<slug:slug>/", cached_page(views.dataset_detail), name="dataset"),
+    path("benchmarks/<slug:slug>/", cached_page(views.benchmark_detail), name="benchmark"),
+    path("papers/", cached_page(views.paper_list), name="paper-list"),
+    path("papers/<slug:slug>/", cached_page(views.paper_detail), name="paper"),
+    path("methods/", cached_page(browse.method_list), name="method-list"),
+    path("methods/<slug:slug>/", cached_page(browse.method_detail), name="method"),
+    path("search/", cached_page(search_views.search_page), name="search"),
     path("log/", ledger_views.log, name="log"),
     path("log", ledger_views.log),
     path("log/feed.atom", ledger_views.LedgerFeed(), name="log-feed"),

@@ -1,12 +1,13 @@
 """Server-rendered pages. Each page runs a fixed number of queries; every growing list is
 paginated (Paginator.get_page: a bad page number shows the first or last page, never a 500)."""
 
-from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, render
 
 from . import charts, ranking
-from .models import Benchmark, Dataset, Paper, Result, Task
+from .bests import attach_bests, related_papers
+from .cache import CachedCountPaginator, DeferredJoinPaginator, versioned
+from .models import Benchmark, CodeLink, Dataset, Paper, Result, Task
 from .sota import benchmark_metrics, progress, ranked_rows, verified_points
 
 PER_PAGE = 25
@@ -14,7 +15,9 @@ SOTA_PER_PAGE = 50
 
 
 def paginate(request, queryset, per_page: int = PER_PAGE, param: str = "page"):
-    return Paginator(queryset, per_page).get_page(request.GET.get(param))
+    """A page of ``queryset``; its total comes from the read cache (one count per catalogue
+    version, not one per request)."""
+    return CachedCountPaginator(queryset, per_page).get_page(request.GET.get(param))
 
 
 def _benchmarks():
@@ -23,14 +26,20 @@ def _benchmarks():
     )
 
 
-def home(request):
-    # Benchmarks with verified results first, then the busiest.
-    notable = (
-        _benchmarks()
-        .annotate(verified_count=Count("results", filter=Q(results__source="verified")))
-        .filter(result_count__gt=0)
-        .order_by("-verified_count", "-result_count", "name")[:8]
+def _home_figures() -> dict:
+    # Benchmarks with verified results first, then the busiest: one aggregate over the results
+    # table (no join), then the eight benchmarks themselves.
+    top = list(
+        Result.objects.values("benchmark_id")
+        .annotate(n=Count("id"), verified=Count("id", filter=Q(source="verified")))
+        .order_by("-verified", "-n", "benchmark_id")[:8]
     )
+    found = Benchmark.objects.select_related("dataset").in_bulk([t["benchmark_id"] for t in top])
+    notable = []
+    for t in top:
+        b = found[t["benchmark_id"]]
+        b.result_count, b.verified_count = t["n"], t["verified"]
+        notable.append(b)
     recent = Result.objects.verified().for_listing().order_by("-verified_at", "-id")[:10]
     stats = {
         "papers": Paper.objects.count(),
@@ -38,11 +47,13 @@ def home(request):
         "results": Result.objects.count(),
         "verified": Result.objects.verified().count(),
     }
-    return render(
-        request,
-        "leaderboard/home.html",
-        {"notable": notable, "recent": recent, "stats": stats},
-    )
+    return {"notable": notable, "recent": list(recent), "stats": stats}
+
+
+def home(request):
+    """The figures and lists are computed once per catalogue version (``versioned``): at full
+    size they are counts over every result, too slow for every request."""
+    return render(request, "leaderboard/home.html", versioned("home-figures", _home_figures))
 
 
 def task_list(request):
@@ -54,14 +65,16 @@ def task_list(request):
 
 def task_detail(request, slug):
     task = get_object_or_404(Task.objects.select_related("parent"), slug=slug)
-    benchmarks = _benchmarks().filter(tasks=task).order_by("-result_count", "name")
+    benchmarks = Benchmark.objects.select_related("dataset").filter(tasks=task).order_by("name")
+    page = paginate(request, benchmarks)
+    attach_bests(page.object_list)
     return render(
         request,
         "leaderboard/task_detail.html",
         {
             "task": task,
             "subtasks": task.subtasks.all()[:50],
-            "page": paginate(request, benchmarks),
+            "page": page,
         },
     )
 
@@ -75,11 +88,20 @@ def dataset_list(request):
 
 def dataset_detail(request, slug):
     dataset = get_object_or_404(Dataset, slug=slug)
-    benchmarks = _benchmarks().filter(dataset=dataset).order_by("name")
+    benchmarks = Benchmark.objects.select_related("dataset").filter(dataset=dataset)
+    page = paginate(request, benchmarks.order_by("name"))
+    attach_bests(page.object_list)
+    served = Task.objects.filter(benchmarks__dataset=dataset)
+    if hasattr(Dataset, "tasks"):
+        served = Task.objects.filter(Q(pk__in=served.values("pk")) | Q(datasets=dataset))
     return render(
         request,
         "leaderboard/dataset_detail.html",
-        {"dataset": dataset, "page": paginate(request, benchmarks)},
+        {
+            "dataset": dataset,
+            "page": page,
+            "tasks": served.distinct().order_by("name")[:100],
+        },
     )
 
 
@@ -117,49 +139,26 @@ def benchmark_detail(request, slug):
 
 
 def paper_list(request):
-    papers = Paper.objects.defer("abstract")
-    return render(request, "leaderboard/paper_list.html", {"page": paginate(request, papers)})
+    papers = Paper.objects.defer("abstract").order_by("-date", "title", "id")
+    page = DeferredJoinPaginator(papers, PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "leaderboard/paper_list.html", {"page": page})
 
 
 def paper_detail(request, slug):
     paper = get_object_or_404(Paper, slug=slug)
     results = paper.results.for_listing().prefetch_related("benchmark__tasks").best_first()
+    methods = []
+    if hasattr(paper, "methods"):
+        methods = list(paper.methods.order_by("name")[:200])
     return render(
         request,
         "leaderboard/paper_detail.html",
         {
             "paper": paper,
             "tasks": paper.tasks.all(),
-            "code_links": paper.code_links.all(),
+            "code_links": CodeLink.objects.filter(paper=paper).order_by("-official", "url"),
+            "methods": methods,
+            "related": versioned(f"related:{paper.pk}", lambda: related_papers(paper)),
             "page": paginate(request, results, 100),
         },
-    )
-
-
-SEARCH_KINDS = ("papers", "tasks", "datasets", "benchmarks")
-
-
-def search(request):
-    q = request.GET.get("q", "").replace("\x00", "").strip()[:200]
-    kind = request.GET.get("type")
-    sections = []
-    if q:
-        querysets = {
-            "papers": Paper.objects.defer("abstract").filter(
-                Q(title__icontains=q) | Q(abstract__icontains=q) | Q(arxiv_id=q)
-            ),
-            "tasks": Task.objects.filter(name__icontains=q),
-            "datasets": Dataset.objects.filter(name__icontains=q),
-            "benchmarks": Benchmark.objects.select_related("dataset").filter(name__icontains=q),
-        }
-        if kind in SEARCH_KINDS:
-            sections.append({"kind": kind, "page": paginate(request, querysets[kind])})
-        else:
-            kind = None
-            for name in SEARCH_KINDS:
-                sections.append({"kind": name, "page": Paginator(querysets[name], 5).get_page(1)})
-    return render(
-        request,
-        "leaderboard/search.html",
-        {"q": q, "kind": kind, "sections": sections},
     )

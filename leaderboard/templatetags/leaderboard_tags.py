@@ -1,3 +1,5 @@
+from urllib.parse import urlsplit
+
 from django import template
 
 register = template.Library()
@@ -41,3 +43,24 @@ def page_url(context, page_number) -> str:
     params = context["request"].GET.copy()
     params["page"] = page_number
     return "?" + params.urlencode()
+
+
+@register.filter
+def http_url(value) -> str:
+    """The address if it is an absolute http(s) URL, else "" (never javascript:, data:, ...)."""
+    value = (value or "").strip() if isinstance(value, str) else ""
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return ""
+    return value if parts.scheme in ("http", "https") and parts.netloc else ""
+
+
+@register.filter
+def repo_label(url) -> str:
+    """ "https://github.com/cbfinn/maml" -> "cbfinn/maml"; the host and path otherwise."""
+    parts = urlsplit(url or "")
+    path = parts.path.strip("/")
+    if parts.netloc.endswith("github.com") and path:
+        return path.removesuffix(".git")
+    return f"{parts.netloc}/{path}".rstrip("/")

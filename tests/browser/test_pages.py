@@ -50,6 +50,6 @@ def test_a_reader_goes_from_home_to_a_task_a_benchmark_and_the_paper(live_server
     assert page.locator(".authors").inner_text() == "Chelsea Finn, Pieter Abbeel, Sergey Levine"
     assert "model-agnostic" in page.locator(".abstract").inner_text()
     assert page.locator("#paper-results tbody tr").count() == 22
-    assert page.locator(".code-links .badge.official").count() == 1
+    assert page.locator("#code-links .badge.official").count() == 1
     screenshot("paper")
     assert errors == []

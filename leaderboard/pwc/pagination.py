@@ -1,0 +1,21 @@
+from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import PageNumberPagination
+
+from ..cache import CachedCountPaginator
+
+
+class PwcPagination(PageNumberPagination):
+    """PWC's pagination: ``page`` and ``items_per_page`` (default 50, at most 500); the total
+    comes from the read cache (``CachedCountPaginator``), so a deep page costs its own query."""
+
+    page_size = 50
+    page_size_query_param = "items_per_page"
+    max_page_size = 500
+    django_paginator_class = CachedCountPaginator
+
+    def paginate_queryset(self, queryset, request, view=None):
+        for param in (self.page_query_param, self.page_size_query_param):
+            raw = request.query_params.get(param)
+            if raw is not None and not (raw.isdigit() and int(raw) > 0):
+                raise ValidationError({param: ["A positive integer is required."]})
+        return super().paginate_queryset(queryset, request, view)

@@ -1,0 +1,593 @@
+"""Read-only viewsets of ``/api/v1/`` (see the package's docstring). Every list is paginated by
+``PwcPagination``; ``q`` parameters use ``leaderboard/search.py``, like the search page."""
+
+from django.apps import apps
+from django.db.models import (
+    Case,
+    Count,
+    F,
+    IntegerField,
+    Max,
+    OuterRef,
+    Prefetch,
+    Q,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
+from django.db.models.lookups import Exact
+from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import viewsets
+from rest_framework.decorators import action
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+
+from .. import search
+from ..api_views import CachedReadMixin
+from ..cache import versioned
+from ..models import (
+    Benchmark,
+    CodeLink,
+    Dataset,
+    Metric,
+    Paper,
+    Result,
+    Task,
+    direction_expression,
+)
+from . import serializers as s
+from .pagination import PwcPagination
+
+ID = r"[^/]+"
+
+
+def _param(name: str, help_text: str, type=OpenApiTypes.STR) -> OpenApiParameter:
+    return OpenApiParameter(
+        name, type, OpenApiParameter.QUERY, required=False, description=help_text
+    )
+
+
+PAGE_PARAMS = [
+    _param("page", "Page number (from 1)", OpenApiTypes.INT),
+    _param("items_per_page", "Rows per page (default 50, at most 500)", OpenApiTypes.INT),
+]
+
+
+def Method():  # noqa: N802 - the model, where the catalogue has it
+    try:
+        return apps.get_model("leaderboard", "Method")
+    except LookupError:
+        return None
+
+
+def Area():  # noqa: N802
+    try:
+        return apps.get_model("leaderboard", "Area")
+    except LookupError:
+        return None
+
+
+def papers_qs():
+    return Paper.objects.all()
+
+
+def evaluations_qs():
+    return Benchmark.objects.select_related("dataset").prefetch_related("tasks").order_by("name")
+
+
+def with_best_rank(qs):
+    """Annotate ``best_rank``: 1 + the number of rows of the same benchmark and metric that are
+    strictly better, by the metric's direction (one correlated count per row, on the
+    (benchmark, metric, value) index)."""
+    same = Result.objects.filter(benchmark=OuterRef("benchmark"), metric=OuterRef("metric"))
+
+    def better(lookup):
+        count = (
+            same.filter(**{lookup: OuterRef("value")})
+            .order_by()
+            .values("benchmark")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
+        return Coalesce(Subquery(count, output_field=IntegerField()), Value(0))
+
+    return qs.annotate(
+        best_rank=Case(
+            When(value__isnull=True, then=Value(None)),
+            When(Q(Exact(direction_expression(), True)), then=better("value__gt") + 1),
+            default=better("value__lt") + 1,
+            output_field=IntegerField(),
+        )
+    )
+
+
+def results_qs():
+    return with_best_rank(
+        Result.objects.select_related("benchmark", "metric", "model", "paper").defer(
+            "paper__abstract", "paper__authors", "benchmark__description"
+        )
+    ).order_by("benchmark__name", "metric__name", F("best_rank").asc(nulls_last=True), "pk")
+
+
+class V1ViewSet(CachedReadMixin, viewsets.ReadOnlyModelViewSet):
+    permission_classes = [AllowAny]
+    pagination_class = PwcPagination
+    filter_backends: list = []
+    lookup_field = "slug"
+    lookup_url_kwarg = "id"
+    lookup_value_regex = ID
+
+    def page_of(self, queryset, serializer_class):
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(serializer_class(page, many=True).data)
+
+    def object_or_404(self, queryset, **lookup):
+        obj = queryset.filter(**lookup).first()
+        if obj is None:
+            raise Http404("Not found.")
+        return obj
+
+
+def _q(request, name):
+    value = request.query_params.get(name)
+    if value is not None and "\x00" in value:
+        from rest_framework.exceptions import ValidationError
+
+        raise ValidationError({name: ["Null characters are not allowed."]})
+    return value
+
+
+@extend_schema(tags=["pwc v1"])
+class PaperViewSet(V1ViewSet):
+    """Papers. ``q`` searches as the search page does (title, abstract, authors, model and
+    method names; ranked); ``title`` and ``abstract`` match a part, ``arxiv_id`` exactly."""
+
+    serializer_class = s.PwcPaperSerializer
+
+    def get_queryset(self):
+        qs = papers_qs()
+        if self.action != "list":
+            return qs
+        params = self.request.query_params
+        if _q(self.request, "title"):
+            qs = qs.filter(title__icontains=params["title"])
+        if _q(self.request, "abstract"):
+            qs = qs.filter(abstract__icontains=params["abstract"])
+        if _q(self.request, "arxiv_id"):
+            qs = qs.filter(arxiv_id=params["arxiv_id"])
+        if _q(self.request, "q"):
+            return search.papers(params["q"], qs)
+        return qs.order_by("-date", "title", "pk")
+
+    @extend_schema(
+        parameters=[
+            *PAGE_PARAMS,
+            _param("q", "Search (ranked)"),
+            _param("title", "A part of the title"),
+            _param("abstract", "A part of the abstract"),
+            _param("arxiv_id", "arXiv id"),
+        ]
+    )
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    def _paper(self):
+        return self.object_or_404(Paper.objects.all(), slug=self.kwargs["id"])
+
+    @extend_schema(parameters=PAGE_PARAMS, responses=s.PwcRepositorySerializer(many=True))
+    @action(detail=True)
+    def repositories(self, request, id=None):
+        paper = self._paper()
+        return self.page_of(
+            paper.code_links.order_by("-official", "url"), s.PwcRepositorySerializer
+        )
+
+    @extend_schema(parameters=PAGE_PARAMS, responses=s.PwcResultSerializer(many=True))
+    @action(detail=True)
+    def results(self, request, id=None):
+        paper = self._paper()
+        return self.page_of(results_qs().filter(paper=paper), s.PwcResultSerializer)
+
+    @extend_schema(parameters=PAGE_PARAMS, responses=s.PwcTaskSerializer(many=True))
+    @action(detail=True)
+    def tasks(self, request, id=None):
+        paper = self._paper()
+        tasks = Task.objects.filter(Q(papers=paper) | Q(benchmarks__results__paper=paper))
+        return self.page_of(tasks_qs().filter(pk__in=tasks.values("pk")), s.PwcTaskSerializer)
+
+    @extend_schema(parameters=PAGE_PARAMS, responses=s.PwcMethodSerializer(many=True))
+    @action(detail=True)
+    def methods(self, request, id=None):
+        paper = self._paper()
+        if Method() is None or not hasattr(paper, "methods"):
+            return self.page_of(Paper.objects.none(), s.PwcMethodSerializer)
+        return self.page_of(
+            paper.methods.select_related("paper").order_by("name"), s.PwcMethodSerializer
+        )
+
+    @extend_schema(parameters=PAGE_PARAMS, responses=s.PwcDatasetSerializer(many=True))
+    @action(detail=True)
+    def datasets(self, request, id=None):
+        paper = self._paper()
+        used = Benchmark.objects.filter(results__paper=paper).values("dataset_id")
+        return self.page_of(
+            Dataset.objects.filter(pk__in=used).order_by("name"), s.PwcDatasetSerializer
+        )
+
+
+@extend_schema(tags=["pwc v1"])
+class SearchViewSet(CachedReadMixin, viewsets.GenericViewSet):
+    """Papers with their repository (the official one first), as the front page's search."""
+
+    permission_classes = [AllowAny]
+    pagination_class = PwcPagination
+    serializer_class = s.PwcPaperRepoSerializer
+
+    def get_queryset(self):
+        links = Prefetch("code_links", queryset=CodeLink.objects.order_by("-official", "url"))
+        q = _q(self.request, "q")
+        qs = search.papers(q) if q else papers_qs().order_by("-date", "title", "pk")
+        return qs.prefetch_related(links)
+
+    @extend_schema(parameters=[*PAGE_PARAMS, _param("q", "Search (ranked)")])
+    def list(self, request):
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(s.PwcPaperRepoSerializer(page, many=True).data)
+
+
+def tasks_qs():
+    qs = Task.objects.select_related("parent")
+    if hasattr(Task, "area"):
+        qs = qs.select_related("area")
+    return qs.order_by("name")
+
+
+@extend_schema(tags=["pwc v1"])
+class TaskViewSet(V1ViewSet):
+    """Tasks; ``q`` searches names (ranked), ``name`` matches exactly (any case)."""
+
+    serializer_class = s.PwcTaskSerializer
+
+    def get_queryset(self):
+        qs = tasks_qs()
+        if self.action != "list":
+            return qs
+        if _q(self.request, "name"):
+            qs = qs.filter(name__iexact=self.request.query_params["name"])
+        if _q(self.request, "q"):
+            return search.names(qs, self.request.query_params["q"])
+        return qs
+
+    @extend_schema(parameters=[*PAGE_PARAMS, _param("q", "Search"), _param("name", "Name")])
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    def _task(self):
+        return self.object_or_404(tasks_qs(), slug=self.kwargs["id"])
+
+    @extend_schema(parameters=PAGE_PARAMS, responses=s.PwcTaskSerializer(many=True))
+    @action(detail=True)
+    def children(self, request, id=None):
+        return self.page_of(tasks_qs().filter(parent=self._task()), s.PwcTaskSerializer)
+
+    @extend_schema(parameters=PAGE_PARAMS, responses=s.PwcTaskSerializer(many=True))
+    @action(detail=True)
+    def parents(self, request, id=None):
+        """The task's ancestors, nearest first (one query per level, at most 20)."""
+        task, chain, seen = self._task(), [], set()
+        while task.parent_id and task.parent_id not in seen and len(chain) < 20:
+            seen.add(task.parent_id)
+            task = tasks_qs().get(pk=task.parent_id)
+            chain.append(task)
+        return self.page_of(chain, s.PwcTaskSerializer)
+
+    @extend_schema(parameters=PAGE_PARAMS, responses=s.PwcPaperSerializer(many=True))
+    @action(detail=True)
+    def papers(self, request, id=None):
+        task = self._task()
+        return self.page_of(task.papers.order_by("-date", "title", "pk"), s.PwcPaperSerializer)
+
+    @extend_schema(parameters=PAGE_PARAMS, responses=s.PwcEvaluationSerializer(many=True))
+    @action(detail=True)
+    def evaluations(self, request, id=None):
+        task = self._task()
+        return self.page_of(evaluations_qs().filter(tasks=task), s.PwcEvaluationSerializer)
+
+
+@extend_schema(tags=["pwc v1"])
+class DatasetViewSet(V1ViewSet):
+    """Datasets; ``q`` searches names (ranked); ``name`` and ``full_name`` match exactly."""
+
+    serializer_class = s.PwcDatasetSerializer
+
+    def get_queryset(self):
+        qs = Dataset.objects.order_by("name")
+        if self.action != "list":
+            return qs
+        params = self.request.query_params
+        if _q(self.request, "name"):
+            qs = qs.filter(name__iexact=params["name"])
+        if _q(self.request, "full_name"):
+            field = "full_name" if hasattr(Dataset, "full_name") else "name"
+            qs = qs.filter(**{f"{field}__iexact": params["full_name"]})
+        if _q(self.request, "q"):
+            return search.names(qs, params["q"])
+        return qs
+
+    @extend_schema(
+        parameters=[
+            *PAGE_PARAMS,
+            _param("q", "Search"),
+            _param("name", "Name"),
+            _param("full_name", "Full name"),
+        ]
+    )
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(parameters=PAGE_PARAMS, responses=s.PwcEvaluationSerializer(many=True))
+    @action(detail=True)
+    def evaluations(self, request, id=None):
+        dataset = self.object_or_404(Dataset.objects.all(), slug=id)
+        return self.page_of(evaluations_qs().filter(dataset=dataset), s.PwcEvaluationSerializer)
+
+
+@extend_schema(tags=["pwc v1"])
+class EvaluationViewSet(V1ViewSet):
+    """Evaluation tables: one per benchmark (its id), with its metrics and results."""
+
+    serializer_class = s.PwcEvaluationSerializer
+
+    def get_queryset(self):
+        return evaluations_qs()
+
+    @extend_schema(parameters=PAGE_PARAMS)
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    def _benchmark(self):
+        return self.object_or_404(Benchmark.objects.all(), slug=self.kwargs["id"])
+
+    def _metrics(self, benchmark):
+        used = Result.objects.filter(benchmark=benchmark).values("metric_id")
+        return (
+            Metric.objects.filter(Q(benchmarks=benchmark) | Q(pk__in=used))
+            .distinct()
+            .order_by("name")
+        )
+
+    @extend_schema(parameters=PAGE_PARAMS, responses=s.PwcMetricSerializer(many=True))
+    @action(detail=True)
+    def metrics(self, request, id=None):
+        return self.page_of(self._metrics(self._benchmark()), s.PwcMetricSerializer)
+
+    @extend_schema(responses=s.PwcMetricSerializer)
+    @action(detail=True, url_path=r"metrics/(?P<metric_id>[^/]+)")
+    def metric(self, request, id=None, metric_id=None):
+        metric = self.object_or_404(self._metrics(self._benchmark()), slug=metric_id)
+        return Response(s.PwcMetricSerializer(metric).data)
+
+    @extend_schema(parameters=PAGE_PARAMS, responses=s.PwcResultSerializer(many=True))
+    @action(detail=True)
+    def results(self, request, id=None):
+        return self.page_of(results_qs().filter(benchmark=self._benchmark()), s.PwcResultSerializer)
+
+    @extend_schema(responses=s.PwcResultSerializer)
+    @action(detail=True, url_path=r"results/(?P<result_id>[0-9]+)")
+    def result(self, request, id=None, result_id=None):
+        row = self.object_or_404(results_qs(), benchmark=self._benchmark(), pk=result_id)
+        return Response(s.PwcResultSerializer(row).data)
+
+
+@extend_schema(tags=["pwc v1"])
+class RepositoryViewSet(CachedReadMixin, viewsets.GenericViewSet):
+    """Code links as repositories, one per address. VeriSOTA records no stars: ``stars`` keeps
+    the repositories with at least that many, so any value above 0 gives an empty page."""
+
+    permission_classes = [AllowAny]
+    pagination_class = PwcPagination
+    serializer_class = s.PwcRepositorySerializer
+    queryset = CodeLink.objects.none()  # for the schema: the rows are built in each action
+
+    def _rows(self):
+        return CodeLink.objects.values("url").annotate(framework=Max("framework")).order_by("url")
+
+    def _by_owner(self, qs, owner):
+        return qs.filter(Q(url__icontains=f"/{owner}/") | Q(url__iendswith=f"/{owner}"))
+
+    @extend_schema(
+        parameters=[
+            *PAGE_PARAMS,
+            _param("q", "A part of the address"),
+            _param("owner", "Owner"),
+            _param("name", "Repository name"),
+            _param("framework", "Framework"),
+            _param("stars", "Minimum number of stars", OpenApiTypes.INT),
+        ]
+    )
+    def list(self, request):
+        qs = self._rows()
+        params = request.query_params
+        if _q(request, "q"):
+            qs = qs.filter(url__icontains=params["q"])
+        if _q(request, "owner"):
+            qs = self._by_owner(qs, params["owner"])
+        if _q(request, "name"):
+            qs = qs.filter(
+                Q(url__iendswith=f"/{params['name']}") | Q(url__iendswith=f"/{params['name']}.git")
+            )
+        if _q(request, "framework"):
+            qs = qs.filter(framework__iexact=params["framework"])
+        stars = params.get("stars")
+        if stars is not None:
+            if not stars.isdigit():
+                from rest_framework.exceptions import ValidationError
+
+                raise ValidationError({"stars": ["A whole number is required."]})
+            if int(stars) > 0:
+                qs = qs.none()
+        page = self.paginate_queryset(qs)
+        return self.get_paginated_response(s.PwcRepositorySerializer(page, many=True).data)
+
+    def _links(self, owner, name):
+        links = CodeLink.objects.filter(
+            Q(url__iendswith=f"/{owner}/{name}") | Q(url__iendswith=f"/{owner}/{name}.git")
+        )
+        return links
+
+    @extend_schema(
+        operation_id="v1_repositories_owner_list",
+        parameters=PAGE_PARAMS,
+        responses=s.PwcRepositorySerializer(many=True),
+    )
+    def owner(self, request, owner=None):
+        page = self.paginate_queryset(self._by_owner(self._rows(), owner))
+        return self.get_paginated_response(s.PwcRepositorySerializer(page, many=True).data)
+
+    @extend_schema(responses=s.PwcRepositorySerializer)
+    def retrieve(self, request, owner=None, name=None):
+        row = self._rows().filter(pk__in=self._links(owner, name).values("pk")).first()
+        if row is None:
+            raise Http404("Not found.")
+        return Response(s.PwcRepositorySerializer(row).data)
+
+    @extend_schema(parameters=PAGE_PARAMS, responses=s.PwcPaperSerializer(many=True))
+    def papers(self, request, owner=None, name=None):
+        papers = papers_qs().filter(pk__in=self._links(owner, name).values("paper_id"))
+        page = self.paginate_queryset(papers.order_by("-date", "title", "pk"))
+        return self.get_paginated_response(s.PwcPaperSerializer(page, many=True).data)
+
+
+def conferences() -> list[dict]:
+    """Conferences and proceedings from the papers' venues ("ICML 2017": conference ICML,
+    proceeding icml-2017), computed once per catalogue version."""
+
+    def compute():
+        venues = Paper.objects.exclude(venue="").values_list("venue", flat=True).distinct()
+        found: dict[str, dict] = {}
+        for venue in sorted(set(venues)):
+            name, year = s.conference_of(venue)
+            cid = s._slug(name)
+            if not cid:
+                continue
+            conf = found.setdefault(cid, {"id": cid, "name": name, "proceedings": []})
+            conf["proceedings"].append({"id": s._slug(venue), "year": year, "venue": venue})
+        return sorted(found.values(), key=lambda c: c["name"].lower())
+
+    return versioned("pwc:conferences", compute)
+
+
+@extend_schema(tags=["pwc v1"])
+class ConferenceViewSet(CachedReadMixin, viewsets.GenericViewSet):
+    """Conferences and their proceedings, as the papers' venues name them."""
+
+    permission_classes = [AllowAny]
+    pagination_class = PwcPagination
+    serializer_class = s.PwcConferenceSerializer
+    queryset = Paper.objects.none()  # for the schema: conferences come from the venues
+
+    def _conference(self, conference_id):
+        for conf in conferences():
+            if conf["id"] == conference_id:
+                return conf
+        raise Http404("Not found.")
+
+    def _proceeding(self, conference_id, proceeding_id):
+        for p in self._conference(conference_id)["proceedings"]:
+            if p["id"] == proceeding_id:
+                return p
+        raise Http404("Not found.")
+
+    @extend_schema(
+        parameters=[*PAGE_PARAMS, _param("q", "A part of the name"), _param("name", "Name")]
+    )
+    def list(self, request):
+        rows = conferences()
+        if _q(request, "q"):
+            rows = [c for c in rows if request.query_params["q"].lower() in c["name"].lower()]
+        if _q(request, "name"):
+            rows = [c for c in rows if request.query_params["name"].lower() == c["name"].lower()]
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response(s.PwcConferenceSerializer(page, many=True).data)
+
+    def retrieve(self, request, id=None):
+        return Response(s.PwcConferenceSerializer(self._conference(id)).data)
+
+    @extend_schema(parameters=PAGE_PARAMS, responses=s.PwcProceedingSerializer(many=True))
+    def proceedings(self, request, id=None):
+        page = self.paginate_queryset(self._conference(id)["proceedings"])
+        return self.get_paginated_response(s.PwcProceedingSerializer(page, many=True).data)
+
+    @extend_schema(responses=s.PwcProceedingSerializer)
+    def proceeding(self, request, id=None, proceeding_id=None):
+        return Response(s.PwcProceedingSerializer(self._proceeding(id, proceeding_id)).data)
+
+    @extend_schema(parameters=PAGE_PARAMS, responses=s.PwcPaperSerializer(many=True))
+    def proceeding_papers(self, request, id=None, proceeding_id=None):
+        venue = self._proceeding(id, proceeding_id)["venue"]
+        papers = papers_qs().filter(venue=venue).order_by("-date", "title", "pk")
+        page = self.paginate_queryset(papers)
+        return self.get_paginated_response(s.PwcPaperSerializer(page, many=True).data)
+
+
+@extend_schema(tags=["pwc v1"])
+class MethodViewSet(V1ViewSet):
+    """Methods; ``q`` searches names (ranked), ``name`` and ``full_name`` match exactly."""
+
+    serializer_class = s.PwcMethodSerializer
+
+    def get_queryset(self):
+        model = Method()
+        qs = model.objects.select_related("paper").order_by("name")
+        if self.action != "list":
+            return qs
+        params = self.request.query_params
+        if _q(self.request, "name"):
+            qs = qs.filter(name__iexact=params["name"])
+        if _q(self.request, "full_name"):
+            qs = qs.filter(full_name__iexact=params["full_name"])
+        if _q(self.request, "q"):
+            return search.names(qs, params["q"], also="full_name")
+        return qs
+
+    @extend_schema(
+        parameters=[
+            *PAGE_PARAMS,
+            _param("q", "Search"),
+            _param("name", "Name"),
+            _param("full_name", "Full name"),
+        ]
+    )
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+
+@extend_schema(tags=["pwc v1"])
+class AreaViewSet(V1ViewSet):
+    """Research areas and their tasks."""
+
+    serializer_class = s.PwcAreaSerializer
+
+    def get_queryset(self):
+        qs = Area().objects.order_by("name")
+        if self.action != "list":
+            return qs
+        params = self.request.query_params
+        if _q(self.request, "name"):
+            qs = qs.filter(name__iexact=params["name"])
+        if _q(self.request, "q"):
+            return search.names(qs, params["q"])
+        return qs
+
+    @extend_schema(parameters=[*PAGE_PARAMS, _param("q", "Search"), _param("name", "Name")])
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(parameters=PAGE_PARAMS, responses=s.PwcTaskSerializer(many=True))
+    @action(detail=True)
+    def tasks(self, request, id=None):
+        area = self.object_or_404(Area().objects.all(), slug=id)
+        return self.page_of(tasks_qs().filter(area=area), s.PwcTaskSerializer)

@@ -1,0 +1,284 @@
+"""Search over papers, tasks, datasets, benchmarks, methods and model names: one module used by
+the search page, the read API's ``search`` parameters and the PWC-compatible API's ``q``.
+
+PostgreSQL: papers by full-text search over a stored ``search_vector`` (title weight A, authors
+B, abstract C, English stemming; a GIN index; kept current by a database trigger on every insert
+and update, so ``bulk_create`` and raw SQL are covered; see ``search_sql.py``), ranked by
+``ts_rank``; names (tasks, datasets, benchmarks, methods, models) by trigram word similarity
+(``pg_trgm``, GIN trigram indexes) or a substring, ranked by similarity. A paper is also found
+through the model names of its results and the methods it uses: "maml" finds the MAML paper
+although neither its title nor its abstract says "MAML".
+
+SQLite (the embedded default): papers by an FTS5 table (porter stemming) kept current by
+triggers, ranked by bm25; names by a substring match of every word, shorter names first. Where
+the SQLite library lacks FTS5, papers fall back to a substring match of every word in the title,
+abstract or authors (documented best effort: no stemming, no ranking beyond title hits).
+"""
+
+import re
+
+from django.db import connection
+from django.db.models import Case, F, FloatField, Q, QuerySet, Value, When
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Coalesce, Greatest, Length
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+
+from .models import Benchmark, Dataset, Model, Paper, Result, Task
+
+MAX_QUERY = 200
+WORD = re.compile(r"\w+", re.UNICODE)
+# Extra rank of a paper found through a model or method name (ts_rank is in [0, 1]).
+NAME_BONUS = 0.5
+FTS_TABLE = "leaderboard_paper_fts"
+
+
+def clean(q: str | None) -> str:
+    """The query as searched: no NUL, trimmed, bounded."""
+    return (q or "").replace("\x00", "").strip()[:MAX_QUERY]
+
+
+def words(q: str) -> list[str]:
+    return WORD.findall(q.lower())[:12]
+
+
+def is_postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def _method_model():
+    from django.apps import apps
+
+    try:
+        return apps.get_model("leaderboard", "Method")
+    except LookupError:
+        return None
+
+
+# ---- names -------------------------------------------------------------------------------
+
+
+def _all_words(fields: list[str], terms: list[str]) -> Q:
+    match = Q()
+    for term in terms:
+        any_field = Q()
+        for f in fields:
+            any_field |= Q(**{f"{f}__icontains": term})
+        match &= any_field
+    return match
+
+
+def names(queryset: QuerySet, q: str, field: str = "name", also: str = "") -> QuerySet:
+    """Rows of ``queryset`` whose ``field`` (or ``also``: a method's full name) matches ``q``,
+    best first (annotated ``score``)."""
+    q = clean(q)
+    terms = words(q)
+    if not terms:
+        return queryset.none()
+    fields = [field, also] if also else [field]
+    if is_postgres():
+        from django.contrib.postgres.search import TrigramWordSimilarity
+
+        # A name that contains the query is a match (the trigram index serves ILIKE); only when
+        # none does, the slower similarity scan finds names with a typo ("mamal" -> "MAML").
+        match = Q()
+        for f in fields:
+            match |= Q(**{f"{f}__icontains": q})
+        if len(terms) > 1:  # several words: each in the name, in any order
+            match |= _all_words(fields, terms)
+        elif not queryset.filter(match).exists():
+            for f in fields:
+                match |= Q(**{f"{f}__trigram_word_similar": q})
+        score = TrigramWordSimilarity(q, field)
+        if also:
+            score = Greatest(score, TrigramWordSimilarity(q, also) * 0.9)
+        return queryset.filter(match).annotate(score=score).order_by("-score", Length(field), field)
+    return (
+        queryset.filter(_all_words(fields, terms))
+        .annotate(score=Value(1.0, output_field=FloatField()))
+        .order_by(Length(field), field)
+    )
+
+
+def model_ids(q: str) -> QuerySet:
+    """Ids of the models (results' row names) matching ``q``: a subquery."""
+    return names(Model.objects.all(), q).values("pk")
+
+
+def _papers_by_names(q: str) -> Q:
+    """Papers with a result under a matching model name, or using a matching method."""
+    by_model = Q(pk__in=Result.objects.filter(model__in=model_ids(q)).values("paper_id"))
+    method = _method_model()
+    if method is not None and hasattr(Paper, "methods"):
+        by_method = Q(methods__in=names(method.objects.all(), q, also="full_name").values("pk"))
+        return by_model | Q(pk__in=Paper.objects.filter(by_method).values("pk"))
+    return by_model
+
+
+# ---- papers ------------------------------------------------------------------------------
+
+
+def _fts_available() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = %s", [FTS_TABLE]
+        )
+        return cursor.fetchone() is not None
+
+
+def _fts5_query(terms: list[str]) -> str:
+    # Each word quoted (no FTS5 syntax from the user), implicit AND; the last one as a prefix.
+    quoted = [f'"{t}"' for t in terms]
+    quoted[-1] += "*"
+    return " ".join(quoted)
+
+
+def papers(q: str, queryset: QuerySet | None = None) -> QuerySet:
+    """Papers matching ``q``, best first (annotated ``score``)."""
+    q = clean(q)
+    terms = words(q)
+    queryset = Paper.objects.all() if queryset is None else queryset
+    if not terms:
+        return queryset.none()
+    by_names = _papers_by_names(q) | Q(arxiv_id=q)
+    bonus = Case(When(by_names, then=Value(NAME_BONUS)), default=Value(0.0))
+    if is_postgres():
+        return _papers_postgres(q, queryset)
+    if _fts_available():
+        match = _fts5_query(terms)
+        ids = RawSQL(f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s", [match])
+        # bm25 is negative, lower is better: its negation, bounded, is the text score.
+        rank = RawSQL(
+            f"SELECT -bm25({FTS_TABLE}, 10.0, 5.0, 1.0) FROM {FTS_TABLE} "
+            f"WHERE {FTS_TABLE} MATCH %s AND rowid = {Paper._meta.db_table}.id",
+            [match],
+            output_field=FloatField(),
+        )
+        text_score = Case(When(pk__in=ids, then=rank), default=Value(0.0))
+        return (
+            queryset.filter(Q(pk__in=ids) | by_names)
+            .annotate(score=text_score + bonus)
+            .order_by("-score", "-date", "pk")
+        )
+    match = Q()
+    title_hits = Value(0.0)
+    for term in terms:
+        match &= Q(title__icontains=term) | Q(abstract__icontains=term) | Q(authors__icontains=term)
+        hit = Case(When(title__icontains=term, then=Value(1.0)), default=Value(0.0))
+        title_hits = title_hits + hit
+    return (
+        queryset.filter(match | by_names)
+        .annotate(score=title_hits + bonus)
+        .order_by("-score", "-date", "pk")
+    )
+
+
+# At full size a common word ("learning") matches most of the archive: ranking every match on
+# each request took over a second. PostgreSQL ranks a bounded candidate set instead: the newest
+# TEXT_CANDIDATES full-text matches (an index scan of the GIN index, then a top-N sort by date)
+# plus the papers of the best NAME_MODELS matching model names and NAME_METHODS methods (at
+# most NAME_CANDIDATES). The count is that of the candidates, so at most a few thousand.
+TEXT_CANDIDATES = 2000
+NAME_MODELS = 50
+NAME_METHODS = 20
+NAME_CANDIDATES = 500
+
+
+def _papers_postgres(q: str, queryset: QuerySet) -> QuerySet:
+    from django.contrib.postgres.search import SearchQuery, SearchRank
+
+    query = SearchQuery(q, search_type="websearch", config="english")
+    text_ids = list(
+        queryset.filter(search__vector=query)
+        .order_by(F("date").desc(nulls_last=True), "-pk")
+        .values_list("pk", flat=True)[:TEXT_CANDIDATES]
+    )
+    models = list(names(Model.objects.all(), q).values_list("pk", flat=True)[:NAME_MODELS])
+    name_ids = set(
+        Result.objects.filter(model_id__in=models, paper__isnull=False)
+        .order_by()
+        .values_list("paper_id", flat=True)
+        .distinct()[:NAME_CANDIDATES]
+    )
+    method = _method_model()
+    if method is not None and hasattr(Paper, "methods"):
+        found = names(method.objects.all(), q, also="full_name").values_list("pk", flat=True)
+        through = Paper.methods.through
+        name_ids |= set(
+            through.objects.filter(method_id__in=list(found[:NAME_METHODS]))
+            .order_by()
+            .values_list("paper_id", flat=True)
+            .distinct()[:NAME_CANDIDATES]
+        )
+    bonus = Case(When(pk__in=name_ids or [0], then=Value(NAME_BONUS)), default=Value(0.0))
+    return (
+        queryset.filter(Q(pk__in=[*text_ids, *name_ids]) | Q(arxiv_id=q))
+        .annotate(score=Coalesce(SearchRank(F("search__vector"), query), 0.0) + bonus)
+        .order_by("-score", "-date", "pk")
+    )
+
+
+# ---- the other kinds ---------------------------------------------------------------------
+
+
+def tasks(q: str) -> QuerySet:
+    return names(Task.objects.all(), q)
+
+
+def datasets(q: str) -> QuerySet:
+    return names(Dataset.objects.all(), q)
+
+
+def benchmarks(q: str) -> QuerySet:
+    return names(Benchmark.objects.select_related("dataset"), q)
+
+
+def methods(q: str) -> QuerySet | None:
+    method = _method_model()
+    return None if method is None else names(method.objects.all(), q, also="full_name")
+
+
+def models(q: str) -> QuerySet:
+    return names(Model.objects.all(), q)
+
+
+# ---- highlighting ------------------------------------------------------------------------
+
+
+def _stem(term: str) -> str:
+    """A crude stem for highlighting only: "learning" marks "learn", "learned", "learns"."""
+    for suffix in ("ing", "ed", "es", "s"):
+        if len(term) > len(suffix) + 3 and term.endswith(suffix):
+            return term[: -len(suffix)]
+    return term
+
+
+def highlight(text: str, q: str) -> SafeString:
+    """``text`` escaped, with the words of ``q`` (and their endings) wrapped in <mark>."""
+    text = text or ""
+    terms = sorted({_stem(t) for t in words(clean(q))}, key=len, reverse=True)
+    if not terms:
+        return escape(text)
+    pattern = re.compile(r"\b(" + "|".join(re.escape(t) for t in terms) + r")\w*", re.I)
+    out, last = [], 0
+    for m in pattern.finditer(text):
+        out.append(escape(text[last : m.start()]))
+        out.append(f"<mark>{escape(m.group(0))}</mark>")
+        last = m.end()
+    out.append(escape(text[last:]))
+    return mark_safe("".join(out))
+
+
+def snippet(text: str, q: str, width: int = 240) -> SafeString:
+    """Around the first matching word of ``text``, at most ``width`` characters, highlighted."""
+    text = text or ""
+    terms = [_stem(t) for t in words(clean(q))]
+    start = 0
+    lowered = text.lower()
+    positions = [p for p in (lowered.find(t) for t in terms) if p >= 0]
+    if positions:
+        start = max(0, min(positions) - width // 3)
+    piece = text[start : start + width]
+    prefix = "… " if start > 0 else ""
+    suffix = " …" if start + width < len(text) else ""
+    return mark_safe(escape(prefix) + highlight(piece, q) + escape(suffix))
