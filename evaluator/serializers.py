@@ -1,7 +1,5 @@
 """The submissions API: explicit fields in, explicit fields out."""
 
-import json
-
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -15,7 +13,10 @@ from evaluator.validation import (
     check_submission,
     split_authors,
 )
+from leaderboard.json_bounds import JSONBoundError, loads_bounded
 from leaderboard.models import Benchmark, Metric, Paper
+from leaderboard.serializers import HttpUrlField
+from leaderboard.urls_safe import validate_http_url
 
 
 class PayloadTooLarge(APIException):
@@ -63,8 +64,10 @@ class AuthorsField(serializers.Field):
     def to_internal_value(self, data):
         if isinstance(data, str) and data.strip().startswith("["):
             try:
-                data = json.loads(data)
-            except json.JSONDecodeError:
+                data = loads_bounded(data, max_bytes=64 * 1024, max_depth=2, what="Authors")
+            except JSONBoundError as exc:
+                raise serializers.ValidationError(str(exc)) from None
+            except ValueError:
                 raise serializers.ValidationError("Authors: not a valid JSON list.") from None
         if not isinstance(data, list | str):
             raise serializers.ValidationError("Authors: a list of names or a string.")
@@ -113,7 +116,9 @@ class SubmissionCreateSerializer(serializers.Serializer):
     paper = IdOrSlugField(Paper, "paper", required=False, allow_null=True)
     paper_title = serializers.CharField(max_length=500, required=False, allow_blank=True)
     paper_arxiv_id = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    paper_url = serializers.URLField(max_length=500, required=False, allow_blank=True)
+    paper_url = serializers.URLField(
+        max_length=500, required=False, allow_blank=True, validators=[validate_http_url]
+    )
     paper_authors = AuthorsField(required=False)
     paper_date = serializers.DateField(required=False, allow_null=True)
     kind = serializers.ChoiceField(choices=Submission.Kind.choices, required=False)
@@ -202,6 +207,8 @@ class SubmissionSerializer(serializers.ModelSerializer):
     paper = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     evaluation_mode = serializers.SerializerMethodField()
     run = serializers.SerializerMethodField()
+
+    paper_url = HttpUrlField()
 
     run_serializer = RunSerializer
 

@@ -10,7 +10,6 @@ bytes and refused with a message that says what to send instead.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import re
@@ -23,9 +22,20 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 
+from leaderboard.json_bounds import JSONBoundError, loads_bounded
+
 CHECKPOINT_SUFFIX = ".safetensors"
 MAX_HEADER_BYTES = 4 * 1024 * 1024
+MAX_TENSORS = 1000
+# A message lists at most this many tensor names (a header of 60,000 names is not echoed back).
+MAX_NAMES_LISTED = 10
 MAX_CONFIG_BYTES = 256 * 1024
+# A training configuration is a flat object of numbers and booleans (evaluator.protocols): a
+# little nesting is refused by the schema with its own message; deeper is refused unparsed. The
+# schema's largest integer bound (a seed, 2**31 - 1) has 10 digits: 20 leaves room for a value
+# the schema then refuses by its bound, and none reaches int() with thousands of digits.
+MAX_CONFIG_DEPTH = 8
+MAX_CONFIG_INT_DIGITS = 20
 # Room for the form fields around the file in a multipart body.
 MULTIPART_OVERHEAD_BYTES = 1024 * 1024
 
@@ -151,24 +161,37 @@ def read_safetensors_header(fileobj, size: int) -> CheckpointSummary:
     """Parse and check the header and layout of a safetensors file, reading the header only."""
     not_st = "This is not a safetensors file"
     fileobj.seek(0)
-    first = _read_exactly(fileobj, 8)
-    _refuse_by_magic(first)
-    if len(first) < 8:
+    first = _read_exactly(fileobj, 9)
+    # A safetensors header starts with "{" after its 8-byte length, whose low byte can be 0x80
+    # (a header of 128 + 256k bytes): only a file without that "{" can be a pickle.
+    if first[8:9] != b"{":
+        _refuse_by_magic(first)
+    if len(first) < 9:
         raise ValidationError(f"{not_st}: it is only {size} bytes long.", code="not_safetensors")
-    (header_len,) = struct.unpack("<Q", first)
+    (header_len,) = struct.unpack("<Q", first[:8])
+    if header_len > MAX_HEADER_BYTES and first[8:9] == b"{":
+        raise ValidationError(
+            f"The safetensors header is {human_size(header_len)}, over the limit of "
+            f"{human_size(MAX_HEADER_BYTES)} (at most {MAX_TENSORS} tensors): the reference "
+            "network has a few dozen.",
+            code="header_too_large",
+        )
     if header_len < 2 or header_len > MAX_HEADER_BYTES:
         raise ValidationError(
             f"{not_st}: its first 8 bytes do not give a plausible header length.",
             code="not_safetensors",
         )
+    fileobj.seek(8)
     if header_len > size - 8:
         raise ValidationError(
             "The safetensors file is truncated: it ends inside its header.", code="truncated"
         )
     raw = _read_exactly(fileobj, header_len)
     try:
-        header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        header = loads_bounded(raw, max_bytes=MAX_HEADER_BYTES, max_depth=3, what="Its header")
+    except JSONBoundError as exc:
+        raise ValidationError(f"{not_st}: {exc}", code="not_safetensors") from None
+    except ValueError:
         raise ValidationError(
             f"{not_st}: its header is not valid JSON.", code="not_safetensors"
         ) from None
@@ -180,6 +203,12 @@ def read_safetensors_header(fileobj, size: int) -> CheckpointSummary:
         raise ValidationError(f"{not_st}: its metadata is not an object.", code="not_safetensors")
     if not header:
         raise ValidationError("The checkpoint holds no tensors.", code="empty")
+    if len(header) > MAX_TENSORS:
+        raise ValidationError(
+            f"The checkpoint declares {len(header)} tensors, over the limit of {MAX_TENSORS}: "
+            "the reference network has a few dozen.",
+            code="too_many_tensors",
+        )
 
     buffer_len = size - 8 - header_len
     tensors: dict[str, tuple[int, ...]] = {}
@@ -188,12 +217,13 @@ def read_safetensors_header(fileobj, size: int) -> CheckpointSummary:
     for name, entry in header.items():
         if not isinstance(entry, dict) or not {"dtype", "shape", "data_offsets"} <= entry.keys():
             raise ValidationError(
-                f"{not_st}: the header entry for {name!r} is malformed.", code="not_safetensors"
+                f"{not_st}: the header entry for {name[:100]!r} is malformed.",
+                code="not_safetensors",
             )
         dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
         if dtype in OTHER_DTYPES:
             raise ValidationError(
-                f"Tensor {name!r} has dtype {dtype}: a checkpoint's weights must be floating "
+                f"Tensor {name[:100]!r} has dtype {dtype}: a checkpoint's weights must be floating "
                 "point (F32, F64, F16 or BF16).",
                 code="dtype",
             )
@@ -210,12 +240,12 @@ def read_safetensors_header(fileobj, size: int) -> CheckpointSummary:
         )
         if not (valid_shape and valid_offsets):
             raise ValidationError(
-                f"{not_st}: the shape or offsets of {name!r} are malformed.",
+                f"{not_st}: the shape or offsets of {name[:100]!r} are malformed.",
                 code="not_safetensors",
             )
         if offsets[1] - offsets[0] != math.prod(shape) * DTYPE_BYTES[dtype]:
             raise ValidationError(
-                f"{not_st}: the byte span of {name!r} does not match its shape and dtype.",
+                f"{not_st}: the byte span of {name[:100]!r} does not match its shape and dtype.",
                 code="not_safetensors",
             )
         tensors[name] = tuple(shape)
@@ -249,15 +279,21 @@ def read_safetensors_header(fileobj, size: int) -> CheckpointSummary:
     )
 
 
+def _names(names: list[str]) -> str:
+    shown = ", ".join(name[:100] for name in names[:MAX_NAMES_LISTED])
+    more = len(names) - MAX_NAMES_LISTED
+    return f"{shown} and {more} more" if more > 0 else shown
+
+
 def check_shapes(summary: CheckpointSummary, expected: dict[str, tuple[int, ...]], label: str):
     """Every tensor the protocol's network needs, of its shape, and nothing else."""
     problems = []
     missing = sorted(set(expected) - set(summary.tensors))
     extra = sorted(set(summary.tensors) - set(expected))
     if missing:
-        problems.append(f"missing tensors {', '.join(missing)}")
+        problems.append(f"missing tensors {_names(missing)}")
     if extra:
-        problems.append(f"unexpected tensors {', '.join(extra)}")
+        problems.append(f"unexpected tensors {_names(extra)}")
     for name in sorted(set(expected) & set(summary.tensors)):
         got, want = tuple(summary.tensors[name]), tuple(expected[name])
         if got != want:
@@ -275,7 +311,7 @@ def upload_path(uploaded):
     if hasattr(uploaded, "temporary_file_path"):
         yield uploaded.temporary_file_path()
         return
-    fd, path = tempfile.mkstemp(suffix=CHECKPOINT_SUFFIX)
+    fd, path = tempfile.mkstemp(suffix=CHECKPOINT_SUFFIX, dir=upload_temp_dir())
     try:
         with os.fdopen(fd, "wb") as out:
             uploaded.seek(0)
@@ -284,6 +320,27 @@ def upload_path(uploaded):
         yield path
     finally:
         os.unlink(path)
+
+
+def upload_temp_dir() -> str | None:
+    """Where uploads and their copies are written: FILE_UPLOAD_TEMP_DIR (the project's
+    ``var/uploads``, swept of stale files at start-up by ``evaluator.uploads``)."""
+    path = getattr(settings, "FILE_UPLOAD_TEMP_DIR", None)
+    if path:
+        os.makedirs(path, exist_ok=True)
+    return path
+
+
+def _user_named(message: str, path: str, uploaded) -> str:
+    """A message about the file at ``path`` naming the user's file instead of the server's."""
+    name = os.path.basename(getattr(uploaded, "name", "") or "") or "the checkpoint"
+    for server_name in (path, os.path.basename(path)):
+        message = message.replace(server_name, name)
+    temp = getattr(uploaded, "temporary_file_path", None)
+    if temp:
+        for server_name in (temp(), os.path.basename(temp())):
+            message = message.replace(server_name, name)
+    return message
 
 
 def check_finite(path: str) -> None:
@@ -350,9 +407,13 @@ def check_checkpoint(uploaded, maml_protocol_name: str | None = None) -> Checkpo
         if shapes is not None:
             check_shapes(summary, shapes, f"protocol {maml_protocol_name}")
     with upload_path(uploaded) as path:
-        check_finite(path)
-        if maml_protocol_name:
-            _maml_ref_checks(path, maml_protocol_name)
+        try:
+            check_finite(path)
+            if maml_protocol_name:
+                _maml_ref_checks(path, maml_protocol_name)
+        except ValidationError as exc:
+            message = _user_named(" ".join(exc.messages), path, uploaded)
+            raise ValidationError(message, code=getattr(exc, "code", None)) from None
     uploaded.seek(0)
     return summary
 
@@ -412,8 +473,16 @@ def parse_config(text_or_file) -> dict:
             code="too_large",
         )
     try:
-        config = json.loads(text)
-    except json.JSONDecodeError as exc:
+        config = loads_bounded(
+            text,
+            max_bytes=MAX_CONFIG_BYTES,
+            max_depth=MAX_CONFIG_DEPTH,
+            max_int_digits=MAX_CONFIG_INT_DIGITS,
+            what="The configuration",
+        )
+    except JSONBoundError as exc:
+        raise ValidationError(str(exc), code=f"too_{exc.bound}") from None
+    except ValueError as exc:
         raise ValidationError(
             f"The configuration is not valid JSON: {exc}", code="invalid"
         ) from None

@@ -4,9 +4,11 @@ from django.contrib import admin, messages
 
 from .merging import MergeConflict, merge_papers
 from .models import Benchmark, CodeLink, Dataset, Metric, Model, Paper, Result, Task
+from .urls_safe import admin_formfield_overrides
 
 
 class CodeLinkInline(admin.TabularInline):
+    formfield_overrides = admin_formfield_overrides()
     model = CodeLink
     extra = 0
     fields = ["url", "official", "framework"]
@@ -48,6 +50,7 @@ class TaskAdmin(admin.ModelAdmin):
 
 @admin.register(Dataset)
 class DatasetAdmin(admin.ModelAdmin):
+    formfield_overrides = admin_formfield_overrides()
     list_display = ["name", "slug", "url"]
     search_fields = ["name", "slug", "description"]
     prepopulated_fields = {"slug": ["name"]}
@@ -82,6 +85,7 @@ class BenchmarkAdmin(admin.ModelAdmin):
 
 @admin.register(Paper)
 class PaperAdmin(admin.ModelAdmin):
+    formfield_overrides = admin_formfield_overrides()
     list_display = ["title", "date", "venue", "arxiv_id"]
     list_filter = ["venue", ("date", admin.DateFieldListFilter), "tasks"]
     search_fields = ["title", "slug", "arxiv_id", "abstract"]
@@ -109,6 +113,7 @@ class PaperAdmin(admin.ModelAdmin):
 
 @admin.register(CodeLink)
 class CodeLinkAdmin(admin.ModelAdmin):
+    formfield_overrides = admin_formfield_overrides()
     list_display = ["url", "paper", "official", "framework"]
     list_filter = ["official", "framework"]
     list_select_related = ["paper"]

@@ -1,5 +1,7 @@
 from django import template
 
+from leaderboard.urls_safe import http_url_or_empty
+
 register = template.Library()
 
 
@@ -32,3 +34,10 @@ def page_url(context, page_number) -> str:
     params = context["request"].GET.copy()
     params["page"] = page_number
     return "?" + params.urlencode()
+
+
+@register.filter
+def safe_href(value) -> str:
+    """The URL if it is an http(s) one, else "": every stored external link goes through this
+    before it becomes an ``href`` (see ``leaderboard/urls_safe.py``)."""
+    return http_url_or_empty(value)
