@@ -1,7 +1,6 @@
 """The submissions API: explicit fields in, explicit fields out."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.exceptions import APIException
@@ -25,7 +24,7 @@ class PayloadTooLarge(APIException):
     default_code = "too_large"
 
 
-@extend_schema_field(OpenApiTypes.STR)
+@extend_schema_field({"type": "string", "minLength": 1, "maxLength": 300})
 class IdOrSlugField(serializers.Field):
     """A catalogue object given by its id, its slug, or (for short lists) its exact name."""
 
@@ -156,6 +155,14 @@ class SubmissionCreateSerializer(serializers.Serializer):
             "transductive": attrs["evaluation_mode"] == "transductive",
             "uses_additional_data": attrs["uses_additional_data"],
         }
+
+
+class SubmissionCreateJSONSerializer(SubmissionCreateSerializer):
+    """The same claim as a JSON (or url-encoded) body: no file fields, so a reproduce run with
+    its ``config`` (an object); an evaluate run sends its checkpoint as multipart."""
+
+    checkpoint = None
+    config_file = None
 
 
 class RunSerializer(serializers.ModelSerializer):

@@ -11,6 +11,7 @@ from evaluator.limits import ActiveRunLimit, SubmissionRateThrottle
 from evaluator.permissions import IsOwnerOrStaff, own_submissions, visible_submissions
 from evaluator.serializers import (
     PayloadTooLarge,
+    SubmissionCreateJSONSerializer,
     SubmissionCreateSerializer,
     SubmissionDetailSerializer,
     SubmissionSerializer,
@@ -85,7 +86,14 @@ class SubmissionViewSet(
             return SubmissionDetailSerializer
         return SubmissionSerializer
 
-    @extend_schema(responses={201: SubmissionDetailSerializer})
+    @extend_schema(
+        request={
+            "multipart/form-data": SubmissionCreateSerializer,
+            "application/json": SubmissionCreateJSONSerializer,
+            "application/x-www-form-urlencoded": SubmissionCreateJSONSerializer,
+        },
+        responses={201: SubmissionDetailSerializer},
+    )
     def create(self, request, *args, **kwargs):
         too_large = UploadTooLarge(max_checkpoint_bytes()).messages
         if declared_body_too_large(request._request):
