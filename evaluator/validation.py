@@ -107,6 +107,7 @@ class BoundedUploadHandler(FileUploadHandler):
 def install_upload_bound(request) -> None:
     """Put the bounded handler first; call before anything reads ``request.POST``/``FILES``."""
     request.upload_too_large = None
+    upload_temp_dir()  # the folder Django writes large uploads to exists
     request.upload_handlers.insert(0, BoundedUploadHandler(request))
 
 
