@@ -46,7 +46,7 @@ def claim(benchmark, paper, **extra):
         "metric": "Accuracy",
         "claimed_value": "48.7",
         "model_name": "MAML",
-        "paper": paper.slug,
+        "paper": paper.slug if paper else None,
         "kind": "reproduce",
     }
     data.update(extra)
@@ -265,3 +265,33 @@ def test_an_accepted_upload_leaves_no_temporary_file(
     assert Submission.objects.count() == 1
     uploads = Path(folders) / "uploads"
     assert not (uploads.exists() and os.listdir(uploads))
+
+
+@pytest.mark.parametrize("url", ["javascript:alert(1)", "data:text/html,x", "ftp://a.org/p"])
+def test_the_api_refuses_a_paper_url_that_is_not_http(api, omniglot, folders, url):
+    data = claim(omniglot, None, config="{}")
+    data.pop("paper")
+    data.update(paper_title="New", paper_url=url)
+    r = api.post(URL, data, format="json")
+    body = assert_json_error(r, 400)
+    assert "paper_url" in body
+    assert_nothing_left(folders)
+
+
+def test_the_form_refuses_a_paper_url_that_is_not_http(client, owner, omniglot, folders):
+    client.force_login(owner)
+    r = client.post(
+        "/submit/",
+        {
+            "benchmark": omniglot.pk,
+            "metric": omniglot.metrics.get().pk,
+            "claimed_value": "48.7",
+            "model_name": "MAML",
+            "paper_title": "New",
+            "paper_url": "javascript:alert(1)",
+            "kind": "reproduce",
+            "config": "{}",
+        },
+    )
+    assert r.status_code == 400
+    assert Submission.objects.count() == 0
