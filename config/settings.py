@@ -151,7 +151,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 # Uploads over FILE_UPLOAD_MAX_MEMORY_SIZE, and the copies validation makes, are written here,
 # never to the system's temporary directory; files a killed server left behind are removed at
-# start-up once older than FILE_UPLOAD_STALE_SECONDS (evaluator.apps, evaluator.validation).
+# start-up once older than FILE_UPLOAD_STALE_SECONDS (evaluator.apps, evaluator.validation.uploads).
 FILE_UPLOAD_TEMP_DIR = str(Path(env_str("FILE_UPLOAD_TEMP_DIR", str(VAR_DIR / "uploads"))))
 FILE_UPLOAD_STALE_SECONDS = env_int("FILE_UPLOAD_STALE_SECONDS", 15 * 60)
 # A JSON request body of the API (a claim and its configuration): at most this many bytes,

@@ -7,6 +7,6 @@ class EvaluatorConfig(AppConfig):
 
     def ready(self):
         # Upload files a killed server left in FILE_UPLOAD_TEMP_DIR (var/uploads), once stale.
-        from evaluator.uploads import sweep_stale_uploads
+        from evaluator.validation.uploads import sweep_stale_uploads
 
         sweep_stale_uploads()

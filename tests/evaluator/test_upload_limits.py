@@ -11,8 +11,8 @@ import time
 import pytest
 from django.core.exceptions import ValidationError
 
-from evaluator.uploads import sweep_stale_uploads
 from evaluator.validation import MAX_HEADER_BYTES, MAX_TENSORS, check_checkpoint
+from evaluator.validation.uploads import sweep_stale_uploads
 from tests.evaluator.web_helpers import upload
 
 
