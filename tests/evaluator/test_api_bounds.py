@@ -295,3 +295,9 @@ def test_the_form_refuses_a_paper_url_that_is_not_http(client, owner, omniglot, 
     )
     assert r.status_code == 400
     assert Submission.objects.count() == 0
+
+
+@pytest.mark.parametrize("query", ["page_size=null", "page_size=0", "page=0", "page_size=101"])
+def test_the_submission_list_refuses_a_page_outside_the_schema(api, query):
+    body = assert_json_error(api.get(f"{URL}?{query}"), 400)
+    assert query.split("=")[0] in body
