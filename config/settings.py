@@ -78,6 +78,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.security.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -173,11 +174,40 @@ STORAGES = {
 MAX_CHECKPOINT_BYTES = env_int("MAX_CHECKPOINT_BYTES", 50 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# Uploads over FILE_UPLOAD_MAX_MEMORY_SIZE, and the copies validation makes, are written here,
+# never to the system's temporary directory; files a killed server left behind are removed at
+# start-up once older than FILE_UPLOAD_STALE_SECONDS (evaluator.apps, evaluator.validation.uploads).
+FILE_UPLOAD_TEMP_DIR = str(Path(env_str("FILE_UPLOAD_TEMP_DIR", str(VAR_DIR / "uploads"))))
+FILE_UPLOAD_STALE_SECONDS = env_int("FILE_UPLOAD_STALE_SECONDS", 15 * 60)
+# A JSON request body of the API (a claim and its configuration): at most this many bytes,
+# nested at most this deep, integers of at most this many digits (leaderboard/parsers.py).
+API_JSON_MAX_BYTES = env_int("API_JSON_MAX_BYTES", 512 * 1024)
+API_JSON_MAX_DEPTH = env_int("API_JSON_MAX_DEPTH", 32)
+API_JSON_MAX_INT_DIGITS = env_int("API_JSON_MAX_INT_DIGITS", 20)
 
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# The Content-Security-Policy of every page (config/security.py); report-only to try a change.
+CSP_REPORT_ONLY = env_bool("CSP_REPORT_ONLY", False)
+CSRF_FAILURE_VIEW = "config.api_errors.csrf_failure"
+
+# The limits below count in the cache (CACHES above): with CACHE_URL, one count for every
+# process; unset, each process counts on its own.
+
+# Limits per user (docs/evaluator.md, "Limits"): submissions per hour (DRF's throttle, the API
+# and the form alike), active (queued or running) runs per queue, checked in the transaction
+# that creates a run; log-in failures per user name and address before a lock-out.
+SUBMISSION_RATE = env_str("SUBMISSION_RATE", "30/hour")
+EVALUATOR_MAX_ACTIVE_RUNS = {
+    "cpu": env_int("EVALUATOR_MAX_ACTIVE_CPU_RUNS", 10),
+    "gpu": env_int("EVALUATOR_MAX_ACTIVE_GPU_RUNS", 3),
+}
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 15 * 60)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -191,6 +221,13 @@ REST_FRAMEWORK = {
         "rest_framework.filters.OrderingFilter",
     ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PARSER_CLASSES": [
+        "leaderboard.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "EXCEPTION_HANDLER": "config.api_errors.exception_handler",
+    "DEFAULT_THROTTLE_RATES": {"submissions": SUBMISSION_RATE},
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": [
@@ -203,6 +240,13 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Leaderboard results that were re-run before they were published.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Upload fields are "format: binary" in request bodies (not the "uri" of responses).
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Every error code an operation can answer, with its JSON body (config/openapi.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.openapi.document_errors",
+    ],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

@@ -1,9 +1,11 @@
 from django.contrib import admin
 from django.http import JsonResponse
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 
+@csrf_exempt  # any method: a POST to an unknown path is a 404, not a CSRF refusal
 def api_not_found(request, *args, **kwargs):
     """Programs get JSON, not the HTML 404 page, for an unknown path under /api/."""
     return JsonResponse({"detail": "Not found."}, status=404)
@@ -12,7 +14,7 @@ def api_not_found(request, *args, **kwargs):
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include("leaderboard.pwc.urls")),
     path("api/", include("evaluator.api_urls")),
     path("api/", include("leaderboard.api_urls")),
@@ -21,3 +23,9 @@ urlpatterns = [
     path("", include("evaluator.urls")),
     path("", include("leaderboard.urls")),
 ]
+
+# JSON under /api/, the site's pages elsewhere (config/api_errors.py).
+handler400 = "config.api_errors.bad_request"
+handler403 = "config.api_errors.permission_denied"
+handler404 = "config.api_errors.page_not_found"
+handler500 = "config.api_errors.server_error"

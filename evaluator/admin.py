@@ -8,8 +8,14 @@ from django import forms
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 
+from leaderboard.urls_safe import admin_formfield_overrides
+
 from . import services
+from .forms import LockoutAdminAuthenticationForm
 from .models import Run, RunEvent, Submission
+
+# The admin's log-in has the site's lock-out after repeated failures (evaluator/limits.py).
+admin.site.login_form = LockoutAdminAuthenticationForm
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -39,6 +45,7 @@ class RunEventInline(ReadOnlyInline):
 
 @admin.register(Submission)
 class SubmissionAdmin(admin.ModelAdmin):
+    formfield_overrides = admin_formfield_overrides()
     list_display = (
         "id",
         "model_name",

@@ -4,3 +4,9 @@ from django.apps import AppConfig
 class EvaluatorConfig(AppConfig):
     name = "evaluator"
     verbose_name = "Verification"
+
+    def ready(self):
+        # Upload files a killed server left in FILE_UPLOAD_TEMP_DIR (var/uploads), once stale.
+        from evaluator.validation.uploads import sweep_stale_uploads
+
+        sweep_stale_uploads()

@@ -1,10 +1,12 @@
 """The web forms: sign-up and submission. Checks shared with the API live in validation.py."""
 
 from django import forms
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import get_user_model
-from django.contrib.auth.forms import UserCreationForm
+from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 from django.core.exceptions import ValidationError
 
+from evaluator.limits import LockoutFormMixin
 from evaluator.models import Submission
 from evaluator.validation import (
     CHECKPOINT_SUFFIX,
@@ -15,6 +17,15 @@ from evaluator.validation import (
     max_checkpoint_bytes,
 )
 from leaderboard.models import Benchmark, Metric, Paper
+from leaderboard.urls_safe import validate_http_url
+
+
+class LockoutAuthenticationForm(LockoutFormMixin, AuthenticationForm):
+    """The log-in form, with the lock-out after repeated failures (evaluator/limits.py)."""
+
+
+class LockoutAdminAuthenticationForm(LockoutFormMixin, AdminAuthenticationForm):
+    """The admin's log-in form, with the same lock-out."""
 
 
 class SignUpForm(UserCreationForm):
@@ -72,7 +83,11 @@ class SubmissionForm(forms.Form):
         max_length=200, required=False, label="arXiv id or URL", help_text="e.g. 1703.03400"
     )
     paper_url = forms.URLField(
-        max_length=500, required=False, label="Paper URL", assume_scheme="https"
+        max_length=500,
+        required=False,
+        label="Paper URL",
+        assume_scheme="https",
+        validators=[validate_http_url],
     )
     paper_authors = forms.CharField(
         required=False,

@@ -1,10 +1,7 @@
 """The submissions API: explicit fields in, explicit fields out."""
 
-import json
-
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import reverse
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.exceptions import APIException
@@ -16,7 +13,10 @@ from evaluator.validation import (
     check_submission,
     split_authors,
 )
+from leaderboard.json_bounds import JSONBoundError, loads_bounded
 from leaderboard.models import Benchmark, Metric, Paper
+from leaderboard.serializers import HttpUrlField
+from leaderboard.urls_safe import validate_http_url
 
 
 class PayloadTooLarge(APIException):
@@ -25,7 +25,7 @@ class PayloadTooLarge(APIException):
     default_code = "too_large"
 
 
-@extend_schema_field(OpenApiTypes.STR)
+@extend_schema_field({"type": "string", "minLength": 1, "maxLength": 300})
 class IdOrSlugField(serializers.Field):
     """A catalogue object given by its id, its slug, or (for short lists) its exact name."""
 
@@ -64,8 +64,10 @@ class AuthorsField(serializers.Field):
     def to_internal_value(self, data):
         if isinstance(data, str) and data.strip().startswith("["):
             try:
-                data = json.loads(data)
-            except json.JSONDecodeError:
+                data = loads_bounded(data, max_bytes=64 * 1024, max_depth=2, what="Authors")
+            except JSONBoundError as exc:
+                raise serializers.ValidationError(str(exc)) from None
+            except ValueError:
                 raise serializers.ValidationError("Authors: not a valid JSON list.") from None
         if not isinstance(data, list | str):
             raise serializers.ValidationError("Authors: a list of names or a string.")
@@ -117,7 +119,9 @@ class SubmissionCreateSerializer(serializers.Serializer):
     paper = IdOrSlugField(Paper, "paper", required=False, allow_null=True)
     paper_title = serializers.CharField(max_length=500, required=False, allow_blank=True)
     paper_arxiv_id = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    paper_url = serializers.URLField(max_length=500, required=False, allow_blank=True)
+    paper_url = serializers.URLField(
+        max_length=500, required=False, allow_blank=True, validators=[validate_http_url]
+    )
     paper_authors = AuthorsField(required=False)
     paper_date = serializers.DateField(required=False, allow_null=True)
     kind = serializers.ChoiceField(choices=Submission.Kind.choices, required=False)
@@ -156,6 +160,14 @@ class SubmissionCreateSerializer(serializers.Serializer):
             "uses_additional_data": attrs["uses_additional_data"],
             "checkpoint_public": attrs["checkpoint_public"],
         }
+
+
+class SubmissionCreateJSONSerializer(SubmissionCreateSerializer):
+    """The same claim as a JSON (or url-encoded) body: no file fields, so a reproduce run with
+    its ``config`` (an object); an evaluate run sends its checkpoint as multipart."""
+
+    checkpoint = None
+    config_file = None
 
 
 class RunSerializer(serializers.ModelSerializer):
@@ -212,6 +224,8 @@ class SubmissionSerializer(serializers.ModelSerializer):
     verification_level = serializers.SerializerMethodField()
     evidence_url = serializers.SerializerMethodField()
     run = serializers.SerializerMethodField()
+
+    paper_url = HttpUrlField()
 
     run_serializer = RunSerializer
 

@@ -20,6 +20,7 @@ from django.utils import timezone
 from leaderboard.models import CatalogueVersion, Model, Paper, Result, unique_slug
 
 from .decision import Decision
+from .limits import check_active_runs
 from .models import Run, RunEvent, Submission
 from .protocols import REPRODUCE, protocol_for_benchmark, unverifiable_reason
 
@@ -60,13 +61,18 @@ def create_submission(
     """Store a validated claim with its first run, and queue the run once this commits.
 
     The caller has validated the input (form or serializer). A benchmark the reference runner
-    cannot check gives a run that is ``unverifiable`` with the reason, never queued.
+    cannot check gives a run that is ``unverifiable`` with the reason, never queued. A user at
+    their limit of active runs on the run's queue gets ``limits.ActiveRunLimit``, nothing stored.
     """
     if kind not in Submission.Kind.values:
         raise ValueError(f"unknown kind {kind!r}")
     protocol = protocol_for_benchmark(benchmark)
     paper_fields = paper_fields or {}
+    why_not = unverifiable_reason(protocol, kind, metric.name)
     with transaction.atomic():
+        if not why_not:
+            # Before anything is stored: raises ActiveRunLimit (the transaction rolls back).
+            check_active_runs(owner, kind)
         submission = Submission(
             owner=owner,
             benchmark=benchmark,
@@ -92,7 +98,6 @@ def create_submission(
                 f"{submission.checkpoint_sha256[:16]}.safetensors", checkpoint_file, save=False
             )
         submission.save()
-        why_not = unverifiable_reason(protocol, kind, metric.name)
         if why_not:
             run = Run.objects.create(
                 submission=submission,

@@ -17,9 +17,11 @@ from .models import (
     Result,
     Task,
 )
+from .urls_safe import admin_formfield_overrides
 
 
 class CodeLinkInline(admin.TabularInline):
+    formfield_overrides = admin_formfield_overrides()
     model = CodeLink
     extra = 0
     fields = ["url", "official", "framework", "mentioned_in_paper", "mentioned_in_github"]
@@ -112,6 +114,7 @@ class BenchmarkMetricAdmin(admin.ModelAdmin):
 
 @admin.register(Dataset)
 class DatasetAdmin(admin.ModelAdmin):
+    formfield_overrides = admin_formfield_overrides()
     list_display = ["name", "full_name", "introduced_date", "num_papers"]
     search_fields = ["name", "slug", "full_name", "description"]
     prepopulated_fields = {"slug": ["name"]}
@@ -148,6 +151,7 @@ class BenchmarkAdmin(admin.ModelAdmin):
 
 @admin.register(Paper)
 class PaperAdmin(admin.ModelAdmin):
+    formfield_overrides = admin_formfield_overrides()
     list_display = ["title", "date", "venue", "arxiv_id"]
     list_filter = ["venue", ("date", admin.DateFieldListFilter), "tasks"]
     search_fields = ["title", "slug", "arxiv_id", "pwc_url"]
@@ -175,6 +179,7 @@ class PaperAdmin(admin.ModelAdmin):
 
 @admin.register(CodeLink)
 class CodeLinkAdmin(admin.ModelAdmin):
+    formfield_overrides = admin_formfield_overrides()
     list_display = ["url", "paper", "official", "framework"]
     list_filter = ["official", "framework", "mentioned_in_paper", "mentioned_in_github"]
     list_select_related = ["paper"]

@@ -3,7 +3,7 @@
 from django.db.models import Count, Prefetch
 from django.http import JsonResponse
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
@@ -185,7 +185,14 @@ class ArchiveExportView(CachedReadMixin, APIView):
 
     permission_classes = [AllowAny]
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(
+        responses={
+            200: OpenApiResponse(
+                {"type": "array", "items": {"type": "object", "additionalProperties": True}},
+                description="The tasks of evaluation-tables.json: a list, as the archive's file.",
+            )
+        }
+    )
     def get(self, request):
         return Response(export_archive())
 

@@ -22,6 +22,7 @@ from django.db import transaction
 
 from . import catalogue
 from .models import Benchmark, CodeLink, Result, Task
+from .urls_safe import http_url_or_empty
 
 _VALUE = re.compile(r"^([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*(%|[kKMBG])?$")
 _SCALE = {None: 1.0, "%": 1.0, "k": 1e3, "K": 1e3, "M": 1e6, "B": 1e9, "G": 1e9}
@@ -238,7 +239,12 @@ class _Importer:
         title = row.get("paper_title")
         if not isinstance(title, str) or not title.strip():
             return None
-        url = row.get("paper_url") if isinstance(row.get("paper_url"), str) else ""
+        raw_url = row.get("paper_url") if isinstance(row.get("paper_url"), str) else ""
+        url = http_url_or_empty(raw_url)
+        if raw_url.strip() and not url:
+            self.report.warnings.append(
+                f"{where}: paper_url {raw_url[:80]!r} is not http(s); dropped"
+            )
         date = _parse_date(row.get("paper_date"))
         if row.get("paper_date") and date is None:
             self.report.warnings.append(f"{where}: paper_date {row['paper_date']!r} ignored")
@@ -249,9 +255,15 @@ class _Importer:
             paper.save(update_fields=["date"])
         for link in row.get("code_links") or []:
             if isinstance(link, dict) and isinstance(link.get("url"), str) and link["url"]:
+                link_url = http_url_or_empty(link["url"])
+                if not link_url:
+                    self.report.warnings.append(
+                        f"{where}: code link {link['url'][:80]!r} is not http(s); dropped"
+                    )
+                    continue
                 CodeLink.objects.get_or_create(
                     paper=paper,
-                    url=link["url"][:500],
+                    url=link_url,
                     defaults={"official": link.get("official") is True},
                 )
         return paper

@@ -2,7 +2,9 @@
 value an empty page. Names match a slug or a name without regard to case."""
 
 import django_filters
+from django import forms
 from django.db.models import Q
+from drf_spectacular.utils import extend_schema_field
 from rest_framework.exceptions import ValidationError
 from rest_framework.filters import SearchFilter
 
@@ -17,6 +19,13 @@ def _slug_or_name(prefix: str, value: str) -> Q:
 
 def _truthy(value: str) -> bool:
     return value in ("true", "1", "yes")
+
+
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": 9999})
+class YearFilter(django_filters.NumberFilter):
+    """A year: an integer from 1 to 9999, as the schema says (a fraction is a 400)."""
+
+    field_class = forms.IntegerField
 
 
 class SafeSearchFilter(SearchFilter):
@@ -159,7 +168,7 @@ class BenchmarkFilter(django_filters.FilterSet):
 class PaperFilter(django_filters.FilterSet):
     task = django_filters.CharFilter(method="filter_task", help_text="slug or name")
     arxiv_id = django_filters.CharFilter()
-    year = django_filters.NumberFilter(field_name="date__year", min_value=1, max_value=9999)
+    year = YearFilter(field_name="date__year", min_value=1, max_value=9999)
 
     class Meta:
         model = Paper

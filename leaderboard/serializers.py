@@ -1,11 +1,28 @@
 """Explicit read serializers of the API. Each expects the queryset its view builds
 (select_related / prefetch_related / annotations), so that no field runs a query per row."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from .models import Benchmark, CodeLink, Dataset, Paper, Result, Task
+from .urls_safe import http_url_or_empty
 
 _DATETIME = serializers.DateTimeField()
+
+
+@extend_schema_field(
+    {"type": "string", "description": "An http(s) URL, or empty when there is none."}
+)
+class HttpUrlField(serializers.CharField):
+    """A stored link as the API gives it: http(s) only (anything else reads as ""), and
+    documented as a string that may be empty (not ``format: uri``, which "" would break)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("read_only", True)
+        super().__init__(**kwargs)
+
+    def to_representation(self, value):
+        return http_url_or_empty(value)
 
 
 class ResultSerializer(serializers.ModelSerializer):
@@ -108,6 +125,8 @@ class RankedResultSerializer(ResultSerializer):
 
 
 class CodeLinkSerializer(serializers.ModelSerializer):
+    url = HttpUrlField()
+
     class Meta:
         model = CodeLink
         fields = ["url", "official", "framework"]
@@ -117,6 +136,8 @@ class CodeLinkSerializer(serializers.ModelSerializer):
 class PaperSerializer(serializers.ModelSerializer):
     tasks = serializers.SlugRelatedField(many=True, read_only=True, slug_field="slug")
     page_url = serializers.CharField(source="get_absolute_url")
+    url = HttpUrlField()
+    pdf_url = HttpUrlField()
 
     class Meta:
         model = Paper
@@ -156,6 +177,7 @@ class TaskSerializer(serializers.ModelSerializer):
 
 
 class DatasetSerializer(serializers.ModelSerializer):
+    url = HttpUrlField()
     benchmark_count = serializers.IntegerField()
     page_url = serializers.CharField(source="get_absolute_url")
 

@@ -1,6 +1,15 @@
 """Fixtures shared by the whole suite: named users (owner, other user, staff)."""
 
 import pytest
+from django.core.cache import cache
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    """Throttle and log-in counters (Django's cache) start empty in every test."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture

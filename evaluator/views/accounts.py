@@ -5,6 +5,7 @@ from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 from rest_framework.authtoken.models import Token
 
@@ -29,6 +30,7 @@ def signup(request):
     return render(request, "registration/signup.html", {"form": form})
 
 
+@never_cache  # the page shows the API token: Cache-Control: no-store, never kept by a cache
 @login_required
 def account(request):
     token, _ = Token.objects.get_or_create(user=request.user)

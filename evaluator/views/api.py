@@ -3,14 +3,16 @@
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.pagination import PageNumberPagination
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.exceptions import APIException
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
+from evaluator.limits import ActiveRunLimit, SubmissionRateThrottle
 from evaluator.permissions import IsOwnerOrStaff, own_submissions, visible_submissions
 from evaluator.serializers import (
     PayloadTooLarge,
+    SubmissionCreateJSONSerializer,
     SubmissionCreateSerializer,
     SubmissionDetailSerializer,
     SubmissionSerializer,
@@ -23,6 +25,8 @@ from evaluator.validation import (
     install_upload_bound,
     max_checkpoint_bytes,
 )
+from leaderboard.pagination import ApiPagination
+from leaderboard.parsers import BoundedJSONParser
 
 JSON_LIMIT = MAX_CONFIG_BYTES + 64 * 1024
 
@@ -34,7 +38,13 @@ def _length(request) -> int:
         return 0
 
 
-class SubmissionPagination(PageNumberPagination):
+class ActiveRunsRefused(APIException):
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_detail = "Too many active runs."
+    default_code = "active_runs"
+
+
+class SubmissionPagination(ApiPagination):
     page_size = 20
     page_size_query_param = "page_size"
     max_page_size = 100
@@ -52,7 +62,7 @@ class SubmissionViewSet(
     """
 
     permission_classes = [IsAuthenticated, IsOwnerOrStaff]
-    parser_classes = [MultiPartParser, FormParser, JSONParser]
+    parser_classes = [MultiPartParser, FormParser, BoundedJSONParser]
     filter_backends: list = []
     pagination_class = SubmissionPagination
 
@@ -60,6 +70,10 @@ class SubmissionViewSet(
         # Before anything parses the body: the checkpoint is read up to its limit, no further.
         install_upload_bound(request)
         return super().initialize_request(request, *args, **kwargs)
+
+    def get_throttles(self):
+        # Submitting is limited per user per hour (SUBMISSION_RATE); reading is not.
+        return [SubmissionRateThrottle()] if self.action == "create" else []
 
     def get_queryset(self):
         user = self.request.user
@@ -73,7 +87,14 @@ class SubmissionViewSet(
             return SubmissionDetailSerializer
         return SubmissionSerializer
 
-    @extend_schema(responses={201: SubmissionDetailSerializer})
+    @extend_schema(
+        request={
+            "multipart/form-data": SubmissionCreateSerializer,
+            "application/json": SubmissionCreateJSONSerializer,
+            "application/x-www-form-urlencoded": SubmissionCreateJSONSerializer,
+        },
+        responses={201: SubmissionDetailSerializer},
+    )
     def create(self, request, *args, **kwargs):
         too_large = UploadTooLarge(max_checkpoint_bytes()).messages
         if declared_body_too_large(request._request):
@@ -86,7 +107,10 @@ class SubmissionViewSet(
             raise PayloadTooLarge({request._request.upload_too_large: too_large})
         serializer = self.get_serializer(data=data)
         serializer.is_valid(raise_exception=True)
-        submission = create_submission(request.user, **serializer.validated_data)
+        try:
+            submission = create_submission(request.user, **serializer.validated_data)
+        except ActiveRunLimit as exc:
+            raise ActiveRunsRefused(str(exc)) from None
         submission = self.get_queryset().get(pk=submission.pk)
         body = SubmissionDetailSerializer(submission, context=self.get_serializer_context()).data
         return Response(body, status=status.HTTP_201_CREATED)

@@ -2,8 +2,10 @@
 
 import json
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import RequestDataTooBig
 from django.core.paginator import Paginator
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -13,12 +15,14 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
 from evaluator.forms import SubmissionForm
+from evaluator.limits import ActiveRunLimit, throttle_wait
 from evaluator.models import Run
 from evaluator.permissions import own_submissions, visible_submissions
 from evaluator.services import cancel_by_owner, create_submission
 from evaluator.validation import (
     UploadTooLarge,
     declared_body_too_large,
+    human_size,
     install_upload_bound,
     max_checkpoint_bytes,
 )
@@ -39,14 +43,39 @@ def submit(request):
     return _submit(request)
 
 
+def _refused(request, message: str, status: int, retry_after: int | None = None):
+    context = {"form": SubmissionForm(), "upload_error": message}
+    response = render(request, "evaluator/submit.html", context, status=status)
+    if retry_after:
+        response["Retry-After"] = str(retry_after)
+    return response
+
+
 @csrf_protect
 def _submit(request):
     if request.method == "POST":
-        form = SubmissionForm(
-            request.POST, request.FILES, upload_too_large=request.upload_too_large
-        )
+        wait = throttle_wait(request)
+        if wait is not None:
+            minutes = max(1, round(wait / 60))
+            message = (
+                f"You have sent too many submissions in the last hour (the limit is "
+                f"{settings.SUBMISSION_RATE}): try again in about {minutes} minute(s)."
+            )
+            return _refused(request, message, 429, wait)
+        try:
+            form = SubmissionForm(
+                request.POST, request.FILES, upload_too_large=request.upload_too_large
+            )
+        except RequestDataTooBig:
+            # A form field (not a file) over DATA_UPLOAD_MAX_MEMORY_SIZE, e.g. a pasted config.
+            limit = human_size(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+            return _refused(request, f"The form's text fields are limited to {limit}.", 413)
         if form.is_valid():
-            submission = create_submission(request.user, **form.create_kwargs())
+            try:
+                submission = create_submission(request.user, **form.create_kwargs())
+            except ActiveRunLimit as exc:
+                form.add_error(None, str(exc))
+                return render(request, "evaluator/submit.html", {"form": form}, status=429)
             messages.success(request, f"Submission #{submission.pk} received.")
             return redirect(submission)
         status = 413 if request.upload_too_large else 400

@@ -19,3 +19,11 @@ class PwcPagination(PageNumberPagination):
             if raw is not None and not (raw.isdigit() and int(raw) > 0):
                 raise ValidationError({param: ["A positive integer is required."]})
         return super().paginate_queryset(queryset, request, view)
+
+    def get_schema_operation_parameters(self, view):
+        """The schema says what ``paginate_queryset`` accepts: positive integers (a larger
+        ``items_per_page`` is served at most ``max_page_size`` items, as PWC did)."""
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            parameter["schema"]["minimum"] = 1
+        return parameters

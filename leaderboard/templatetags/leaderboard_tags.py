@@ -2,6 +2,8 @@ from urllib.parse import urlsplit
 
 from django import template
 
+from leaderboard.urls_safe import http_url_or_empty
+
 register = template.Library()
 
 
@@ -48,12 +50,7 @@ def page_url(context, page_number) -> str:
 @register.filter
 def http_url(value) -> str:
     """The address if it is an absolute http(s) URL, else "" (never javascript:, data:, ...)."""
-    value = (value or "").strip() if isinstance(value, str) else ""
-    try:
-        parts = urlsplit(value)
-    except ValueError:
-        return ""
-    return value if parts.scheme in ("http", "https") and parts.netloc else ""
+    return http_url_or_empty(value)
 
 
 @register.filter
@@ -64,3 +61,10 @@ def repo_label(url) -> str:
     if parts.netloc.endswith("github.com") and path:
         return path.removesuffix(".git")
     return f"{parts.netloc}/{path}".rstrip("/")
+
+
+@register.filter
+def safe_href(value) -> str:
+    """The URL if it is an http(s) one, else "": every stored external link goes through this
+    before it becomes an ``href`` (see ``leaderboard/urls_safe.py``)."""
+    return http_url_or_empty(value)

@@ -68,6 +68,14 @@ def test_sign_up_submit_and_watch_it_verified(
     """``page`` is tests/browser/conftest.py's: a fresh context of the session's Chromium."""
     call_command("load_seed", verbosity=0)
     base = live_server.url
+    # Under the Content-Security-Policy: no console error, no violation, all the way through.
+    errors: list[str] = []
+    page.add_init_script(
+        "window.__csp = []; document.addEventListener('securitypolicyviolation',"
+        " (e) => window.__csp.push(e.violatedDirective + ' ' + (e.blockedURI || 'inline')));"
+    )
+    page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
 
     # Sign up: the account page shows the new API token.
     page.goto(f"{base}/accounts/signup/")
@@ -128,6 +136,10 @@ def test_sign_up_submit_and_watch_it_verified(
     assert f"reproduced {run.reproduced_value:.2f} ± {run.ci95:.2f}%" in badge
     assert run.reproduced_value > float(CLAIM)
     assert page.inner_text("#run-log").strip()
+    assert page.evaluate("window.__csp") == [] and errors == [], (
+        page.evaluate("window.__csp"),
+        errors,
+    )
     screenshot("submission-verified")
 
     # The published row, with its badge, on the benchmark page.
@@ -142,3 +154,4 @@ def test_sign_up_submit_and_watch_it_verified(
     assert result.is_verified
     assert result.value == float(CLAIM)
     assert result.verification_url == f"/results/{result.pk}/evidence/"
+    assert page.evaluate("window.__csp") == [] and errors == []

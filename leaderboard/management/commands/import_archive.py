@@ -1,8 +1,7 @@
-import json
-
 from django.core.management.base import BaseCommand, CommandError
 
 from leaderboard.archive import ArchiveFormatError, import_archive
+from leaderboard.json_bounds import JSONBoundError, loads_bounded
 
 
 class Command(BaseCommand):
@@ -14,11 +13,13 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         path = options["file"]
         try:
-            with open(path, encoding="utf-8") as fh:
-                data = json.load(fh)
+            with open(path, "rb") as fh:
+                data = loads_bounded(fh.read(), max_bytes=None, max_depth=64, what=path)
         except OSError as exc:
             raise CommandError(f"Cannot read {path}: {exc.strerror or exc}") from exc
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except JSONBoundError as exc:
+            raise CommandError(f"{exc}; nothing was imported.") from exc
+        except ValueError as exc:
             raise CommandError(f"{path} is not a JSON file: {exc}") from exc
         try:
             report = import_archive(data)

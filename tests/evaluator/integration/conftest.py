@@ -148,6 +148,14 @@ class Workers:
                 proc.wait(timeout=10)
 
 
+@pytest.fixture(autouse=True)
+def no_per_user_limits(settings):
+    """These tests load the pipeline (twenty submissions of one user at once): the per-user
+    throttle and active-run cap are tested in tests/evaluator/test_limits.py."""
+    settings.SUBMISSION_RATE = "100000/hour"
+    settings.EVALUATOR_MAX_ACTIVE_RUNS = {"cpu": 0, "gpu": 0}
+
+
 @pytest.fixture
 def workers(transactional_db, settings, tmp_path):
     """Start workers with ``workers.start(name)``; all are stopped after the test."""

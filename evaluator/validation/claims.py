@@ -1,0 +1,227 @@
+"""Checks on a claim: its figure, its metric, its training configuration, its paper; and
+``check_submission``, the whole submission as the form and the API both check it."""
+
+from __future__ import annotations
+
+import math
+import re
+
+from django.core.exceptions import ValidationError
+
+from leaderboard.json_bounds import JSONBoundError, loads_bounded
+
+from .checkpoints import _read_exactly, check_checkpoint
+from .uploads import UploadTooLarge, human_size
+
+MAX_CONFIG_BYTES = 256 * 1024
+# A training configuration is a flat object of numbers and booleans (evaluator.protocols): a
+# little nesting is refused by the schema with its own message; deeper is refused unparsed. The
+# schema's largest integer bound (a seed, 2**31 - 1) has 10 digits: 20 leaves room for a value
+# the schema then refuses by its bound, and none reaches int() with thousands of digits.
+MAX_CONFIG_DEPTH = 8
+MAX_CONFIG_INT_DIGITS = 20
+
+
+def is_percentage(metric) -> bool:
+    return metric.unit.strip() == "%" or "accuracy" in metric.name.lower()
+
+
+def check_claimed_value(value, metric) -> float:
+    """A finite figure in the metric's range: 0-100 for a percentage, >= 0 for an error."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise ValidationError("Enter a number.", code="invalid") from None
+    if not math.isfinite(value):
+        raise ValidationError("The claimed value must be a finite number.", code="non_finite")
+    if value < 0:
+        raise ValidationError(f"{metric.name} cannot be negative.", code="negative")
+    if is_percentage(metric) and value > 100:
+        raise ValidationError(f"{metric.name} is a percentage: at most 100.", code="over_100")
+    return value
+
+
+def check_metric_of_benchmark(benchmark, metric) -> None:
+    if not benchmark.metrics.filter(pk=metric.pk).exists():
+        names = ", ".join(benchmark.metrics.values_list("name", flat=True)) or "none"
+        raise ValidationError(
+            f"{benchmark.name} has no metric {metric.name!r} (its metrics: {names}).",
+            code="metric_not_in_benchmark",
+        )
+
+
+def parse_config(text_or_file) -> dict:
+    """A training configuration: a JSON object of at most MAX_CONFIG_BYTES."""
+    if hasattr(text_or_file, "read"):
+        if getattr(text_or_file, "size", 0) > MAX_CONFIG_BYTES:
+            raise ValidationError(
+                f"The configuration is too large (at most {human_size(MAX_CONFIG_BYTES)}).",
+                code="too_large",
+            )
+        text_or_file.seek(0)
+        raw = _read_exactly(text_or_file, MAX_CONFIG_BYTES + 1)
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ValidationError("The configuration is not UTF-8 JSON.", code="invalid") from None
+    elif isinstance(text_or_file, dict):
+        return text_or_file
+    else:
+        text = str(text_or_file)
+    if len(text.encode("utf-8")) > MAX_CONFIG_BYTES:
+        raise ValidationError(
+            f"The configuration is too large (at most {human_size(MAX_CONFIG_BYTES)}).",
+            code="too_large",
+        )
+    try:
+        config = loads_bounded(
+            text,
+            max_bytes=MAX_CONFIG_BYTES,
+            max_depth=MAX_CONFIG_DEPTH,
+            max_int_digits=MAX_CONFIG_INT_DIGITS,
+            what="The configuration",
+        )
+    except JSONBoundError as exc:
+        raise ValidationError(str(exc), code=f"too_{exc.bound}") from None
+    except ValueError as exc:
+        raise ValidationError(
+            f"The configuration is not valid JSON: {exc}", code="invalid"
+        ) from None
+    if not isinstance(config, dict):
+        raise ValidationError("The configuration must be a JSON object.", code="invalid")
+    return config
+
+
+ARXIV_NEW = re.compile(r"^\d{4}\.\d{4,5}(v\d+)?$")
+ARXIV_OLD = re.compile(r"^[a-z][a-z.\-]*/\d{7}(v\d+)?$", re.IGNORECASE)
+ARXIV_URL = re.compile(r"^https?://(www\.)?arxiv\.org/(abs|pdf)/(?P<id>[^?#]+?)(\.pdf)?/?$")
+
+
+def normalise_arxiv_id(value: str) -> str:
+    """``1703.03400``, ``arXiv:1703.03400v3`` or an arxiv.org URL, as the bare id."""
+    value = (value or "").strip()
+    if not value:
+        return ""
+    m = ARXIV_URL.match(value)
+    if m:
+        value = m.group("id")
+    if value.lower().startswith("arxiv:"):
+        value = value[6:]
+    if not (ARXIV_NEW.match(value) or ARXIV_OLD.match(value)):
+        raise ValidationError(
+            f"{value!r} is not an arXiv id (like 1703.03400) or an arxiv.org URL.", code="invalid"
+        )
+    return value
+
+
+def split_authors(value) -> list[str]:
+    """Authors as a list: a list already, or one name per line / comma-separated."""
+    if isinstance(value, list | tuple):
+        names = [str(v).strip() for v in value]
+    else:
+        text = str(value or "")
+        names = [n.strip() for n in re.split(r"[\n,;]", text)]
+    return [n for n in names if n][:100]
+
+
+# --------------------------------------------------------------------------- the whole submission
+
+
+def check_submission(
+    *,
+    benchmark,
+    metric,
+    claimed_value,
+    kind: str | None,
+    checkpoint=None,
+    config=None,
+    paper=None,
+    paper_fields: dict | None = None,
+) -> dict:
+    """Check a claim and its artefact; the keyword arguments of ``create_submission``.
+
+    Shared by the form and the API. Raises ValidationError with a dict of field errors; an
+    oversized checkpoint raises ``UploadTooLarge`` alone (the API answers 413 for it).
+    """
+    from evaluator.models import Submission
+    from evaluator.protocols import protocol_for_benchmark, validate_training_config
+
+    errors: dict[str, list] = {}
+
+    def add(field, exc):
+        errors.setdefault(field, []).extend(exc.error_list)
+
+    if metric is not None:
+        try:
+            claimed_value = check_claimed_value(claimed_value, metric)
+        except ValidationError as exc:
+            add("claimed_value", exc)
+        if benchmark is not None:
+            try:
+                check_metric_of_benchmark(benchmark, metric)
+            except ValidationError as exc:
+                add("metric", exc)
+
+    has_checkpoint, has_config = checkpoint is not None, config not in (None, "")
+    if not kind:
+        kind = Submission.Kind.REPRODUCE if has_config and not has_checkpoint else "evaluate"
+    if kind == Submission.Kind.EVALUATE and not has_checkpoint:
+        add("checkpoint", ValidationError("An evaluate run needs a .safetensors checkpoint."))
+    if kind == Submission.Kind.REPRODUCE and not has_config:
+        add("config", ValidationError("A reproduce run needs a training configuration (JSON)."))
+    if has_checkpoint and has_config:
+        add("config", ValidationError("Send a checkpoint or a configuration, not both."))
+
+    protocol = protocol_for_benchmark(benchmark) if benchmark is not None else None
+    if kind == Submission.Kind.EVALUATE and has_checkpoint and not has_config:
+        try:
+            check_checkpoint(checkpoint, protocol.maml_protocol if protocol else None)
+        except UploadTooLarge:
+            raise
+        except ValidationError as exc:
+            add("checkpoint", exc)
+    if kind == Submission.Kind.REPRODUCE and has_config and not has_checkpoint:
+        try:
+            config = parse_config(config)
+            if protocol is not None and protocol.supports(Submission.Kind.REPRODUCE):
+                config = validate_training_config(protocol, config)
+        except ValidationError as exc:
+            add("config", exc)
+
+    paper_kwargs = {}
+    if paper is None:
+        fields = dict(paper_fields or {})
+        title = (fields.get("title") or "").strip()
+        if not title:
+            add("paper", ValidationError("Choose an existing paper or give the new one's title."))
+        else:
+            try:
+                arxiv_id = normalise_arxiv_id(fields.get("arxiv_id") or "")
+            except ValidationError as exc:
+                add("paper_arxiv_id", exc)
+                arxiv_id = ""
+            url = (fields.get("url") or "").strip()
+            if not arxiv_id and not url and "paper_arxiv_id" not in errors:
+                add("paper_arxiv_id", ValidationError("Give the new paper's arXiv id or URL."))
+            if arxiv_id and not url:
+                url = f"https://arxiv.org/abs/{arxiv_id}"
+            paper_kwargs = {
+                "title": title,
+                "arxiv_id": arxiv_id,
+                "url": url,
+                "authors": split_authors(fields.get("authors")),
+                "date": fields.get("date"),
+            }
+
+    if errors:
+        raise ValidationError(errors)
+    return {
+        "benchmark": benchmark,
+        "metric": metric,
+        "claimed_value": claimed_value,
+        "kind": kind,
+        "checkpoint_file": checkpoint if kind == Submission.Kind.EVALUATE else None,
+        "config": config if kind == Submission.Kind.REPRODUCE else None,
+        "paper": paper,
+        "paper_fields": paper_kwargs or None,
+    }

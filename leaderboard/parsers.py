@@ -1,0 +1,43 @@
+"""The API's JSON request parser: DRF's, with the site's bounds (``leaderboard/json_bounds.py``).
+
+The body is read up to ``API_JSON_MAX_BYTES`` plus one byte, never further: a longer one is a
+413; a body nested deeper than ``API_JSON_MAX_DEPTH`` or holding an integer of more than
+``API_JSON_MAX_INT_DIGITS`` digits is a 400 naming the bound.
+"""
+
+from django.conf import settings
+from rest_framework import status
+from rest_framework.exceptions import APIException, ParseError
+from rest_framework.parsers import JSONParser
+
+from .json_bounds import MAX_DEPTH, MAX_INT_DIGITS, JSONBoundError, loads_bounded
+
+
+class RequestTooLarge(APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "too_large"
+
+
+def json_max_bytes() -> int:
+    return int(getattr(settings, "API_JSON_MAX_BYTES", 512 * 1024))
+
+
+class BoundedJSONParser(JSONParser):
+    def parse(self, stream, media_type=None, parser_context=None):
+        limit = json_max_bytes()
+        raw = stream.read(limit + 1) if stream is not None else b""
+        if len(raw) > limit:
+            raise RequestTooLarge(f"A JSON request body is limited to {limit} bytes.")
+        try:
+            return loads_bounded(
+                raw,
+                max_bytes=limit,
+                max_depth=int(getattr(settings, "API_JSON_MAX_DEPTH", MAX_DEPTH)),
+                max_int_digits=int(getattr(settings, "API_JSON_MAX_INT_DIGITS", MAX_INT_DIGITS)),
+                what="The request body",
+            )
+        except JSONBoundError as exc:
+            raise ParseError(str(exc), code=f"json_{exc.bound}") from None
+        except ValueError as exc:
+            raise ParseError(f"JSON parse error - {exc}") from None
