@@ -3,13 +3,38 @@
 from django.contrib import admin, messages
 
 from .merging import MergeConflict, merge_papers
-from .models import Benchmark, CodeLink, Dataset, Metric, Model, Paper, Result, Task
+from .models import (
+    Area,
+    Benchmark,
+    BenchmarkMetric,
+    CodeLink,
+    Collection,
+    Dataset,
+    Method,
+    Metric,
+    Model,
+    Paper,
+    Result,
+    Task,
+)
 
 
 class CodeLinkInline(admin.TabularInline):
     model = CodeLink
     extra = 0
-    fields = ["url", "official", "framework"]
+    fields = ["url", "official", "framework", "mentioned_in_paper", "mentioned_in_github"]
+
+
+class BenchmarkMetricInline(admin.TabularInline):
+    """A curator corrects a metric's direction for one benchmark here (empty: the metric's
+    own flag)."""
+
+    model = BenchmarkMetric
+    extra = 0
+    fields = ["metric", "higher_is_better"]
+    autocomplete_fields = ["metric"]
+    verbose_name = "metric (direction in this benchmark)"
+    verbose_name_plural = "metrics (direction in this benchmark)"
 
 
 class ResultInline(admin.TabularInline):
@@ -39,18 +64,59 @@ class BenchmarkResultInline(ResultInline):
 
 @admin.register(Task)
 class TaskAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "parent"]
-    list_filter = [("parent", admin.RelatedOnlyFieldListFilter)]
+    list_display = ["name", "slug", "parent", "area"]
+    list_filter = ["area", ("parent", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["name", "slug", "description"]
     prepopulated_fields = {"slug": ["name"]}
-    autocomplete_fields = ["parent"]
+    autocomplete_fields = ["parent", "area"]
+
+
+@admin.register(Area)
+class AreaAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+
+
+@admin.register(Collection)
+class CollectionAdmin(admin.ModelAdmin):
+    list_display = ["name", "area", "parent"]
+    list_filter = ["area"]
+    list_select_related = ["area", "parent"]
+    search_fields = ["name", "slug", "description"]
+    prepopulated_fields = {"slug": ["name"]}
+    autocomplete_fields = ["area", "parent"]
+
+
+@admin.register(Method)
+class MethodAdmin(admin.ModelAdmin):
+    list_display = ["name", "full_name", "introduced_year", "num_papers"]
+    list_filter = ["collections__area", "introduced_year"]
+    search_fields = ["name", "slug", "full_name", "description"]
+    prepopulated_fields = {"slug": ["name"]}
+    autocomplete_fields = ["paper"]
+    filter_horizontal = ["collections"]
+
+
+@admin.register(BenchmarkMetric)
+class BenchmarkMetricAdmin(admin.ModelAdmin):
+    """Every (benchmark, metric) pair with its direction, correctable in the list itself."""
+
+    list_display = ["benchmark", "metric", "higher_is_better"]
+    list_editable = ["higher_is_better"]
+    list_filter = ["higher_is_better", "metric__higher_is_better"]
+    list_select_related = ["benchmark", "metric"]
+    search_fields = ["benchmark__name", "metric__name"]
+    autocomplete_fields = ["benchmark", "metric"]
 
 
 @admin.register(Dataset)
 class DatasetAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "url"]
-    search_fields = ["name", "slug", "description"]
+    list_display = ["name", "full_name", "introduced_date", "num_papers"]
+    search_fields = ["name", "slug", "full_name", "description"]
     prepopulated_fields = {"slug": ["name"]}
+    autocomplete_fields = ["paper"]
+    filter_horizontal = ["tasks"]
 
 
 @admin.register(Metric)
@@ -75,19 +141,19 @@ class BenchmarkAdmin(admin.ModelAdmin):
     list_select_related = ["dataset"]
     search_fields = ["name", "slug", "dataset__name"]
     prepopulated_fields = {"slug": ["name"]}
-    filter_horizontal = ["tasks", "metrics"]
+    filter_horizontal = ["tasks"]
     autocomplete_fields = ["dataset"]
-    inlines = [BenchmarkResultInline]
+    inlines = [BenchmarkMetricInline, BenchmarkResultInline]
 
 
 @admin.register(Paper)
 class PaperAdmin(admin.ModelAdmin):
     list_display = ["title", "date", "venue", "arxiv_id"]
     list_filter = ["venue", ("date", admin.DateFieldListFilter), "tasks"]
-    search_fields = ["title", "slug", "arxiv_id", "abstract"]
+    search_fields = ["title", "slug", "arxiv_id", "pwc_url"]
     date_hierarchy = "date"
     prepopulated_fields = {"slug": ["title"]}
-    filter_horizontal = ["tasks"]
+    filter_horizontal = ["tasks", "methods"]
     inlines = [CodeLinkInline, ResultInline]
     actions = ["merge_selected"]
 
@@ -110,7 +176,7 @@ class PaperAdmin(admin.ModelAdmin):
 @admin.register(CodeLink)
 class CodeLinkAdmin(admin.ModelAdmin):
     list_display = ["url", "paper", "official", "framework"]
-    list_filter = ["official", "framework"]
+    list_filter = ["official", "framework", "mentioned_in_paper", "mentioned_in_github"]
     list_select_related = ["paper"]
     search_fields = ["url", "paper__title"]
     autocomplete_fields = ["paper"]
@@ -141,7 +207,10 @@ class ResultAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     readonly_fields = ["created_at"]
     fieldsets = [
-        (None, {"fields": ["benchmark", "metric", "model", "paper", "value", "raw_value"]}),
+        (
+            None,
+            {"fields": ["benchmark", "metric", "model", "paper", "value", "ci95", "raw_value"]},
+        ),
         ("Provenance", {"fields": ["source", "uses_additional_data", "evaluation_mode"]}),
         (
             "Verification (written by the evaluator)",

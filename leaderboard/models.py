@@ -7,8 +7,9 @@ interval, evaluation mode, link to the run).
 """
 
 from django.db import models
-from django.db.models import Case, F, Q, When, Window
-from django.db.models.functions import Rank, Upper
+from django.db.models import Case, F, OuterRef, Q, Subquery, When, Window
+from django.db.models.functions import Coalesce, Rank, Upper
+from django.db.models.lookups import Exact
 from django.urls import reverse
 from django.utils.text import slugify
 
@@ -23,12 +24,54 @@ def unique_slug(model_cls: type[models.Model], text: str, max_length: int = 200)
     return slug
 
 
+class Area(models.Model):
+    """A research area of Papers With Code ("Computer Vision")."""
+
+    name = models.CharField(max_length=200, unique=True)
+    slug = models.SlugField(max_length=200, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Collection(models.Model):
+    """A family of methods ("Convolutional Neural Networks"), possibly inside another."""
+
+    name = models.CharField(max_length=300, unique=True)
+    slug = models.SlugField(max_length=300, unique=True)
+    description = models.TextField(blank=True)
+    area = models.ForeignKey(
+        Area, null=True, blank=True, on_delete=models.SET_NULL, related_name="collections"
+    )
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children"
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Task(models.Model):
     name = models.CharField(max_length=200, unique=True)
     slug = models.SlugField(max_length=200, unique=True)
     description = models.TextField(blank=True)
     parent = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="subtasks"
+    )
+    area = models.ForeignKey(
+        Area, null=True, blank=True, on_delete=models.SET_NULL, related_name="tasks"
+    )
+    # As the archive's evaluation tables have them (exported back unchanged).
+    categories = models.JSONField(default=list, blank=True)
+    synonyms = models.JSONField(default=list, blank=True)
+    source_link = models.JSONField(
+        null=True, blank=True, help_text='{"title": ..., "url": ...} or empty'
     )
 
     class Meta:
@@ -46,6 +89,26 @@ class Dataset(models.Model):
     slug = models.SlugField(max_length=200, unique=True)
     description = models.TextField(blank=True)
     url = models.URLField(max_length=500, blank=True)
+    full_name = models.CharField(max_length=500, blank=True)
+    homepage = models.URLField(max_length=500, blank=True)
+    introduced_date = models.DateField(null=True, blank=True)
+    warning = models.TextField(blank=True)
+    modalities = models.JSONField(default=list, blank=True)
+    languages = models.JSONField(default=list, blank=True)
+    variants = models.JSONField(default=list, blank=True)
+    num_papers = models.PositiveIntegerField(default=0)
+    data_loaders = models.JSONField(
+        default=list, blank=True, help_text='A list of {"url", "repo", "frameworks": [...]}'
+    )
+    paper = models.ForeignKey(
+        "Paper",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="introduced_datasets",
+    )
+    pwc_url = models.CharField(max_length=500, blank=True, db_index=True)
+    tasks = models.ManyToManyField("Task", related_name="datasets", blank=True)
 
     class Meta:
         ordering = ["name"]
@@ -77,7 +140,16 @@ class Benchmark(models.Model):
     slug = models.SlugField(max_length=300, unique=True)
     dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="benchmarks")
     tasks = models.ManyToManyField(Task, related_name="benchmarks", blank=True)
-    metrics = models.ManyToManyField(Metric, related_name="benchmarks", blank=True)
+    metrics = models.ManyToManyField(
+        Metric, related_name="benchmarks", blank=True, through="BenchmarkMetric"
+    )
+    # The dataset name as the archive wrote it ("Penn Treebank"): ``name`` is unique, so a
+    # same-named table under an unrelated task gets a suffixed name but keeps this one.
+    archive_name = models.CharField(max_length=300, blank=True, db_index=True)
+    links = models.JSONField(default=list, blank=True, help_text="The archive's dataset_links")
+    citations = models.JSONField(
+        default=list, blank=True, help_text="The archive's dataset_citations"
+    )
     ways = models.PositiveSmallIntegerField(null=True, blank=True)
     shots = models.PositiveSmallIntegerField(null=True, blank=True)
     description = models.TextField(blank=True)
@@ -91,6 +163,35 @@ class Benchmark(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("leaderboard:benchmark", args=[self.slug])
 
+    def higher_is_better(self, metric: "Metric") -> bool:
+        """The direction of ``metric`` in this benchmark (its own flag unless corrected)."""
+        link = BenchmarkMetric.objects.filter(benchmark=self, metric=metric).first()
+        return link.direction if link else metric.higher_is_better
+
+
+class BenchmarkMetric(models.Model):
+    """A metric as one benchmark uses it; its direction may differ from the metric's own."""
+
+    benchmark = models.ForeignKey(Benchmark, on_delete=models.CASCADE)
+    metric = models.ForeignKey(Metric, on_delete=models.CASCADE)
+    higher_is_better = models.BooleanField(
+        null=True, blank=True, help_text="Empty: the metric's own direction"
+    )
+
+    class Meta:
+        # The table the many-to-many field had before it gained this model (migration 0005).
+        db_table = "leaderboard_benchmark_metrics"
+        unique_together = [("benchmark", "metric")]
+
+    def __str__(self) -> str:
+        return f"{self.metric} on {self.benchmark}"
+
+    @property
+    def direction(self) -> bool:
+        if self.higher_is_better is None:
+            return self.metric.higher_is_better
+        return self.higher_is_better
+
 
 class Paper(models.Model):
     title = models.CharField(max_length=500)
@@ -103,6 +204,11 @@ class Paper(models.Model):
     pdf_url = models.URLField(max_length=500, blank=True)
     abstract = models.TextField(blank=True)
     tasks = models.ManyToManyField(Task, related_name="papers", blank=True)
+    methods = models.ManyToManyField("Method", related_name="papers", blank=True)
+    pwc_url = models.CharField(
+        max_length=500, blank=True, db_index=True, help_text="Papers With Code's paper_url"
+    )
+    proceeding = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -124,6 +230,8 @@ class CodeLink(models.Model):
     url = models.URLField(max_length=500)
     official = models.BooleanField(default=False)
     framework = models.CharField(max_length=50, blank=True)
+    mentioned_in_paper = models.BooleanField(default=False)
+    mentioned_in_github = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-official", "url"]
@@ -133,6 +241,36 @@ class CodeLink(models.Model):
 
     def __str__(self) -> str:
         return self.url
+
+
+class Method(models.Model):
+    """A method of the archive's methods.json ("Dropout"), in zero or more collections."""
+
+    name = models.CharField(max_length=300)
+    slug = models.SlugField(max_length=300, unique=True)
+    full_name = models.CharField(max_length=500, blank=True)
+    description = models.TextField(blank=True)
+    introduced_year = models.PositiveSmallIntegerField(null=True, blank=True)
+    paper = models.ForeignKey(
+        Paper,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="introduced_methods",
+    )
+    source_url = models.URLField(max_length=500, blank=True)
+    source_title = models.CharField(max_length=500, blank=True)
+    code_snippet_url = models.URLField(max_length=500, blank=True)
+    num_papers = models.PositiveIntegerField(default=0)
+    pwc_url = models.CharField(max_length=500, blank=True, db_index=True)
+    collections = models.ManyToManyField(Collection, related_name="methods", blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        indexes = [models.Index(Upper("name"), name="method_name_upper_idx")]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class Model(models.Model):
@@ -163,9 +301,11 @@ class ResultQuerySet(models.QuerySet):
     def with_relations(self) -> "ResultQuerySet":
         return self.select_related("benchmark__dataset", "metric", "model", "paper")
 
-    def ranked(self, metric: Metric) -> "ResultQuerySet":
-        """Rows of one metric, best first by its direction (ties: earlier paper first)."""
-        order = "-value" if metric.higher_is_better else "value"
+    def ranked(self, metric: Metric, benchmark: "Benchmark | None" = None) -> "ResultQuerySet":
+        """Rows of one metric, best first by its direction in ``benchmark`` (or its own)
+        (ties: earlier paper first; a value that is not a number last)."""
+        hib = benchmark.higher_is_better(metric) if benchmark else metric.higher_is_better
+        order = F("value").desc(nulls_last=True) if hib else F("value").asc(nulls_last=True)
         return self.filter(metric=metric).order_by(order, "paper__date", "id")
 
     def for_listing(self) -> "ResultQuerySet":
@@ -208,9 +348,21 @@ class ResultQuerySet(models.QuerySet):
         )
 
 
+def direction_expression():
+    """Whether higher is better for a result's metric in its benchmark: the benchmark's
+    correction (``BenchmarkMetric.higher_is_better``) if any, else the metric's own flag."""
+    corrected = BenchmarkMetric.objects.filter(
+        benchmark=OuterRef("benchmark_id"), metric=OuterRef("metric_id")
+    ).values("higher_is_better")[:1]
+    return Coalesce(Subquery(corrected), F("metric__higher_is_better"))
+
+
 def score_expression():
-    """Lower is better: the value, negated where the metric says higher is better."""
-    return Case(When(metric__higher_is_better=True, then=-F("value")), default=F("value")).asc()
+    """Lower is better: the value, negated where higher is better (in the result's benchmark);
+    a value that is not a number last."""
+    return Case(
+        When(Q(Exact(direction_expression(), True)), then=-F("value")), default=F("value")
+    ).asc(nulls_last=True)
 
 
 class Result(models.Model):
@@ -230,8 +382,17 @@ class Result(models.Model):
 
     benchmark = models.ForeignKey(Benchmark, on_delete=models.PROTECT, related_name="results")
     metric = models.ForeignKey(Metric, on_delete=models.PROTECT, related_name="results")
-    value = models.FloatField()
+    value = models.FloatField(null=True, blank=True, help_text="Empty: raw_value is not a number")
     raw_value = models.CharField(max_length=100, blank=True, help_text="As the source wrote it")
+    ci95 = models.FloatField(
+        null=True, blank=True, help_text="The interval of an archive value such as 0.84 ± 0.01"
+    )
+    # Identity of an archive row: a digest of every field of the row it came from, so that two
+    # rows of one table that differ in any field stay two results (see leaderboard/archive/).
+    archive_key = models.CharField(max_length=40, blank=True, db_index=True)
+    # What else the archive row held, exported back unchanged: {"code_links": [...],
+    # "model_links": [...]} as {"title", "url"} lists.
+    archive_row = models.JSONField(default=dict, blank=True)
     model = models.ForeignKey(Model, on_delete=models.PROTECT, related_name="results")
     paper = models.ForeignKey(
         Paper, null=True, blank=True, on_delete=models.PROTECT, related_name="results"
@@ -266,9 +427,9 @@ class Result(models.Model):
         ]
         constraints = [
             models.UniqueConstraint(
-                fields=["benchmark", "metric", "model", "paper"],
-                condition=Q(source="archive"),
-                name="unique_archive_result",
+                fields=["benchmark", "metric", "archive_key"],
+                condition=Q(source="archive") & ~Q(archive_key=""),
+                name="unique_archive_row_metric",
             )
         ]
 

@@ -50,14 +50,16 @@ def install_version_triggers(using: str = "default", **kwargs) -> None:
     if table not in connection.introspection.table_names():
         return  # leaderboard not migrated this far yet
     q = connection.ops.quote_name
+    existing = set(connection.introspection.table_names())
+    tables = [t for t in catalogue_tables() if t in existing]  # a partial migrate lacks some
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(PG_FUNCTION.format(version=q(table)))
-            for t in catalogue_tables():
+            for t in tables:
                 cursor.execute(f"DROP TRIGGER IF EXISTS leaderboard_version_bump ON {q(t)}")
                 cursor.execute(PG_TRIGGER.format(table=q(t)))
         elif connection.vendor == "sqlite":
-            for t in catalogue_tables():
+            for t in tables:
                 for event in ("INSERT", "UPDATE", "DELETE"):
                     name = q(f"leaderboard_version_{t}_{event.lower()}")
                     cursor.execute(
