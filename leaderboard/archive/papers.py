@@ -132,6 +132,7 @@ def _write_batch(rows, ctx: Context) -> None:
         if dirty:
             to_update.append(paper)
             changed.add(paper.pk)
+            index.add(paper.pk, paper.pwc_url, paper.arxiv_id, paper.url, paper.title)
     if pending:
         Paper.objects.bulk_create(pending, batch_size=500)
         for paper in pending:

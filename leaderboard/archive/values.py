@@ -81,7 +81,8 @@ def parse_date(raw) -> datetime.date | None:
     text = clean_text(raw)
     if not text:
         return None
-    for candidate in (text[:10], text[:7] + "-01"):
+    candidates = [text[:10]] if len(text) >= 10 else [text + "-01"] if len(text) == 7 else []
+    for candidate in candidates:
         try:
             date = datetime.date.fromisoformat(candidate)
         except ValueError:
