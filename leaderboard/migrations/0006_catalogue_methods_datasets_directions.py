@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("leaderboard", "0004_catalogue_version"),
+        ("leaderboard", "0005_result_verification_summary"),
     ]
 
     operations = [

@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("leaderboard", "0005_catalogue_methods_datasets_directions"),
+        ("leaderboard", "0006_catalogue_methods_datasets_directions"),
     ]
 
     operations = [
