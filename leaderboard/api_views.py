@@ -1,7 +1,7 @@
 """Read API: small viewsets over the catalogue and its published results."""
 
 from django.db.models import Count, Prefetch
-from django.http import JsonResponse
+from django.http import JsonResponse, StreamingHttpResponse
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import viewsets
@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from . import filters, ranking, serializers
-from .archive import export_archive
+from .archive import evaluation_tables
 from .cache import cached_dispatch
 from .models import Benchmark, Dataset, Paper, Result, Task
 from .pagination import ApiPagination
@@ -180,8 +180,11 @@ class BenchmarkViewSet(ReadOnlyViewSet):
         )
 
 
-class ArchiveExportView(CachedReadMixin, APIView):
-    """Every published result in the Papers With Code archive format (evaluation-tables.json)."""
+class ArchiveExportView(APIView):
+    """Every published result in the Papers With Code archive format (evaluation-tables.json),
+    streamed (constant memory, first bytes at once; not cached). ``?extended=1`` adds
+    VeriSOTA's fields (verification, intervals, directions, ways and shots), which
+    sota-extractor's loader does not accept."""
 
     permission_classes = [AllowAny]
 
@@ -194,7 +197,14 @@ class ArchiveExportView(CachedReadMixin, APIView):
         }
     )
     def get(self, request):
-        return Response(export_archive())
+        extended = request.GET.get("extended", "") in ("1", "true", "yes")
+        response = StreamingHttpResponse(
+            (chunk.encode() for chunk in evaluation_tables(extended)),
+            content_type="application/json",
+        )
+        name = "evaluation-tables-verisota.json" if extended else "evaluation-tables.json"
+        response["Content-Disposition"] = f'inline; filename="{name}"'
+        return response
 
 
 def ping(request):

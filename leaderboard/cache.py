@@ -40,6 +40,13 @@ from .models import CatalogueVersion
 
 JSON_ACCEPTS = frozenset(["", "*/*", "application/json"])
 VERSION_SQL = f"SELECT counter, stamp FROM {CatalogueVersion._meta.db_table}"
+# On PostgreSQL the triggers bump the version once per transaction (see signals.py); reading
+# it clears the transaction's mark, so that a write after this read bumps it again and a
+# response cached now is never served for data written later in the same transaction.
+PG_VERSION_SQL = (
+    f"SELECT counter, stamp, set_config('leaderboard.version_bumped', '', true) "
+    f"FROM {CatalogueVersion._meta.db_table}"
+)
 
 
 def _setting(name: str, default: int) -> int:
@@ -52,9 +59,9 @@ def current_version() -> tuple[int, int] | None:
     """The catalogue version as this request's database connection sees it (None: no row, so
     nothing may be cached)."""
     with connection.cursor() as cursor:
-        cursor.execute(VERSION_SQL)
+        cursor.execute(PG_VERSION_SQL if connection.vendor == "postgresql" else VERSION_SQL)
         rows = cursor.fetchall()
-    return tuple(rows[0]) if len(rows) == 1 else None
+    return tuple(rows[0][:2]) if len(rows) == 1 else None
 
 
 def request_key(request) -> tuple | None:

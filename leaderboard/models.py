@@ -147,6 +147,14 @@ class Benchmark(models.Model):
     # The dataset name as the archive wrote it ("Penn Treebank"): ``name`` is unique, so a
     # same-named table under an unrelated task gets a suffixed name but keeps this one.
     archive_name = models.CharField(max_length=300, blank=True, db_index=True)
+    parent = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="subdatasets",
+        help_text="The table this one is a subdataset of in the archive",
+    )
     links = models.JSONField(default=list, blank=True, help_text="The archive's dataset_links")
     citations = models.JSONField(
         default=list, blank=True, help_text="The archive's dataset_citations"

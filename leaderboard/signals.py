@@ -18,7 +18,16 @@ FUNCTION = "leaderboard_bump_catalogue_version"
 PG_FUNCTION = f"""
 CREATE OR REPLACE FUNCTION {FUNCTION}() RETURNS trigger AS $$
 BEGIN
+    -- Once per transaction: a long import would otherwise update the one shared row per
+    -- statement, each update scanning the dead versions of the row before it (quadratic).
+    -- The setting is local to the transaction (and to a savepoint rolled back with it);
+    -- leaderboard/cache.py clears it when it reads the version, so a write after a read
+    -- within one transaction bumps again.
+    IF current_setting('leaderboard.version_bumped', true) = txid_current()::text THEN
+        RETURN NULL;
+    END IF;
     UPDATE {{version}} SET counter = counter + 1, stamp = (random() * 4e18)::bigint;
+    PERFORM set_config('leaderboard.version_bumped', txid_current()::text, true);
     RETURN NULL;
 END;
 $$ LANGUAGE plpgsql

@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from leaderboard.models import Benchmark, Metric
@@ -115,8 +117,9 @@ def test_a_slug_with_a_nul_character_is_a_404_not_a_500(client):
 
 def test_the_export_endpoint_serves_the_archive_format(client):
     response = client.get("/api/export/evaluation-tables.json")
-    assert response.status_code == 200
-    tasks = {t["task"]: t for t in response.json()}
+    assert response.status_code == 200 and response.streaming
+    assert response["Content-Type"] == "application/json"
+    tasks = {t["task"]: t for t in json.loads(b"".join(response.streaming_content))}
     omniglot = next(
         d
         for d in tasks["Image Classification"]["datasets"]
@@ -125,6 +128,10 @@ def test_the_export_endpoint_serves_the_archive_format(client):
     [row] = omniglot["sota"]["rows"]
     assert row["model_name"] == "MAML" and row["metrics"] == {"Accuracy": "98.7"}
     assert row["paper_date"] == "2017-03-09"
+    assert "verified" not in row and "ways" not in omniglot  # sota-extractor's schema only
+    extended = client.get("/api/export/evaluation-tables.json?extended=1")
+    ext = json.loads(b"".join(extended.streaming_content))
+    assert all(t["verisota_extended"] for t in ext)
 
 
 def test_the_ping_view_and_the_schema(client):

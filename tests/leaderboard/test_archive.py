@@ -76,20 +76,24 @@ def _write(tmp_path, data, name="evaluation-tables.json"):
 
 
 def test_it_parses_archive_values():
-    assert parse_value("98.7") == 98.7
-    assert parse_value("98.7%") == 98.7
-    assert parse_value("1.2M") == 1.2e6
-    assert parse_value("1,024") == 1024.0
-    assert parse_value(57.024) == 57.024
-    for bad in ("n/a", "-", "", "98.7 ± 0.2", None, True, "nan", [1]):
+    assert parse_value("98.7") == (98.7, None)
+    assert parse_value("98.7%") == (98.7, None)
+    assert parse_value("1.2M") == (1.2e6, None)
+    assert parse_value("1,024") == (1024.0, None)
+    assert parse_value(57.024) == (57.024, None)
+    assert parse_value("98.7 ± 0.2") == (98.7, 0.2)
+    for bad in ("n/a", "-", "", None, True, "nan", [1]):
         assert parse_value(bad) is None
 
 
 def test_it_imports_a_small_archive_file(tmp_path, capsys):
     call_command("import_archive", str(_write(tmp_path, _archive())))
     out, err = capsys.readouterr()
-    assert "results: 4 created, 0 updated, 0 unchanged, 2 skipped" in out
-    assert "not numeric" in err and "no model_name" in err
+    # "n/a" is kept as text (value None) with a warning; the row without a model is skipped.
+    assert "results: 5 created, 0 updated, 0 unchanged, 1 skipped" in out
+    assert "'n/a' is not a number, kept as text" in err and "no model_name" in err
+    na = Result.objects.get(model__name="Matching Nets")
+    assert (na.value, na.raw_value) == (None, "n/a")
     child = Task.objects.get(name="Few-Shot Image Classification")
     assert child.parent.name == "Few-Shot Learning"
     omniglot = Benchmark.objects.get(name="OMNIGLOT - 1-Shot, 5-way")
@@ -113,7 +117,7 @@ def test_it_matches_existing_datasets_and_benchmarks_of_the_seed(tmp_path):
     before = (Dataset.objects.count(), Result.objects.count())
     call_command("import_archive", str(_write(tmp_path, _archive())))
     assert Dataset.objects.count() == before[0]
-    assert Result.objects.count() == before[1] + 4
+    assert Result.objects.count() == before[1] + 5
     assert Benchmark.objects.get(name="Mini-Imagenet 5-way (1-shot)").dataset.name == (
         "Mini-ImageNet"
     )
@@ -123,33 +127,38 @@ def test_it_is_idempotent_and_counts_updates(tmp_path, capsys):
     path = _write(tmp_path, _archive())
     call_command("import_archive", str(path))
     call_command("import_archive", str(path))
-    assert "0 created, 0 updated, 4 unchanged" in capsys.readouterr().out
-    assert Result.objects.count() == 4
+    assert "results: 0 created, 0 updated, 5 unchanged" in capsys.readouterr().out
+    assert Result.objects.count() == 5
+    # A row that differs in a value is another row: stored too, the first one kept as it was.
     data = _archive()
     data[0]["subtasks"][0]["datasets"][0]["sota"]["rows"][0]["metrics"]["Accuracy"] = "99.1"
     call_command("import_archive", str(_write(tmp_path, data)))
-    assert "0 created, 1 updated, 3 unchanged" in capsys.readouterr().out
-    assert Result.objects.get(model__name="ProtoNet", metric__name="Accuracy").value == 99.1
+    assert "results: 2 created, 0 updated, 3 unchanged" in capsys.readouterr().out
+    values = Result.objects.filter(model__name="ProtoNet", metric__name="Accuracy")
+    assert sorted(values.values_list("value", flat=True)) == [98.8, 99.1]
 
 
 @pytest.mark.parametrize(
     "content, message",
     [
-        ("{not json", "is not a JSON file"),
-        ({"task": "x"}, "a list of tasks"),
-        ([{"datasets": []}], "tasks[0].task"),
-        ([{"task": "T", "datasets": {"a": 1}}], "tasks[0].datasets: expected a list"),
-        ([{"task": "T", "datasets": [{"dataset": "D", "sota": {"rows": ["x"]}}]}], "rows[0]"),
-        ([{"task": "T", "subtasks": [{"task": ""}]}], "tasks[0].subtasks[0].task"),
+        ("{not json", "not in the archive format"),
+        ("[1, {not json", "not in the archive format"),
+        ({"task": "x"}, "the top level is not a list"),
+        ([{"datasets": []}], "none of the five formats"),
+        ([], "an empty list"),
     ],
 )
-def test_it_rejects_a_malformed_file_and_writes_nothing(tmp_path, content, message):
-    # A valid task first: a partial import would leave it behind.
-    if isinstance(content, list):
-        content = _archive() + content
-        message = message.replace("tasks[0]", "tasks[1]", 1)
-    with pytest.raises(CommandError, match=message.replace("[", r"\[").replace("]", r"\]")):
+def test_it_rejects_a_file_of_none_of_the_formats_and_writes_nothing(tmp_path, content, message):
+    with pytest.raises(CommandError, match=message):
         call_command("import_archive", str(_write(tmp_path, content)))
+    assert not Task.objects.exists()
+    assert not Result.objects.exists()
+
+
+def test_a_broken_file_after_good_items_writes_nothing(tmp_path):
+    text = json.dumps(_archive())[:-1] + ', {"task": "T"'  # cut short inside an item
+    with pytest.raises(CommandError, match="is not a JSON file"):
+        call_command("import_archive", str(_write(tmp_path, text)))
     assert not Task.objects.exists()
     assert not Result.objects.exists()
 
@@ -186,7 +195,7 @@ def test_an_export_imported_into_an_empty_database_reproduces_the_tables(tmp_pat
     before = _tables()
     official = set(CodeLink.objects.filter(official=True).values_list("url", flat=True))
     out = tmp_path / "export.json"
-    call_command("export_archive", str(out))
+    call_command("export_archive", str(out), "--extended")
     Result.objects.all().delete()
     for model in (CodeLink, Paper, Benchmark, Dataset, Metric, Task):
         model.objects.all().delete()

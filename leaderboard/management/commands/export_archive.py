@@ -1,32 +1,47 @@
-import json
+import gzip
 import sys
+from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from leaderboard.archive import export_archive
+from leaderboard.archive import EXPORTS, FILE_NAMES
 
 
 class Command(BaseCommand):
-    help = "Export every published result as a Papers With Code evaluation-tables.json file."
+    help = (
+        "Export the catalogue as Papers With Code archive files, streamed. By default "
+        "evaluation-tables.json in exactly sota-extractor's schema; --kind for another file, "
+        "--extended for VeriSOTA's fields too, --all DIR for all five files."
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument("file", help='output path, or "-" for standard output')
+        parser.add_argument("file", nargs="?", help='output path ("-": standard output; .gz: gzip)')
+        parser.add_argument("--kind", choices=sorted(EXPORTS), default="evaluation-tables")
+        parser.add_argument("--extended", action="store_true", help="add VeriSOTA's fields")
+        parser.add_argument("--all", dest="folder", help="write all five files into a folder")
 
     def handle(self, *args, **options):
-        data = export_archive()
-        text = json.dumps(data, indent=2, ensure_ascii=False)
-        if options["file"] == "-":
-            sys.stdout.write(text + "\n")
+        if options["folder"]:
+            folder = Path(options["folder"])
+            folder.mkdir(parents=True, exist_ok=True)
+            for kind, name in FILE_NAMES.items():
+                self._write(kind, str(folder / name), options["extended"])
             return
+        if not options["file"]:
+            raise CommandError("Name an output file, or --all DIR.")
+        self._write(options["kind"], options["file"], options["extended"])
+
+    def _write(self, kind, path, extended):
+        chunks = EXPORTS[kind](extended) if kind == "evaluation-tables" else EXPORTS[kind]()
+        if path == "-":
+            for chunk in chunks:
+                sys.stdout.write(chunk)
+            return
+        opener = gzip.open if path.endswith(".gz") else open
         try:
-            with open(options["file"], "w", encoding="utf-8") as fh:
-                fh.write(text + "\n")
+            with opener(path, "wt", encoding="utf-8") as fh:
+                for chunk in chunks:
+                    fh.write(chunk)
         except OSError as exc:
-            raise CommandError(f"Cannot write {options['file']}: {exc.strerror or exc}") from exc
-        rows = sum(_count_rows(t) for t in data)
-        self.stdout.write(f"Exported {rows} rows to {options['file']}.")
-
-
-def _count_rows(task: dict) -> int:
-    own = sum(len(d["sota"]["rows"]) for d in task["datasets"])
-    return own + sum(_count_rows(t) for t in task["subtasks"])
+            raise CommandError(f"Cannot write {path}: {exc.strerror or exc}") from exc
+        self.stdout.write(f"Exported {kind} to {path}.")

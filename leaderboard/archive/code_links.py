@@ -1,0 +1,74 @@
+"""links-between-papers-and-code.json: one repository of one paper per item."""
+
+from ..models import CodeLink
+from . import values as v
+from .common import Context, chunks
+
+KIND = "code-links"
+FLAGS = ("official", "framework", "mentioned_in_paper", "mentioned_in_github")
+
+
+def paper_for(item: dict, ctx: Context, prefix: str = "paper_") -> int | None:
+    """The paper a link or a row names (created from what it says if none matches)."""
+    pwc = v.http_url(item.get(f"{prefix}url"))
+    url = v.http_url(item.get(f"{prefix}url_abs"))
+    arxiv = v.arxiv_id(item.get(f"{prefix}arxiv_id"), url)
+    title = v.clean_text(item.get(f"{prefix}title"))[:500]
+    pk = ctx.papers.find(pwc, arxiv, url, title)
+    if pk or not (pwc or arxiv or title):
+        return pk
+    ctx.report.count("papers", "created")
+    return ctx.new_paper(
+        title=title, pwc=pwc, arxiv=arxiv, url=url, pdf_url=v.http_url(item.get(f"{prefix}url_pdf"))
+    )
+
+
+def import_code_links(items, ctx: Context) -> None:
+    report = ctx.report
+    for batch in chunks(items):
+        wanted = {}
+        for i, item, error in batch:
+            where = f"[{i}]"
+            if error or not isinstance(item, dict):
+                report.count(KIND, "skipped")
+                report.warn(where, error or "not an object, skipped")
+                continue
+            repo = v.http_url(item.get("repo_url"))
+            if not repo:
+                report.count(KIND, "skipped")
+                report.warn(
+                    where,
+                    f"repo_url {str(item.get('repo_url'))[:80]!r} is not an "
+                    "http(s) URL, link skipped",
+                )
+                continue
+            paper = paper_for(item, ctx)
+            if paper is None:
+                report.count(KIND, "skipped")
+                report.warn(where, "no paper_url, paper_arxiv_id or paper_title, link skipped")
+                continue
+            wanted[(paper, repo)] = {
+                "official": v.as_bool(item.get("is_official")),
+                "framework": v.clean_text(item.get("framework"))[:50],
+                "mentioned_in_paper": v.as_bool(item.get("mentioned_in_paper")),
+                "mentioned_in_github": v.as_bool(item.get("mentioned_in_github")),
+            }
+        have = {
+            (link.paper_id, link.url): link
+            for link in CodeLink.objects.filter(paper_id__in={p for p, _ in wanted})
+        }
+        new, changed = [], []
+        for (paper, url), flags in wanted.items():
+            link = have.get((paper, url))
+            if link is None:
+                new.append(CodeLink(paper_id=paper, url=url, **flags))
+            elif any(getattr(link, k) != flags[k] for k in FLAGS):
+                for k in FLAGS:
+                    setattr(link, k, flags[k])
+                changed.append(link)
+            else:
+                report.count(KIND, "unchanged")
+        CodeLink.objects.bulk_create(new, batch_size=500, ignore_conflicts=True)
+        CodeLink.objects.bulk_update(changed, list(FLAGS), batch_size=500)
+        report.count(KIND, "created", len(new))
+        report.count(KIND, "updated", len(changed))

@@ -1,0 +1,216 @@
+"""What every kind of archive file shares while importing: the report, and in-memory indexes
+of the catalogue (names, slugs, paper identities) so that a batch costs a few queries whatever
+the size of the catalogue already there."""
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+from django.utils.text import slugify
+
+from ..models import Area, Collection, Dataset, Method, Metric, Model, Paper, Task
+from . import values as v
+
+BATCH = 1000
+MAX_WARNINGS_KEPT = 10_000
+
+
+@dataclass
+class ImportReport:
+    """created / updated / unchanged / skipped per kind, and the warnings (each names a path)."""
+
+    counts: dict = field(default_factory=lambda: defaultdict(Counter))
+    warnings: list[str] = field(default_factory=list)
+    warning_count: int = 0
+
+    def count(self, kind: str, action: str, n: int = 1) -> None:
+        self.counts[kind][action] += n
+
+    def warn(self, where: str, what: str) -> None:
+        self.warning_count += 1
+        if len(self.warnings) < MAX_WARNINGS_KEPT:
+            self.warnings.append(f"{where}: {what}")
+
+    def line(self, kind: str) -> str:
+        c = self.counts[kind]
+        return (
+            f"{kind}: {c['created']} created, {c['updated']} updated, "
+            f"{c['unchanged']} unchanged, {c['skipped']} skipped"
+        )
+
+    def summary(self) -> str:
+        return "; ".join(self.line(k) for k in self.counts)
+
+
+class Slugs:
+    """Unique slugs of one model, allocated in memory (the set is loaded once)."""
+
+    def __init__(self, model_cls, max_length: int = 200):
+        self.max_length = max_length
+        self.taken = set(model_cls.objects.values_list("slug", flat=True).iterator(5000))
+
+    def new(self, text: str) -> str:
+        base = slugify(text)[: self.max_length - 8] or "item"
+        slug, n = base, 1
+        while slug in self.taken:
+            n += 1
+            slug = f"{base}-{n}"
+        self.taken.add(slug)
+        return slug
+
+
+class Named:
+    """Find-or-create by name (case-insensitive, as catalogue.py matches) for a small table."""
+
+    def __init__(self, model_cls, max_length: int = 200, **extra_fields):
+        self.model_cls = model_cls
+        self.max_length = max_length
+        self.by_name = {n.casefold(): pk for pk, n in model_cls.objects.values_list("pk", "name")}
+        self.slugs = Slugs(model_cls, max_length)
+
+    def get(self, name: str, **fields) -> tuple[int, bool]:
+        key = name.casefold()
+        pk = self.by_name.get(key)
+        if pk is not None:
+            return pk, False
+        obj = self.model_cls.objects.create(
+            name=name[: self.max_length], slug=self.slugs.new(name), **fields
+        )
+        self.by_name[key] = obj.pk
+        return obj.pk, True
+
+
+class PaperIndex:
+    """Paper identities: PWC URL, then version-less arXiv id, then an exact normalised title
+    that names one paper only (0 marks a title two papers share: never matched)."""
+
+    def __init__(self):
+        self.by_pwc, self.by_arxiv, self.by_url, self.by_title = {}, {}, {}, {}
+        rows = Paper.objects.values_list("pk", "pwc_url", "arxiv_id", "url", "title")
+        for pk, pwc, arxiv, url, title in rows.iterator(5000):
+            self.add(pk, pwc, arxiv, url, title)
+        self.slugs = Slugs(Paper)
+
+    def add(self, pk, pwc, arxiv, url, title) -> None:
+        if pwc:
+            self.by_pwc.setdefault(pwc, pk)
+        if arxiv:
+            self.by_arxiv.setdefault(arxiv, pk)
+        if url:
+            self.by_url.setdefault(url, pk)
+        t = v.normalised_title(title)
+        if t:
+            self.by_title[t] = pk if self.by_title.get(t, pk) == pk else 0
+
+    def find(self, pwc="", arxiv="", url="", title="") -> int | None:
+        for table, key in ((self.by_pwc, pwc), (self.by_arxiv, arxiv), (self.by_url, url)):
+            if key and key in table:
+                return table[key]
+        pk = self.by_title.get(v.normalised_title(title)) if title else None
+        return pk or None
+
+
+class Context:
+    """The indexes of one import run (shared by the files of ``--all``)."""
+
+    def __init__(self, report: ImportReport):
+        self.report = report
+        self._papers = None
+        self.areas = Named(Area)
+        self.tasks = Named(Task)
+        self.metrics = Named(Metric)
+        self.models = Named(Model, 300)
+        self.datasets = Named(Dataset)
+        self.collections = Named(Collection, 300)
+        self._methods = None
+        self.task_parent = dict(Task.objects.values_list("pk", "parent_id"))
+
+    @property
+    def papers(self) -> PaperIndex:
+        if self._papers is None:
+            self._papers = PaperIndex()
+        return self._papers
+
+    @property
+    def methods(self) -> dict:
+        if self._methods is None:
+            self._methods = {
+                "url": {u: pk for pk, u in Method.objects.values_list("pk", "pwc_url") if u},
+                "name": {n.casefold(): pk for pk, n in Method.objects.values_list("pk", "name")},
+                "slugs": Slugs(Method, 300),
+            }
+        return self._methods
+
+    def task(self, name: str, kind: str = "tasks") -> int:
+        pk, created = self.tasks.get(name)
+        if created:
+            self.task_parent[pk] = None
+            self.report.count(kind, "created")
+        return pk
+
+    def area(self, name: str) -> int | None:
+        name = v.clean_text(name)
+        if not name:
+            return None
+        pk, created = self.areas.get(name)
+        if created:
+            self.report.count("areas", "created")
+        return pk
+
+    def collection(self, name, description="", area=None, parent=None) -> int | None:
+        name = v.clean_text(name)
+        if not name:
+            return None
+        pk, created = self.collections.get(name)
+        if created:
+            self.report.count("collections", "created")
+        updates = {}
+        obj = None
+        if description or area or parent:
+            obj = Collection.objects.filter(pk=pk).values("description", "area_id", "parent_id")[0]
+            if description and obj["description"] != description:
+                updates["description"] = description
+            if area and obj["area_id"] != area:
+                updates["area_id"] = area
+            if parent and parent != pk and obj["parent_id"] != parent:
+                updates["parent_id"] = parent
+        if updates:
+            Collection.objects.filter(pk=pk).update(**updates)
+        return pk
+
+    def new_paper(self, *, title="", pwc="", arxiv="", url="", pdf_url="", date=None, **more):
+        """Create a paper (title may be its URL when the archive gave none)."""
+        shown = title or arxiv or url or pwc
+        paper = Paper.objects.create(
+            title=shown[:500],
+            slug=self.papers.slugs.new(shown),
+            pwc_url=pwc[:500],
+            arxiv_id=arxiv,
+            url=url,
+            pdf_url=pdf_url,
+            date=date,
+            **more,
+        )
+        self.papers.add(paper.pk, pwc, arxiv, url, title)
+        return paper.pk
+
+    def is_related_task(self, a: int, b: int) -> bool:
+        """Whether task ``a`` is ``b`` or one of its ancestors or descendants."""
+        return a == b or b in self._ancestors(a) or a in self._ancestors(b)
+
+    def _ancestors(self, pk: int) -> set:
+        seen = set()
+        while pk is not None and pk not in seen:
+            seen.add(pk)
+            pk = self.task_parent.get(pk)
+        return seen - set()
+
+
+def chunks(iterable, size: int = BATCH):
+    batch = []
+    for item in iterable:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

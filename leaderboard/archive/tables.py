@@ -1,0 +1,317 @@
+"""evaluation-tables.json (sota-extractor's format): tasks, their dataset tables and rows.
+
+Identity: a row is a digest of every field it has (``Result.archive_key``), so two rows of one
+table that differ anywhere are two results and a second import finds each one unchanged. A
+table joins an existing benchmark of its dataset name only where one of that benchmark's tasks
+is its task or an ancestor or descendant of it, or where one of its rows is already there;
+otherwise it is a new benchmark (its name suffixed with the task), whose metrics never mix with
+the other's. A ``subdataset`` keeps its parent (``Benchmark.parent``).
+"""
+
+import hashlib
+import json
+
+from ..catalogue import dataset_name_from_benchmark, ways_shots
+from ..models import Benchmark, BenchmarkMetric, CodeLink, Paper, Result
+from . import values as v
+from .code_links import paper_for
+from .common import Context, Slugs
+
+KIND = "results"
+
+
+def row_key(row: dict) -> str:
+    canon = {k: row.get(k) for k in sorted(row) if k != "verified"}
+    text = json.dumps(canon, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha1(text.encode()).hexdigest()
+
+
+def _links(raw) -> list:
+    out = []
+    for link in v.as_list(raw):
+        if isinstance(link, dict) and v.http_url(link.get("url")):
+            entry = {"title": v.clean_text(link.get("title")), "url": v.http_url(link["url"])}
+            if "official" in link:  # VeriSOTA's extended export
+                entry["official"] = v.as_bool(link["official"])
+            out.append(entry)
+    return out
+
+
+class TableImporter:
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+        self.slugs = Slugs(Benchmark, 300)
+        self.by_archive_name = {}
+        for pk, name, archive_name in Benchmark.objects.values_list("pk", "name", "archive_name"):
+            self.by_archive_name.setdefault((archive_name or name).casefold(), []).append(pk)
+        self.names = {n.casefold() for n in Benchmark.objects.values_list("name", flat=True)}
+        self.links = set(BenchmarkMetric.objects.values_list("benchmark_id", "metric_id"))
+
+    def task(self, item, where: str, parent: int | None) -> None:
+        ctx = self.ctx
+        if not isinstance(item, dict) or not v.clean_text(item.get("task")):
+            ctx.report.count("tasks", "skipped")
+            ctx.report.warn(where, "no task name, task skipped")
+            return
+        pk = ctx.task(v.clean_text(item["task"])[:200])
+        from ..models import Task
+
+        task = Task.objects.get(pk=pk)
+        updates = {}
+        if (
+            parent
+            and task.parent_id is None
+            and parent != pk
+            and not ctx.is_related_task(parent, pk)
+        ):
+            updates["parent_id"] = parent
+            ctx.task_parent[pk] = parent
+        for field, value in (
+            (
+                "description",
+                item.get("description") if isinstance(item.get("description"), str) else "",
+            ),
+            ("categories", v.string_list(item.get("categories"))),
+            ("synonyms", v.string_list(item.get("synonyms"))),
+        ):
+            if value and getattr(task, field) != value:
+                updates[field] = value
+        link = item.get("source_link")
+        if isinstance(link, dict) and task.source_link != link:
+            updates["source_link"] = {
+                "title": v.clean_text(link.get("title")),
+                "url": v.http_url(link.get("url")),
+            }
+            if updates["source_link"] == task.source_link:
+                del updates["source_link"]
+        cats = v.string_list(item.get("categories"))
+        if cats and task.area_id is None:
+            updates["area_id"] = ctx.area(cats[0])
+        if updates:
+            Task.objects.filter(pk=pk).update(**updates)
+        for i, entry in enumerate(v.as_list(item.get("datasets"))):
+            self.table(entry, f"{where}.datasets[{i}]", pk, None)
+        for i, sub in enumerate(v.as_list(item.get("subtasks"))):
+            self.task(sub, f"{where}.subtasks[{i}]", pk)
+
+    def _benchmark(self, name: str, entry: dict, task: int, parent: Benchmark | None, keys):
+        ctx = self.ctx
+        for pk in self.by_archive_name.get(name.casefold(), []):
+            b = Benchmark.objects.get(pk=pk)
+            if parent is not None and b.parent_id != parent.pk:
+                continue
+            tasks = list(b.tasks.values_list("pk", flat=True))
+            if not tasks or any(ctx.is_related_task(t, task) for t in tasks):
+                return b, False
+            if keys and Result.objects.filter(benchmark=b, archive_key__in=keys).exists():
+                return b, False
+        shown = name
+        if shown.casefold() in self.names:
+            from ..models import Task
+
+            shown = f"{name} ({Task.objects.get(pk=task).name})"[:300]
+            n = 1
+            while shown.casefold() in self.names:
+                n += 1
+                shown = f"{name} ({Task.objects.get(pk=task).name}, {n})"[:300]
+        if parent is not None:
+            dataset = parent.dataset_id
+        else:
+            dname = entry.get("parent_dataset")
+            dname = v.clean_text(dname) if isinstance(dname, str) and dname.strip() else None
+            dataset, created = ctx.datasets.get((dname or dataset_name_from_benchmark(name))[:200])
+            if created:
+                ctx.report.count("datasets", "created")
+        ways, shots = v.as_int(entry.get("ways")), v.as_int(entry.get("shots"))
+        if ways is None and shots is None:
+            ways, shots = ways_shots(name)
+        b = Benchmark.objects.create(
+            name=shown,
+            slug=self.slugs.new(shown),
+            archive_name=name if shown != name else "",
+            dataset_id=dataset,
+            parent=parent,
+            ways=ways,
+            shots=shots,
+            description=entry.get("description")
+            if isinstance(entry.get("description"), str)
+            else "",
+            links=_links(entry.get("dataset_links")),
+            citations=_links(entry.get("dataset_citations")),
+        )
+        self.names.add(shown.casefold())
+        self.by_archive_name.setdefault(name.casefold(), []).append(b.pk)
+        ctx.report.count("benchmarks", "created")
+        return b, True
+
+    def table(self, entry, where: str, task: int, parent: Benchmark | None) -> None:
+        ctx = self.ctx
+        if not isinstance(entry, dict):
+            ctx.report.count("benchmarks", "skipped")
+            ctx.report.warn(where, "not an object, table skipped")
+            return
+        name = v.clean_text(entry.get("dataset") or entry.get("subdataset"))[:300]
+        if not name:
+            ctx.report.count("benchmarks", "skipped")
+            ctx.report.warn(where, "no dataset name, table skipped")
+            return
+        sota = entry.get("sota") if isinstance(entry.get("sota"), dict) else {}
+        rows = v.as_list(sota.get("rows"))
+        keys = [row_key(r) for r in rows if isinstance(r, dict)]
+        benchmark, _ = self._benchmark(name, entry, task, parent, keys)
+        benchmark.tasks.add(task)
+        directions = (
+            sota.get("metric_directions") if isinstance(sota.get("metric_directions"), dict) else {}
+        )
+        metrics = {}
+
+        def metric(mname: str) -> int:
+            if mname not in metrics:
+                spec = directions.get(mname) if isinstance(directions.get(mname), dict) else {}
+                hib = spec.get("higher_is_better")
+                pk, created = ctx.metrics.get(
+                    mname,
+                    higher_is_better=v.guess_higher_is_better(mname)
+                    if not isinstance(hib, bool)
+                    else hib,
+                )
+                if created:
+                    ctx.report.count("metrics", "created")
+                if (benchmark.pk, pk) not in self.links:
+                    BenchmarkMetric.objects.create(
+                        benchmark=benchmark,
+                        metric_id=pk,
+                        higher_is_better=hib if isinstance(hib, bool) else None,
+                    )
+                    self.links.add((benchmark.pk, pk))
+                elif isinstance(hib, bool):
+                    BenchmarkMetric.objects.filter(benchmark=benchmark, metric_id=pk).exclude(
+                        higher_is_better=hib
+                    ).update(higher_is_better=hib)
+                metrics[mname] = pk
+            return metrics[mname]
+
+        for mname in v.string_list(sota.get("metrics")):
+            metric(mname[:200])
+        have = set(
+            Result.objects.archive()
+            .filter(benchmark=benchmark)
+            .exclude(archive_key="")
+            .values_list("archive_key", "metric_id")
+        )
+        new = []
+        for i, row in enumerate(rows):
+            self.row(row, f"{where}.sota.rows[{i}]", benchmark, metric, have, new)
+        Result.objects.bulk_create(new, batch_size=500)
+        ctx.report.count(KIND, "created", len(new))
+        for i, sub in enumerate(v.as_list(entry.get("subdatasets"))):
+            self.table(sub, f"{where}.subdatasets[{i}]", task, benchmark)
+
+    def row(self, row, where, benchmark, metric, have, new) -> None:
+        report = self.ctx.report
+        if not isinstance(row, dict):
+            report.count(KIND, "skipped")
+            report.warn(where, "not an object, row skipped")
+            return
+        model_name = v.clean_text(row.get("model_name"))[:300]
+        values = row.get("metrics") if isinstance(row.get("metrics"), dict) else {}
+        if not model_name:
+            report.count(KIND, "skipped")
+            report.warn(where, "no model_name, row skipped")
+            return
+        if not values:
+            report.count(KIND, "skipped")
+            report.warn(where, "no metric values, row skipped")
+            return
+        key = row_key(row)
+        model, created = self.ctx.models.get(model_name)
+        if created:
+            report.count("models", "created")
+        paper = self.paper(row, where)
+        extra = {
+            "paper_title": row.get("paper_title")
+            if isinstance(row.get("paper_title"), str)
+            else "",
+            "paper_url": v.http_url(row.get("paper_url")),
+            "paper_date": v.parse_date(row.get("paper_date")).isoformat()
+            if v.parse_date(row.get("paper_date"))
+            else None,
+            "code_links": _links(row.get("code_links")),
+            "model_links": _links(row.get("model_links")),
+        }
+        for mname, raw in values.items():
+            mname = v.clean_text(mname)[:200]
+            if not mname:
+                report.count(KIND, "skipped")
+                report.warn(where, "a metric without a name, value skipped")
+                continue
+            mpk = metric(mname)
+            if (key, mpk) in have:
+                report.count(KIND, "unchanged")
+                continue
+            have.add((key, mpk))
+            parsed = v.parse_value(raw)
+            raw_text = raw if isinstance(raw, str) else json.dumps(raw)
+            if parsed is None:
+                if raw is None or not v.clean_text(raw_text):
+                    report.count(KIND, "skipped")
+                    report.warn(f"{where}.metrics.{mname}", "empty value, skipped")
+                    continue
+                report.warn(
+                    f"{where}.metrics.{mname}", f"{raw_text[:60]!r} is not a number, kept as text"
+                )
+            new.append(
+                Result(
+                    benchmark=benchmark,
+                    metric_id=mpk,
+                    model_id=model,
+                    paper_id=paper,
+                    value=parsed[0] if parsed else None,
+                    ci95=parsed[1] if parsed else None,
+                    raw_value=raw_text[:100],
+                    uses_additional_data=v.as_bool(row.get("uses_additional_data")),
+                    archive_key=key,
+                    archive_row=extra,
+                    source=Result.Source.ARCHIVE,
+                )
+            )
+
+    def paper(self, row: dict, where: str) -> int | None:
+        report = self.ctx.report
+        raw_url = row.get("paper_url")
+        url = v.http_url(raw_url)
+        if raw_url and not url:
+            report.warn(where, f"paper_url {str(raw_url)[:80]!r} is not an http(s) URL, dropped")
+        for i, link in enumerate(v.as_list(row.get("code_links"))):
+            link_url = link.get("url") if isinstance(link, dict) else None
+            if link_url and not v.http_url(link_url):
+                report.warn(
+                    f"{where}.code_links[{i}]",
+                    f"code link {str(link_url)[:80]!r} is not an http(s) URL, dropped",
+                )
+        title = v.clean_text(row.get("paper_title"))
+        if not (title or url):
+            return None
+        item = {"paper_title": title, ("paper_url" if v.is_pwc_url(url) else "paper_url_abs"): url}
+        pk = paper_for(item, self.ctx)
+        date = v.parse_date(row.get("paper_date"))
+        if row.get("paper_date") and date is None:
+            report.warn(where, f"paper_date {str(row['paper_date'])[:40]!r} is not a date, dropped")
+        if date:
+            Paper.objects.filter(pk=pk, date__isnull=True).update(date=date)
+        links = [
+            CodeLink(paper_id=pk, url=link["url"], official=v.as_bool(link.get("official")))
+            for link in _links(row.get("code_links"))
+        ]
+        CodeLink.objects.bulk_create(links, ignore_conflicts=True)
+        return pk
+
+
+def import_tables(items, ctx: Context) -> None:
+    importer = TableImporter(ctx)
+    for i, item, error in items:
+        if error:
+            ctx.report.count("tasks", "skipped")
+            ctx.report.warn(f"tasks[{i}]", f"{error}, task skipped")
+            continue
+        importer.task(item, f"tasks[{i}]", None)

@@ -1,0 +1,163 @@
+"""Parsing of the archive's values: numbers as people wrote them, dates, URLs, names.
+
+Every function here is pure (no database) and total: it returns a value or None, never raises.
+"""
+
+import datetime
+import re
+import unicodedata
+from urllib.parse import urlsplit
+
+# "0.8428 ± 0.0014", "2.53±0.40", "−1.2", "\ufeff93.3", "63.7*", "~257M", "3.0m", "1,024", "98.7%"
+_MINUSES = dict.fromkeys(map(ord, "\u2212\u2012\u2013\u2014\ufe63\uff0d"), "-")
+_INVISIBLE = dict.fromkeys(map(ord, "\ufeff\u200b\u200c\u200d\u2060\u00a0\u202f"), None)
+_NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
+_VALUE = re.compile(
+    rf"^~?\s*(?P<num>{_NUMBER})\s*(?P<suffix>%|[kKmMbBgG])?"
+    rf"(?:\s*(?:±|\+/-|\+-)\s*(?P<ci>{_NUMBER})\s*(?P<cisuffix>%|[kKmMbBgG])?)?$"
+)
+_TRAILING_MARKS = "*†‡§¶#'\""
+_SCALE = {None: 1.0, "%": 1.0, "k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9}
+_SCALE.update({k.upper(): v for k, v in list(_SCALE.items()) if k})
+
+# Names of metrics for which less is better (the archive format carries no direction).
+LOWER_IS_BETTER = re.compile(
+    r"(?<![a-z])("
+    r"error|err|wer|cer|ter|per|bpc|bpb|bits?[ -]per[ -](?:char(?:acter)?|byte|dim)|nll|"
+    r"perplexity|ppl|mae|mse|rmse|rmsle|mape|smape|fid|kid|lpips|params|parameters|"
+    r"#?\s?params|flops|gflops|macs|latency|inference time|runtime|time|seconds|ms|"
+    r"rank|mean rank|median rank|loss|distance|regret|eer|far|frr|miss rate|"
+    r"abs ?rel|sq ?rel|chamfer|emd|hausdorff|epe|ade|fde|model size|memory|"
+    r"log[- ]?likelihood loss|cross[- ]entropy"
+    r")(?![a-z])",
+    re.I,
+)
+# ... unless the name says it is a rate of something good ("Error reduction", "1 - error").
+_HIGHER_DESPITE = re.compile(r"reduction|accuracy|recall@|hits@|improvement|speed ?up", re.I)
+
+
+def guess_higher_is_better(metric_name: str) -> bool:
+    name = metric_name or ""
+    return bool(_HIGHER_DESPITE.search(name)) or not LOWER_IS_BETTER.search(name)
+
+
+def clean_text(raw) -> str:
+    """A string with invisible marks removed and space collapsed ("" for anything else)."""
+    if not isinstance(raw, str):
+        return ""
+    return " ".join(raw.translate(_INVISIBLE).split())
+
+
+def parse_value(raw) -> tuple[float, float | None] | None:
+    """(value, interval) from an archive value, or None if it is not a number.
+
+    Accepts numbers, and text with Unicode minus signs, byte-order marks, a leading ``~``,
+    trailing marks (``*``, ``†``), thousands commas, ``%`` and k/m/b/g suffixes of either case,
+    and an interval ``± x`` (also ``+/-``). A value out of float range or NaN is not a number.
+    """
+    if isinstance(raw, bool) or raw is None:
+        return None
+    if isinstance(raw, int | float):
+        value = float(raw)
+        return (value, None) if value == value and abs(value) != float("inf") else None
+    if not isinstance(raw, str):
+        return None
+    text = unicodedata.normalize("NFKC", raw.translate(_INVISIBLE)).translate(_MINUSES)
+    text = text.strip().rstrip(_TRAILING_MARKS).strip().replace(",", "")
+    match = _VALUE.match(text)
+    if not match:
+        return None
+    value = float(match["num"]) * _SCALE[match["suffix"]]
+    ci = None
+    if match["ci"] is not None:
+        ci = abs(float(match["ci"]) * _SCALE[match["cisuffix"] or match["suffix"]])
+    if value != value or abs(value) == float("inf") or (ci is not None and ci == float("inf")):
+        return None
+    return value, ci
+
+
+def parse_date(raw) -> datetime.date | None:
+    """A date from "2017-03-15", "2017-03-15T00:00:00" or "2017-03" (the first of the month)."""
+    text = clean_text(raw)
+    if not text:
+        return None
+    candidates = [text[:10]] if len(text) >= 10 else [text + "-01"] if len(text) == 7 else []
+    for candidate in candidates:
+        try:
+            date = datetime.date.fromisoformat(candidate)
+        except ValueError:
+            continue
+        if 1000 <= date.year <= 2999:
+            return date
+    return None
+
+
+def http_url(raw, max_length: int = 500) -> str:
+    """``raw`` if it is an absolute http(s) URL with a host (and fits), else "".
+
+    The one place that decides which links the catalogue stores: ``javascript:``, ``data:``,
+    relative and scheme-less links are dropped.
+    """
+    text = clean_text(raw)
+    if not text or len(text) > max_length or any(c in text for c in "<>\"' \\"):
+        return ""
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        return ""
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return ""
+    return text
+
+
+_ARXIV_URL = re.compile(
+    r"arxiv\.org/(?:abs|pdf)/((?:\d{4}\.\d{4,5})|(?:[a-z-]+(?:\.[A-Z]{2})?/\d{7}))", re.I
+)
+_ARXIV_ID = re.compile(
+    r"^(?:arxiv:)?((?:\d{4}\.\d{4,5})|(?:[a-z-]+(?:\.[A-Z]{2})?/\d{7}))(?:v\d+)?$", re.I
+)
+
+
+def arxiv_id(raw_id="", url="") -> str:
+    """The version-less arXiv id of an id ("1703.05175v2") or of an arXiv URL."""
+    text = clean_text(raw_id)
+    match = _ARXIV_ID.match(text) if text else None
+    if match:
+        return match.group(1)
+    match = _ARXIV_URL.search(clean_text(url))
+    return match.group(1) if match else ""
+
+
+def normalised_title(title) -> str:
+    """The form two titles must share to be one paper: case, accents' forms, space and
+    punctuation at the ends ignored; nothing fuzzier."""
+    text = unicodedata.normalize("NFKC", clean_text(title)).casefold()
+    return text.strip(" .")
+
+
+def is_pwc_url(url: str) -> bool:
+    return "paperswithcode.com/" in (url or "")
+
+
+def as_list(raw) -> list:
+    return raw if isinstance(raw, list) else []
+
+
+def string_list(raw) -> list[str]:
+    return [t for t in (clean_text(x) for x in as_list(raw)) if t]
+
+
+def as_int(raw) -> int | None:
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, int):
+        return raw
+    if isinstance(raw, float) and raw.is_integer():
+        return int(raw)
+    if isinstance(raw, str) and raw.strip().isdigit():
+        return int(raw.strip())
+    return None
+
+
+def as_bool(raw) -> bool:
+    return raw is True or (isinstance(raw, str) and raw.strip().lower() in ("true", "1", "yes"))
