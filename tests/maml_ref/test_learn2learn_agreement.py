@@ -4,7 +4,7 @@ the first fixed Omniglot test episodes and must give maml_ref.evaluate's per-epi
 both evaluation modes; maml_ref's float32 evaluation logits must be as close to float64 as
 learn2learn's (plain float32 autograd) on the same inputs.
 
-The peer runs in a subprocess of that virtualenv (tests/maml_ref/peers/learn2learn_eval.py);
+The peer runs in a subprocess of that virtualenv (benchmarks/peers/learn2learn_eval.py);
 tensors go both ways through .npz files. In CI (CI=true) a missing or broken peer virtualenv
 fails the test (.ci/run builds it first); elsewhere the test builds it (about 2 minutes, from
 PyPI) and skips, saying why, only if that build fails.
@@ -29,7 +29,7 @@ from maml_ref.train import TrainConfig, meta_train
 
 ROOT = Path(__file__).resolve().parents[2]
 SETUP = ROOT / "benchmarks" / "setup_peers.sh"
-PEER = Path(__file__).with_name("peers") / "learn2learn_eval.py"
+PEER = ROOT / "benchmarks" / "peers" / "learn2learn_eval.py"
 PROTOCOL = get_protocol("omniglot-5w1s")
 EPISODES = 60  # a slice of the 600 fixed test episodes
 
