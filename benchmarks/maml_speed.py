@@ -139,8 +139,8 @@ def learn2learn_step(first_order: bool) -> Step | None:
         for t in range(batch.tasks):
             learner = maml.clone()
             learner.adapt(_loss(learner(batch.support_x[t]), batch.support_y[t], 1))
-            q = batch.query_y.shape[1] // 5
-            total = total + _loss(learner(batch.query_x[t]), batch.query_y[t], q) / batch.tasks
+            # the official query loss: summed cross-entropy / K (1), whatever the query count
+            total = total + _loss(learner(batch.query_x[t]), batch.query_y[t], 1) / batch.tasks
         total.backward()
         opt.step()
 
@@ -158,14 +158,13 @@ def higher_step(first_order: bool) -> Step | None:
 
     def step(batch):
         opt.zero_grad()
-        q = batch.query_y.shape[1] // 5
         for t in range(batch.tasks):
             with higher.innerloop_ctx(model, inner_opt, track_higher_grads=not first_order) as (
                 fmodel,
                 diffopt,
             ):
                 diffopt.step(_loss(fmodel(batch.support_x[t]), batch.support_y[t], 1))
-                (_loss(fmodel(batch.query_x[t]), batch.query_y[t], q) / batch.tasks).backward()
+                (_loss(fmodel(batch.query_x[t]), batch.query_y[t], 1) / batch.tasks).backward()
         opt.step()
 
     return step

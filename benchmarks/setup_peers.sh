@@ -16,7 +16,9 @@ echo "torch==2.13.0" > "$WORK/constraints.txt"   # never let pip swap torch for 
 
 # learn2learn 0.2.0: sdist only, its pre-generated C files do not build on Python 3.11;
 # regenerate them with Cython, and skip its dependencies (torchvision would pull CUDA).
-"$PIP" download -q --no-deps --no-binary :all: learn2learn==0.2.0 -d "$WORK"
+# --no-binary learn2learn only: with :all: pip also builds Cython from source (20 minutes)
+# just to read the metadata of what it would fetch.
+"$PIP" download -q --no-deps --no-binary learn2learn learn2learn==0.2.0 -d "$WORK"
 tar -xzf "$WORK"/learn2learn-0.2.0.tar.gz -C "$WORK"
 sed -i 's/^use_cython = .*/use_cython = True/' "$WORK/learn2learn-0.2.0/setup.py"
 grep -q '^use_cython = True' "$WORK/learn2learn-0.2.0/setup.py"

@@ -1,8 +1,12 @@
 """MAML and first-order MAML as pure functions over parameter dicts.
 
 Losses are the official ones (cbfinn/maml ``utils.py``): classification sums the per-example
-cross-entropy and divides by the examples per class (so a step of size alpha equals alpha * ways
-on the mean cross-entropy); regression is the mean squared error. The meta-objective is the mean
+cross-entropy and divides by K, the support examples per class (``xent(...) /
+FLAGS.update_batch_size``), for the support loss and for the query loss alike: with 15 queries
+per class (miniImageNet training) the query loss is the sum over the 75 queries divided by K, not
+a mean, which sets the scale the official meta-gradient clipping (+-10) acts on. A step of size
+alpha on the support loss equals alpha * ways on its mean cross-entropy. Regression is the mean
+squared error. The meta-objective is the mean
 over tasks of the query loss after adaptation (official ``total_losses2``).
 
 Two implementations of the same meta-gradient:
@@ -51,6 +55,7 @@ def task_loss(out: Tensor, y: Tensor, per_class: int, classification: bool) -> T
 
 
 def _per_class(y: Tensor, ways: int) -> int:
+    """K of the official loss: the examples per class of a support set ``y`` (..., ways * K)."""
     return max(1, y.shape[-1] // ways) if y.dtype == torch.long else 1
 
 
@@ -111,7 +116,7 @@ def meta_gradient_per_task(
         loss = task_loss(
             forward(fast, batch.query_x[i], arch),
             qy,
-            _per_class(qy, arch.out_features),
+            _per_class(batch.support_y[i], arch.out_features),  # K, whatever the query count
             classification,
         )
         loss = loss / batch.tasks
@@ -180,7 +185,7 @@ def _chunk_meta_gradient(
     """This chunk's share of the meta-gradient: its tasks' query losses divided by ``total``."""
     fast = adapt(params, batch.support_x, batch.support_y, arch, inner, tasks=True, meta=True)
     qy = batch.query_y
-    per_class = _per_class(qy, arch.out_features)
+    per_class = _per_class(batch.support_y, arch.out_features)  # K, whatever the query count
     leaves = list(params.values())
     if query_mode == "manual":
         names = adapted_names(arch)

@@ -130,12 +130,15 @@ class _FirstBlock:
         self.cols = _im2col(x, arch.stride)  # (K + 1, N): patches, then a row of ones
         patches = self.cols[:-1]  # (K, N)
         patches -= patches.mean(dim=1, keepdim=True)  # centred in place
-        self.cov = patches @ patches.t() / patches.shape[1]  # (K, K)
         self.w = weight.reshape(weight.shape[0], -1)  # (O, K)
         self.weight_shape = weight.shape
-        self.cov_w = self.w @ self.cov  # (O, K): rows S w_o (S is symmetric)
-        var = (self.cov_w * self.w).sum(dim=1)  # (O,)
-        self.rstd = (var + arch.bn_eps).rsqrt()  # (O,)
+        # S and v in float64: a float32 product over the N patch positions rounds like N * u
+        # (see model.first_block_rstd); S w is then rounded once to the working precision.
+        p64 = patches.double()
+        cov_w = self.w.double() @ (p64 @ p64.t() / p64.shape[1])  # (O, K): rows S w_o
+        var = (cov_w * self.w.double()).sum(dim=1)  # (O,)
+        self.cov_w = cov_w.to(weight.dtype)
+        self.rstd = (var + arch.bn_eps).rsqrt().to(weight.dtype)  # (O,)
         w_eff = torch.cat([self.w * self.rstd[:, None], shift[:, None]], dim=1)  # (O, K + 1)
         out = (self.cols.t() @ w_eff.t()).clamp_min_(0.0)  # (N, O)
         size = (x.shape[0], *_out_size(x, arch.stride), -1)

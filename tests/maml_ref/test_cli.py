@@ -36,6 +36,8 @@ def test_protocols_lists_every_protocol():
         "sinusoid-10shot",
         "miniimagenet-5w1s",
         "miniimagenet-5w5s",
+        "miniimagenet-5w1s-q15",
+        "miniimagenet-5w5s-q15",
     ]
 
 

@@ -201,6 +201,8 @@ def test_protocol_registry_names_and_errors():
         "sinusoid-10shot",
         "miniimagenet-5w1s",
         "miniimagenet-5w5s",
+        "miniimagenet-5w1s-q15",
+        "miniimagenet-5w5s-q15",
     ]
     with pytest.raises(KeyError, match="unknown protocol 'omniglot-5w2s'.*omniglot-5w1s"):
         get_protocol("omniglot-5w2s")

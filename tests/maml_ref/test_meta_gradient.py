@@ -45,10 +45,13 @@ def params64(arch: Arch, seed: int = 0) -> dict[str, torch.Tensor]:
 
 
 def assert_close(a: dict, b: dict, rtol: float = 1e-9) -> None:
+    """Each entry within rtol of its own scale, plus float64 round-off of the largest gradient
+    (a conv bias before batch norm has true gradient 0 and gets round-off of that size)."""
     assert a.keys() == b.keys()
+    overall = max(max(a[k].abs().max().item(), b[k].abs().max().item()) for k in a)
     for k in a:
         scale = max(a[k].abs().max().item(), b[k].abs().max().item(), 1e-12)
-        assert (a[k] - b[k]).abs().max().item() <= rtol * scale + 1e-12, k
+        assert (a[k] - b[k]).abs().max().item() <= rtol * scale + 1e-13 * max(overall, 1), k
 
 
 @pytest.mark.parametrize("first_order", [False, True], ids=["second-order", "first-order"])
