@@ -85,7 +85,7 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--transductive", action=argparse.BooleanOptionalAction, default=True)
     ev.add_argument("--episodes", type=int, help="first N of the fixed episodes (default: all)")
     ev.add_argument("--json", action="store_true", help="print one JSON object as the last line")
-    dl = sub.add_parser("download", help="fetch a dataset (omniglot: two zips, about 10 MB)")
+    dl = sub.add_parser("download", help="fetch a dataset (omniglot: the two original zips)")
     dl.add_argument("dataset", choices=("omniglot",))
     dl.add_argument(
         "--dir", type=Path, help="where to put it (default: as --data-dir of train/evaluate)"

@@ -52,7 +52,7 @@ def missing_omniglot_message(root: Path, how: str = "") -> str:
     chosen = f" (chosen by {how})" if how else ""
     return (
         f"no Omniglot data in {root}{chosen}: run `{FETCH_COMMAND} --dir {root}` "
-        f"(about 10 MB; or put images_background.zip and images_evaluation.zip from "
+        f"(or put images_background.zip and images_evaluation.zip from "
         f"github.com/brendenlake/omniglot/tree/master/python there), or point {FLAG} / ${ENV} "
         "at a directory that holds them"
     )
