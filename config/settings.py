@@ -11,6 +11,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from maml_ref import datadir as maml_datadir
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
 
@@ -310,7 +312,8 @@ MAML_EVAL_EPISODES = env_int("MAML_EVAL_EPISODES", 0) or None
 MAML_DEVICE = env_str("MAML_DEVICE", "") or None
 
 # Where the reference implementation reads its data (Omniglot npz or zips).
-MAML_DATA_DIR = env_str("MAML_DATA_DIR", str(BASE_DIR.parent / "shared" / "data" / "omniglot"))
+# maml_ref's one rule (maml_ref.datadir): $MAML_DATA_DIR, else ../shared/data/omniglot.
+MAML_DATA_DIR = str(maml_datadir.data_dir(env_str("MAML_DATA_DIR", "") or None))
 
 LOGGING = {
     "version": 1,

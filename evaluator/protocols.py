@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -257,3 +258,76 @@ def recipe_defaults(protocol: VerificationProtocol) -> dict:
 def to_train_config(protocol: VerificationProtocol, config: dict) -> dict:
     """A validated configuration under maml_ref's TrainConfig field names."""
     return {protocol.config_schema[key].maml_field: value for key, value in config.items()}
+
+
+# --- What the data present lets run -----------------------------------------------------------
+
+#: maml_ref protocols whose network a benchmark's checkpoints must match, also for a benchmark
+#: with no verification protocol (its claims are stored unverifiable, but never with a network
+#: of another benchmark: a miniImageNet claim with an Omniglot checkpoint is refused).
+ARCHITECTURES: MappingProxyType = MappingProxyType(
+    {
+        "Mini-Imagenet 5-way (1-shot)": "miniimagenet-5w1s",
+        "Mini-Imagenet 5-way (5-shot)": "miniimagenet-5w5s",
+    }
+)
+
+
+def architecture_protocol(benchmark: Any) -> str | None:
+    """The maml_ref protocol whose network the benchmark's checkpoints must have, if known."""
+    protocol = protocol_for_benchmark(benchmark)
+    if protocol is not None:
+        return protocol.maml_protocol
+    name = benchmark if isinstance(benchmark, str) else getattr(benchmark, "name", None)
+    return ARCHITECTURES.get(name)
+
+
+def data_problem(protocol: VerificationProtocol) -> str | None:
+    """Why the protocol cannot run with the data the workers read (settings.MAML_DATA_DIR, the
+    same setting for the web and the workers), or None when it can. Names no server path."""
+    from django.conf import settings
+
+    from maml_ref import datadir
+    from maml_ref.protocols import get_protocol
+
+    dataset = get_protocol(protocol.maml_protocol).dataset
+    if dataset != "omniglot":
+        return None  # sinusoid tasks are generated
+    if datadir.omniglot_dir(Path(settings.MAML_DATA_DIR)) is not None:
+        return None
+    return (
+        "No Omniglot data on the verification workers, so this benchmark cannot be verified "
+        f"now: the site's operator must run `{datadir.FETCH_COMMAND}` (or set "
+        f"{datadir.ENV} to a directory holding the Omniglot files) and restart the workers."
+    )
+
+
+def data_report() -> list[str]:
+    """One line per protocol: runs with the data present, or not and why (paths included:
+    this is for the operator's log, not for users)."""
+    from django.conf import settings
+
+    from maml_ref import datadir
+
+    root = Path(settings.MAML_DATA_DIR)
+    found = datadir.omniglot_dir(root)
+    lines = []
+    for protocol in PROTOCOLS.values():
+        problem = data_problem(protocol)
+        if problem is None:
+            where = f" (data in {found})" if found and protocol.metric_name == "Accuracy" else ""
+            lines.append(f"can verify: {protocol.benchmark_name} [{protocol.maml_protocol}]{where}")
+        else:
+            lines.append(
+                f"cannot verify: {protocol.benchmark_name} [{protocol.maml_protocol}]: "
+                f"no Omniglot data found in {root} (the {datadir.ENV} setting); fetch it with "
+                f"`{datadir.FETCH_COMMAND} --dir {root}`"
+            )
+    for benchmark in ARCHITECTURES:
+        lines.append(f"cannot verify: {benchmark}: no reference runner (stored unverifiable)")
+    return lines
+
+
+def log_data_report(logger) -> None:
+    for line in data_report():
+        (logger.info if line.startswith("can ") else logger.warning)("verification: %s", line)

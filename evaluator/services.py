@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from typing import Any
 
 from django.conf import settings
@@ -262,8 +263,18 @@ def finish_run(run_pk: int, token: str, decision: Decision, evidence: dict[str, 
     return True
 
 
+_SERVER_PATH = re.compile(r"(?<![\w:/.~])(?:~/|/)(?:[^\s/'\"`:;,()]+/)+([^\s/'\"`:;,()]*)")
+
+
+def without_paths(text: str) -> str:
+    """A message for users: every absolute path on the server cut to its last part."""
+    return _SERVER_PATH.sub(lambda m: f"…/{m.group(1)}" if m.group(1) else "…/", text)
+
+
 def fail_run(run_pk: int, token: str | None, reason: str, kind: str = "failed") -> bool:
-    """End a run as failed (a bad artefact, a time limit, an error), if still running."""
+    """End a run as failed (a bad artefact, a time limit, an error), if still running. The
+    reason is shown to users: server paths in it are cut to their last part."""
+    reason = without_paths(reason)
     with transaction.atomic():
         qs = Run.objects.filter(pk=run_pk, status=Run.Status.RUNNING)
         if token is not None:

@@ -29,7 +29,7 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
 from .models import Run
-from .protocols import protocol_by_maml_name
+from .protocols import log_data_report, protocol_by_maml_name
 from .services import NOT_SENT, dispatch, enqueue_on_commit, fail_run, queue_name
 from .worker import execute, new_token, setting
 
@@ -192,6 +192,15 @@ def reap(now=None, *, include_dead_here: bool = False) -> dict[str, int]:
 @shared_task(ignore_result=True)
 def reap_stale_runs() -> dict[str, int]:
     return reap()
+
+
+@worker_ready.connect
+def report_data_at_worker_start(sender=None, **kwargs) -> None:
+    """Which protocols this worker can run with the data it sees, and which not, and why."""
+    try:
+        log_data_report(log)
+    except Exception:
+        log.exception("data report at worker start failed")
 
 
 @worker_ready.connect

@@ -23,8 +23,8 @@ from django.utils import timezone
 
 from .decision import REJECTED, Decision, decide
 from .models import Run, Submission
-from .protocols import REPRODUCE, protocol_by_maml_name, to_train_config
-from .services import fail_run, finish_run
+from .protocols import REPRODUCE, data_problem, protocol_by_maml_name, to_train_config
+from .services import fail_run, finish_run, without_paths
 
 log = logging.getLogger(__name__)
 
@@ -92,8 +92,9 @@ class RunReporter:
             self.lines.append(f"{stamp} {line}")
 
     def tail(self) -> str:
+        """The last lines, as users see them (server paths cut to their last part)."""
         with self._lock:
-            return "\n".join(self.lines)
+            return without_paths("\n".join(self.lines))
 
     # Progress: called by maml_ref as progress(phase, done, total); throttled.
     def progress(self, phase: str, done: int, total: int) -> None:
@@ -191,8 +192,17 @@ def execute(run_pk: int, token: str) -> str:
                     episodes=int(episodes) if episodes else None,
                     progress=reporter.progress,
                 )
+        except FileNotFoundError as exc:
+            problem = data_problem(protocol)
+            if problem is None:
+                raise
+            log.warning("run %s: %s", run_pk, exc)  # the path, for the operator's log
+            reporter.log(problem)
+            reporter.write(phase="no data")
+            fail_run(run_pk, token, problem)
+            return Run.Status.FAILED
         except CheckpointError as exc:
-            reason = f"The checkpoint cannot be evaluated: {exc}"
+            reason = without_paths(f"The checkpoint cannot be evaluated: {exc}")
             reporter.log(reason)
             reporter.write(phase="rejected")
             # A bad artefact is the claim's fault, not the worker's: rejected, never retried.

@@ -1,4 +1,4 @@
-"""Command line: ``python -m maml_ref protocols | train | evaluate``."""
+"""Command line: ``python -m maml_ref protocols | train | evaluate | download``."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
+from . import datadir, download
 from .api import evaluate_initialisation, pick_device, run_evaluate
 from .checkpoint import CheckpointError, load_checkpoint, metadata_for, save_checkpoint
 from .data.loading import load_pool
@@ -84,8 +85,19 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--transductive", action=argparse.BooleanOptionalAction, default=True)
     ev.add_argument("--episodes", type=int, help="first N of the fixed episodes (default: all)")
     ev.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    dl = sub.add_parser("download", help="fetch a dataset (omniglot: the two original zips)")
+    dl.add_argument("dataset", choices=("omniglot",))
+    dl.add_argument(
+        "--dir", type=Path, help="where to put it (default: as --data-dir of train/evaluate)"
+    )
+    dl.add_argument("--base-url", help=f"a mirror (default: ${download.BASE_URL_ENV}, else GitHub)")
+    dl.add_argument("--quiet", action="store_true", help="no progress bar")
     for cmd in (tr, ev):
-        cmd.add_argument("--data-dir", type=Path, help="default: $MAML_DATA_DIR")
+        cmd.add_argument(
+            "--data-dir",
+            type=Path,
+            help=f"default: ${datadir.ENV}, else {datadir.default_data_dir()}",
+        )
         cmd.add_argument("--device", help="cpu or cuda (default: cuda if available)")
         cmd.add_argument("--quiet", action="store_true", help="no progress bar")
         cmd.add_argument(
@@ -198,13 +210,25 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _download(args: argparse.Namespace) -> int:
+    directory = download.download_omniglot(args.dir, url=args.base_url, progress=not args.quiet)
+    print(f"Omniglot is in {directory} (the original zips; resized on first use)", file=sys.stderr)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if getattr(args, "threads", None):
         torch.set_num_threads(args.threads)
     try:
-        return {"protocols": _protocols, "train": _train, "evaluate": _evaluate}[args.command](args)
-    except (CheckpointError, FileNotFoundError, KeyError, ValueError) as e:
+        commands = {
+            "protocols": _protocols,
+            "train": _train,
+            "evaluate": _evaluate,
+            "download": _download,
+        }
+        return commands[args.command](args)
+    except (CheckpointError, download.DownloadError, FileNotFoundError, KeyError, ValueError) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
         print(f"error: {msg}", file=sys.stderr)
         return 2

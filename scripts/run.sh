@@ -17,6 +17,8 @@ stop() {
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
 }
 trap stop EXIT INT TERM
+# What can be verified with the data present (each worker logs it again when it is ready).
+"$PY" manage.py verification_report
 "$PY" -m celery -A config worker --queues cpu --concurrency 1 --hostname "cpu@%h" \
   --beat --schedule "$VAR_DIR/celerybeat-schedule" --loglevel INFO &
 pids+=($!)

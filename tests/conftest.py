@@ -1,5 +1,7 @@
 """Fixtures shared by the whole suite: named users (owner, other user, staff)."""
 
+from pathlib import Path
+
 import pytest
 from django.core.cache import cache
 
@@ -10,6 +12,8 @@ def fresh_cache():
     cache.clear()
     yield
     cache.clear()
+
+from maml_ref import datadir
 
 
 @pytest.fixture
@@ -27,3 +31,20 @@ def staff(django_user_model):
     return django_user_model.objects.create_user(
         "staff", "staff@example.org", "staff-pass-123", is_staff=True, is_superuser=True
     )
+
+
+def omniglot_or_skip() -> Path:
+    """The Omniglot folder by maml_ref's rule, or a skip naming MAML_DATA_DIR (``.ci/run``
+    refuses to start without the data, so CI never skips these)."""
+    root = datadir.data_dir()
+    found = datadir.omniglot_dir(root)
+    if found is None:
+        pytest.skip(
+            f"needs Omniglot: none in {root}; set MAML_DATA_DIR (or run `{datadir.FETCH_COMMAND}`)"
+        )
+    return found
+
+
+@pytest.fixture
+def omniglot_data() -> Path:
+    return omniglot_or_skip()

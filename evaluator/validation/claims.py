@@ -144,7 +144,12 @@ def check_submission(
     oversized checkpoint raises ``UploadTooLarge`` alone (the API answers 413 for it).
     """
     from evaluator.models import Submission
-    from evaluator.protocols import protocol_for_benchmark, validate_training_config
+    from evaluator.protocols import (
+        architecture_protocol,
+        data_problem,
+        protocol_for_benchmark,
+        validate_training_config,
+    )
 
     errors: dict[str, list] = {}
 
@@ -173,9 +178,15 @@ def check_submission(
         add("config", ValidationError("Send a checkpoint or a configuration, not both."))
 
     protocol = protocol_for_benchmark(benchmark) if benchmark is not None else None
+    if protocol is not None:
+        problem = data_problem(protocol)  # refused now, rather than queued to fail
+        if problem:
+            add("benchmark", ValidationError(problem, code="no_data"))
     if kind == Submission.Kind.EVALUATE and has_checkpoint and not has_config:
+        # The benchmark's network, also where no protocol verifies it (stored unverifiable).
+        arch = architecture_protocol(benchmark) if benchmark is not None else None
         try:
-            check_checkpoint(checkpoint, protocol.maml_protocol if protocol else None)
+            check_checkpoint(checkpoint, arch)
         except UploadTooLarge:
             raise
         except ValidationError as exc:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import functools
-import os
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from .. import datadir
 from ..protocols import Protocol
 from . import miniimagenet, omniglot
 from .episodes import ClassPool
@@ -17,30 +17,26 @@ SPLITS = ("train", "val", "test")
 
 
 def resolve_data_dir(protocol: Protocol, data_dir: str | Path | None = None) -> Path:
-    """``data_dir``, else $MAML_DATA_DIR; the dataset may sit in it or in a subfolder named after
-    it (``omniglot/``, ``miniimagenet/``). FileNotFoundError naming what to put there otherwise."""
-    what = {
-        "omniglot": "images_background.npz + images_evaluation.npz (or the original zips)",
-        "miniimagenet": "train/val/test.csv + images/ or mini-imagenet-cache-{train,val,test}.pkl",
-    }[protocol.dataset]
-    given = data_dir if data_dir is not None else os.environ.get("MAML_DATA_DIR")
-    if not given:
-        raise FileNotFoundError(
-            f"no data directory for {protocol.name}: pass data_dir or set MAML_DATA_DIR to a "
-            f"directory holding {what}"
-        )
-    root = Path(given).expanduser()
+    """The folder holding the protocol's dataset: ``data_dir`` (``--data-dir``), else
+    $MAML_DATA_DIR, else ``../shared/data/omniglot`` (``maml_ref.datadir``, the rule the workers
+    use too); the dataset may sit in it or in a subfolder named after it (``omniglot/``,
+    ``miniimagenet/``). FileNotFoundError naming the flag, the variable and the fetch command."""
+    root = datadir.data_dir(data_dir)
+    how = datadir.where_from(data_dir)
+    if protocol.dataset == "omniglot":
+        found = datadir.omniglot_dir(root)
+        if found is None:
+            raise FileNotFoundError(datadir.missing_omniglot_message(root, how))
+        return found
     for candidate in (root, root / protocol.dataset, root.parent / protocol.dataset):
-        if protocol.dataset == "omniglot" and _has_any(
-            candidate, omniglot.SOURCES_NPZ[:1] + omniglot.SOURCES_ZIP[:1]
-        ):
-            return candidate
         if protocol.dataset == "miniimagenet" and _has_any(
             candidate, ("test.csv", "mini-imagenet-cache-test.pkl", "mini-imagenet-cache-train.pkl")
         ):
             return candidate
     raise FileNotFoundError(
-        f"data directory {root} holds no {protocol.dataset} data: put {what} there"
+        f"no {protocol.dataset} data in {root} (chosen by {how}): put "
+        "train/val/test.csv + images/ or mini-imagenet-cache-{train,val,test}.pkl there or in "
+        f"its miniimagenet/ subfolder, or point {datadir.FLAG} / ${datadir.ENV} at them"
     )
 
 

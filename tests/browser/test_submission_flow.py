@@ -16,6 +16,7 @@ from django.core.management import call_command
 
 from evaluator.models import Run, Submission
 from leaderboard.models import Result
+from tests.conftest import omniglot_or_skip
 from tests.evaluator.integration.conftest import Workers
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
@@ -36,6 +37,7 @@ def trained_checkpoint(tmp_path_factory) -> Path:
     from maml_ref.protocols import get_protocol
     from maml_ref.train import TrainConfig, meta_train
 
+    omniglot_or_skip()
     protocol = get_protocol("omniglot-5w1s")
     config = TrainConfig.from_protocol(protocol, iterations=10, meta_batch=4, seed=3)
     pool = load_pool(protocol, "train", settings.MAML_DATA_DIR)

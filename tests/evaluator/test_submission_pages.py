@@ -1,6 +1,8 @@
 """The submission page (owner and staff only), its JSON status for the live progress bar, and
 the user's list of submissions."""
 
+import re
+
 import pytest
 
 from evaluator.models import Run, Submission
@@ -175,3 +177,25 @@ def test_the_list_shows_only_ones_own_and_pages(client, owner, other_user, omnig
     assert "Page 1 of 2" in first
     second = client.get("/submissions/?page=2").content.decode()
     assert "model-owner-0<" in second
+
+
+def test_a_failed_run_says_failed_once(client, owner, submission):
+    set_run(submission, status=Run.Status.FAILED, phase="failed", reason="The run failed.")
+    client.force_login(owner)
+    page = page_of(client, submission)
+    status_line = re.search(r"<p>Status:(.*?)</p>", page, re.S).group(1)
+    text = re.sub(r"<[^>]+>", " ", status_line)  # what a reader sees
+    assert text.split() == ["failed"], text
+
+
+def test_a_failure_reason_shows_no_server_path(client, owner, submission):
+    from evaluator.services import fail_run
+
+    set_run(submission, status=Run.Status.RUNNING, worker="w1")
+    run = submission.runs.get()
+    secret = "/srv/private/deploy/shared/data/omniglot"
+    assert fail_run(run.pk, "w1", f"FileNotFoundError: no Omniglot data in {secret}")
+    run.refresh_from_db()
+    assert "/srv/private" not in run.reason and "…/omniglot" in run.reason
+    client.force_login(owner)
+    assert "/srv/private" not in page_of(client, submission)

@@ -117,7 +117,8 @@ def test_it_accepts_a_benchmark_without_runner_as_unverifiable(
     api, mini_imagenet, paper, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks() as dispatched:
-        r = post(api, claim(mini_imagenet, paper, checkpoint=upload(checkpoint_bytes())))
+        ckpt = upload(checkpoint_bytes("miniimagenet-5w1s"))
+        r = post(api, claim(mini_imagenet, paper, checkpoint=ckpt))
     assert r.status_code == 201, r.content
     assert r.json()["status"] == "unverifiable"
     assert "No reference runner" in r.json()["run"]["reason"]

@@ -1,24 +1,19 @@
 """Fixtures of the maml_ref tests: a synthetic class pool, the real Omniglot data when present."""
 
-import os
 from pathlib import Path
 
 import pytest
 import torch
 
+from maml_ref import datadir
 from maml_ref.data.episodes import ClassPool
 from maml_ref.model import init_params
 from maml_ref.protocols import get_protocol
 
-SHARED_OMNIGLOT = Path(__file__).resolve().parents[3] / "shared" / "data" / "omniglot"
-
 
 def omniglot_dir() -> Path | None:
-    """$MAML_DATA_DIR if it holds Omniglot, else ../shared/data/omniglot, else None."""
-    for candidate in (os.environ.get("MAML_DATA_DIR"), SHARED_OMNIGLOT):
-        if candidate and (Path(candidate) / "images_background.npz").is_file():
-            return Path(candidate)
-    return None
+    """The Omniglot folder by maml_ref's rule ($MAML_DATA_DIR, else ../shared/data/omniglot)."""
+    return datadir.omniglot_dir(datadir.data_dir())
 
 
 @pytest.fixture(scope="session")
@@ -31,7 +26,7 @@ def maml_cache(tmp_path_factory) -> Path:
 def omniglot(maml_cache, monkeypatch) -> Path:
     path = omniglot_dir()
     if path is None:
-        pytest.skip("Omniglot data not found: set MAML_DATA_DIR")
+        pytest.skip(f"no Omniglot data in {datadir.data_dir()}: set MAML_DATA_DIR")
     monkeypatch.setenv("MAML_DATA_DIR", str(path))
     monkeypatch.setenv("MAML_CACHE_DIR", str(maml_cache))
     return path

@@ -184,12 +184,26 @@ def test_sinusoid_evaluation_needs_no_data(monkeypatch):
     assert result.metric == "mse" and result.episodes == 50 and result.mean > 0
 
 
-def test_missing_data_dir_says_what_to_put_there(monkeypatch, tmp_path):
-    monkeypatch.delenv("MAML_DATA_DIR", raising=False)
-    with pytest.raises(FileNotFoundError, match="MAML_DATA_DIR.*images_background.npz"):
+def test_missing_data_dir_names_the_flag_the_variable_and_the_command(monkeypatch, tmp_path):
+    monkeypatch.setenv("MAML_DATA_DIR", str(tmp_path))
+    with pytest.raises(FileNotFoundError) as exc:
         resolve_data_dir(P5W1S)
-    with pytest.raises(FileNotFoundError, match="images_background.npz"):
+    message = str(exc.value)
+    assert "$MAML_DATA_DIR" in message and "--data-dir" in message
+    assert "python -m maml_ref download omniglot" in message and "pass data_dir" not in message
+    with pytest.raises(FileNotFoundError, match="chosen by --data-dir"):
         resolve_data_dir(P5W1S, tmp_path)
+
+
+def test_data_dir_is_the_flag_then_the_variable_then_the_shared_default(monkeypatch, tmp_path):
+    from maml_ref import datadir
+
+    monkeypatch.delenv("MAML_DATA_DIR", raising=False)
+    root = Path(__file__).resolve().parents[2]
+    assert datadir.data_dir() == root.parent / "shared" / "data" / "omniglot"
+    monkeypatch.setenv("MAML_DATA_DIR", str(tmp_path / "env"))
+    assert datadir.data_dir() == tmp_path / "env"
+    assert datadir.data_dir(tmp_path / "flag") == tmp_path / "flag"
 
 
 def test_protocol_registry_names_and_errors():

@@ -3,20 +3,23 @@
 (function () {
   "use strict";
   var live = document.getElementById("run-live");
-  if (!live || live.dataset.final === "true") return;
+  if (!live) return;
+  var logEl = document.getElementById("run-log");
+  if (logEl) logEl.scrollTop = logEl.scrollHeight; // a finished run's log shows its last lines
+  if (live.dataset.final === "true") return;
   var url = live.dataset.statusUrl;
   var statusEl = document.getElementById("run-status");
   var phaseEl = document.getElementById("run-phase");
   var bar = document.getElementById("run-progress");
   var barText = document.getElementById("run-progress-text");
-  var logEl = document.getElementById("run-log");
   var outcome = document.getElementById("run-outcome");
 
   function show(d) {
     if (!d.status) return;
     statusEl.textContent = d.status;
     statusEl.className = "run-status run-status-" + d.status;
-    phaseEl.textContent = d.phase || "";
+    // Each state once: no phase beside a final status, nor one that repeats the status.
+    phaseEl.textContent = d.is_final || d.phase === d.status ? "" : d.phase || "";
     bar.value = d.progress_percent;
     bar.textContent = d.progress_percent + "%";
     barText.textContent = d.progress_total

@@ -25,11 +25,17 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from evaluator.models import Run
+from tests.conftest import omniglot_or_skip
 from tests.evaluator import catalogue
 
 ROOT = Path(__file__).resolve().parents[3]
 PROTOCOL = "omniglot-5w1s"
 BENCHMARK = "OMNIGLOT - 1-Shot, 5-way"
+
+
+@pytest.fixture(autouse=True)
+def workers_see_omniglot():
+    """Real runs on real data: no placeholder (see tests/evaluator/conftest.py)."""
 
 
 @pytest.fixture(scope="session")
@@ -42,6 +48,7 @@ def trained_checkpoint(tmp_path_factory):
     from maml_ref.protocols import get_protocol
     from maml_ref.train import TrainConfig, meta_train
 
+    omniglot_or_skip()
     protocol = get_protocol(PROTOCOL)
     config = TrainConfig.from_protocol(protocol, iterations=40, meta_batch=8, seed=7)
     pool = load_pool(protocol, "train", settings.MAML_DATA_DIR)
@@ -169,6 +176,7 @@ def workers(transactional_db, settings, tmp_path):
 
 @pytest.fixture
 def omniglot_5w1s(transactional_db):
+    omniglot_or_skip()
     return catalogue.benchmark(BENCHMARK)
 
 
