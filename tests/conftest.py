@@ -5,6 +5,8 @@ from pathlib import Path
 import pytest
 from django.core.cache import cache
 
+from maml_ref import datadir
+
 
 @pytest.fixture(autouse=True)
 def fresh_cache():
@@ -12,8 +14,6 @@ def fresh_cache():
     cache.clear()
     yield
     cache.clear()
-
-from maml_ref import datadir
 
 
 @pytest.fixture
