@@ -2,7 +2,7 @@
 
 from ..models import CodeLink
 from . import values as v
-from .common import Context, chunks
+from .common import Context, chunks, valid_items
 
 KIND = "code-links"
 FLAGS = ("official", "framework", "mentioned_in_paper", "mentioned_in_github")
@@ -27,12 +27,7 @@ def import_code_links(items, ctx: Context) -> None:
     report = ctx.report
     for batch in chunks(items):
         wanted = {}
-        for i, item, error in batch:
-            where = f"[{i}]"
-            if error or not isinstance(item, dict):
-                report.count(KIND, "skipped")
-                report.warn(where, error or "not an object, skipped")
-                continue
+        for where, item in valid_items(batch, report, KIND):
             repo = v.http_url(item.get("repo_url"))
             if not repo:
                 report.count(KIND, "skipped")

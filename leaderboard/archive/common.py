@@ -205,6 +205,18 @@ class Context:
         return seen - set()
 
 
+def valid_items(batch, report, kind: str):
+    """A batch's readable objects as (path, item); an item that could not be read, or is not an
+    object, is counted skipped with a warning naming its path."""
+    for i, item, error in batch:
+        where = f"[{i}]"
+        if error or not isinstance(item, dict):
+            report.count(kind, "skipped")
+            report.warn(where, error or "not an object, skipped")
+            continue
+        yield where, item
+
+
 def chunks(iterable, size: int = BATCH):
     batch = []
     for item in iterable:

@@ -3,7 +3,7 @@
 from ..models import Dataset
 from . import values as v
 from .code_links import paper_for
-from .common import Context, chunks
+from .common import Context, chunks, valid_items
 
 KIND = "datasets"
 FIELDS = (
@@ -41,12 +41,7 @@ def import_datasets(items, ctx: Context) -> None:
     report = ctx.report
     by_url = {u: pk for pk, u in Dataset.objects.values_list("pk", "pwc_url") if u}
     for batch in chunks(items, 200):
-        for i, item, error in batch:
-            where = f"[{i}]"
-            if error or not isinstance(item, dict):
-                report.count(KIND, "skipped")
-                report.warn(where, error or "not an object, skipped")
-                continue
+        for where, item in valid_items(batch, report, KIND):
             name = v.clean_text(item.get("name"))[:200]
             if not name:
                 report.count(KIND, "skipped")

@@ -3,7 +3,7 @@
 from ..models import Method
 from . import values as v
 from .code_links import paper_for
-from .common import Context, chunks
+from .common import Context, chunks, valid_items
 
 KIND = "methods"
 FIELDS = (
@@ -23,12 +23,7 @@ FIELDS = (
 def import_methods(items, ctx: Context) -> None:
     report, index = ctx.report, ctx.methods
     for batch in chunks(items, 200):
-        for i, item, error in batch:
-            where = f"[{i}]"
-            if error or not isinstance(item, dict):
-                report.count(KIND, "skipped")
-                report.warn(where, error or "not an object, skipped")
-                continue
+        for where, item in valid_items(batch, report, KIND):
             name = v.clean_text(item.get("name"))[:300]
             if not name:
                 report.count(KIND, "skipped")

@@ -2,7 +2,7 @@
 
 from ..models import Method, Paper
 from . import values as v
-from .common import Context, chunks
+from .common import Context, chunks, valid_items
 
 KIND = "papers"
 FIELDS = ("title", "abstract", "url", "pdf_url", "proceeding", "authors", "date", "arxiv_id")
@@ -76,12 +76,7 @@ def import_papers(items, ctx: Context) -> None:
     report = ctx.report
     for batch in chunks(items):
         rows = []
-        for i, item, error in batch:
-            where = f"[{i}]"
-            if error or not isinstance(item, dict):
-                report.count(KIND, "skipped")
-                report.warn(where, error or "not an object, skipped")
-                continue
+        for where, item in valid_items(batch, report, KIND):
             fields = read_paper(item, where, ctx)
             if fields is None:
                 report.count(KIND, "skipped")
