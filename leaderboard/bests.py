@@ -65,14 +65,12 @@ def related_papers(paper: Paper, limit: int = RELATED) -> list[Paper]:
         f"(SELECT task_id FROM {task_through.db_table} WHERE paper_id = %s)"
     ]
     params = [paper.pk]
-    methods = Paper._meta.get_field("methods") if _has_methods() else None
-    if methods is not None:
-        through = methods.remote_field.through._meta
-        parts.append(
-            f"SELECT paper_id FROM {through.db_table} WHERE method_id IN "
-            f"(SELECT method_id FROM {through.db_table} WHERE paper_id = %s)"
-        )
-        params.append(paper.pk)
+    method_through = Paper.methods.through._meta
+    parts.append(
+        f"SELECT paper_id FROM {method_through.db_table} WHERE method_id IN "
+        f"(SELECT method_id FROM {method_through.db_table} WHERE paper_id = %s)"
+    )
+    params.append(paper.pk)
     sql = (
         "SELECT s.paper_id, COUNT(*) AS shared FROM ("
         + " UNION ALL ".join(parts)
@@ -89,11 +87,3 @@ def related_papers(paper: Paper, limit: int = RELATED) -> list[Paper]:
         p.shared = shared[p.pk]
     found.sort(key=lambda p: (-p.shared, -(p.date.toordinal() if p.date else 0), p.pk))
     return found[:limit]
-
-
-def _has_methods() -> bool:
-    try:
-        Paper._meta.get_field("methods")
-    except Exception:
-        return False
-    return True

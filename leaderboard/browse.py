@@ -2,29 +2,19 @@
 current best), Methods (by collection and area; a method's page) and About. Each runs a fixed
 number of queries; long lists are paginated with cached totals."""
 
-from django.apps import apps
 from django.db.models import Q
-from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 
 from .bests import attach_bests
-from .models import Benchmark, Task
+from .models import Area, Benchmark, Collection, Method
 from .views import paginate
 
 SOTA_PER_PAGE = 50
 METHODS_PER_PAGE = 50
 
 
-def _model(name):
-    try:
-        return apps.get_model("leaderboard", name)
-    except LookupError:
-        return None
-
-
 def _areas():
-    area = _model("Area")
-    return list(area.objects.order_by("name")) if area is not None else []
+    return list(Area.objects.order_by("name"))
 
 
 def sota(request):
@@ -33,13 +23,11 @@ def sota(request):
     the benchmark's, dataset's or task's name)."""
     through = Benchmark.tasks.through
     pairs = through.objects.select_related("task", "benchmark__dataset")
-    has_area = hasattr(Task, "area")
-    if has_area:
-        pairs = pairs.select_related("task__area")
+    pairs = pairs.select_related("task__area")
     area_slug = request.GET.get("area", "")
     task_slug = request.GET.get("task", "")
     q = request.GET.get("q", "").replace("\x00", "").strip()[:200]
-    if has_area and area_slug:
+    if area_slug:
         pairs = pairs.filter(task__area__slug=area_slug)
     if task_slug:
         pairs = pairs.filter(Q(task__slug=task_slug) | Q(task__parent__slug=task_slug))
@@ -50,14 +38,13 @@ def sota(request):
             | Q(task__name__icontains=q)
         )
     order = ["task__name", "benchmark__name", "pk"]
-    if has_area:
-        order = ["task__area__name", *order]
+    order = ["task__area__name", *order]
     page = paginate(request, pairs.order_by(*order), SOTA_PER_PAGE)
     benchmarks = {p.benchmark_id: p.benchmark for p in page.object_list}
     attach_bests(benchmarks.values())
     groups, last = [], None
     for pair in page.object_list:
-        area = pair.task.area if has_area else None
+        area = pair.task.area
         key = (area.pk if area else None, pair.task_id)
         if key != last:
             groups.append({"area": area, "task": pair.task, "benchmarks": []})
@@ -82,10 +69,7 @@ def about(request):
 
 
 def method_list(request):
-    method, collection = _model("Method"), _model("Collection")
-    if method is None:  # a catalogue without methods yet
-        raise Http404("No methods in this catalogue.")
-    methods = method.objects.order_by("name")
+    methods = Method.objects.order_by("name")
     collection_slug = request.GET.get("collection", "")
     area_slug = request.GET.get("area", "")
     q = request.GET.get("q", "").replace("\x00", "").strip()[:200]
@@ -98,8 +82,8 @@ def method_list(request):
     if q:
         methods = methods.filter(Q(name__icontains=q) | Q(full_name__icontains=q))
     if collection_slug or area_slug:
-        methods = method.objects.filter(pk__in=methods.values("pk")).order_by("name")  # once each
-    collections = collection.objects.select_related("area", "parent").order_by("area__name", "name")
+        methods = Method.objects.filter(pk__in=methods.values("pk")).order_by("name")  # once each
+    collections = Collection.objects.select_related("area", "parent").order_by("area__name", "name")
     if area_slug:
         collections = collections.filter(area__slug=area_slug)
     return render(
@@ -117,9 +101,7 @@ def method_list(request):
 
 
 def method_detail(request, slug):
-    if _model("Method") is None:
-        raise Http404("No methods in this catalogue.")
-    method = get_object_or_404(_model("Method").objects.select_related("paper"), slug=slug)
+    method = get_object_or_404(Method.objects.select_related("paper"), slug=slug)
     papers = method.papers.defer("abstract").order_by("-date", "title", "pk")
     return render(
         request,

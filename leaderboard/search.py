@@ -24,7 +24,7 @@ from django.db.models.functions import Coalesce, Greatest, Length
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from .models import Benchmark, Dataset, Model, Paper, Result, Task
+from .models import Benchmark, Dataset, Method, Model, Paper, Result, Task
 
 MAX_QUERY = 200
 WORD = re.compile(r"\w+", re.UNICODE)
@@ -44,15 +44,6 @@ def words(q: str) -> list[str]:
 
 def is_postgres() -> bool:
     return connection.vendor == "postgresql"
-
-
-def _method_model():
-    from django.apps import apps
-
-    try:
-        return apps.get_model("leaderboard", "Method")
-    except LookupError:
-        return None
 
 
 # ---- names -------------------------------------------------------------------------------
@@ -108,11 +99,8 @@ def model_ids(q: str) -> QuerySet:
 def _papers_by_names(q: str) -> Q:
     """Papers with a result under a matching model name, or using a matching method."""
     by_model = Q(pk__in=Result.objects.filter(model__in=model_ids(q)).values("paper_id"))
-    method = _method_model()
-    if method is not None and hasattr(Paper, "methods"):
-        by_method = Q(methods__in=names(method.objects.all(), q, also="full_name").values("pk"))
-        return by_model | Q(pk__in=Paper.objects.filter(by_method).values("pk"))
-    return by_model
+    by_method = Q(methods__in=names(Method.objects.all(), q, also="full_name").values("pk"))
+    return by_model | Q(pk__in=Paper.objects.filter(by_method).values("pk"))
 
 
 # ---- papers ------------------------------------------------------------------------------
@@ -200,16 +188,14 @@ def _papers_postgres(q: str, queryset: QuerySet) -> QuerySet:
         .values_list("paper_id", flat=True)
         .distinct()[:NAME_CANDIDATES]
     )
-    method = _method_model()
-    if method is not None and hasattr(Paper, "methods"):
-        found = names(method.objects.all(), q, also="full_name").values_list("pk", flat=True)
-        through = Paper.methods.through
-        name_ids |= set(
-            through.objects.filter(method_id__in=list(found[:NAME_METHODS]))
-            .order_by()
-            .values_list("paper_id", flat=True)
-            .distinct()[:NAME_CANDIDATES]
-        )
+    found = names(Method.objects.all(), q, also="full_name").values_list("pk", flat=True)
+    through = Paper.methods.through
+    name_ids |= set(
+        through.objects.filter(method_id__in=list(found[:NAME_METHODS]))
+        .order_by()
+        .values_list("paper_id", flat=True)
+        .distinct()[:NAME_CANDIDATES]
+    )
     bonus = Case(When(pk__in=name_ids or [0], then=Value(NAME_BONUS)), default=Value(0.0))
     return (
         queryset.filter(Q(pk__in=[*text_ids, *name_ids]) | Q(arxiv_id=q))
@@ -233,9 +219,8 @@ def benchmarks(q: str) -> QuerySet:
     return names(Benchmark.objects.select_related("dataset"), q)
 
 
-def methods(q: str) -> QuerySet | None:
-    method = _method_model()
-    return None if method is None else names(method.objects.all(), q, also="full_name")
+def methods(q: str) -> QuerySet:
+    return names(Method.objects.all(), q, also="full_name")
 
 
 def models(q: str) -> QuerySet:

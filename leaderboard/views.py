@@ -92,8 +92,7 @@ def dataset_detail(request, slug):
     page = paginate(request, benchmarks.order_by("name"))
     attach_bests(page.object_list)
     served = Task.objects.filter(benchmarks__dataset=dataset)
-    if hasattr(Dataset, "tasks"):
-        served = Task.objects.filter(Q(pk__in=served.values("pk")) | Q(datasets=dataset))
+    served = Task.objects.filter(Q(pk__in=served.values("pk")) | Q(datasets=dataset))
     return render(
         request,
         "leaderboard/dataset_detail.html",

@@ -1,7 +1,6 @@
 """Read-only viewsets of ``/api/v1/`` (see the package's docstring). Every list is paginated by
 ``PwcPagination``; ``q`` parameters use ``leaderboard/search.py``, like the search page."""
 
-from django.apps import apps
 from django.db.models import (
     Case,
     Count,
@@ -29,9 +28,11 @@ from .. import search
 from ..api_views import CachedReadMixin
 from ..cache import versioned
 from ..models import (
+    Area,
     Benchmark,
     CodeLink,
     Dataset,
+    Method,
     Metric,
     Paper,
     Result,
@@ -54,20 +55,6 @@ PAGE_PARAMS = [
     _param("page", "Page number (from 1)", OpenApiTypes.INT),
     _param("items_per_page", "Rows per page (default 50, at most 500)", OpenApiTypes.INT),
 ]
-
-
-def Method():  # noqa: N802 - the model, where the catalogue has it
-    try:
-        return apps.get_model("leaderboard", "Method")
-    except LookupError:
-        return None
-
-
-def Area():  # noqa: N802
-    try:
-        return apps.get_model("leaderboard", "Area")
-    except LookupError:
-        return None
 
 
 def papers_qs():
@@ -202,8 +189,6 @@ class PaperViewSet(V1ViewSet):
     @action(detail=True)
     def methods(self, request, id=None):
         paper = self._paper()
-        if Method() is None or not hasattr(paper, "methods"):
-            return self.page_of(Paper.objects.none(), s.PwcMethodSerializer)
         return self.page_of(
             paper.methods.select_related("paper").order_by("name"), s.PwcMethodSerializer
         )
@@ -239,10 +224,7 @@ class SearchViewSet(CachedReadMixin, viewsets.GenericViewSet):
 
 
 def tasks_qs():
-    qs = Task.objects.select_related("parent")
-    if hasattr(Task, "area"):
-        qs = qs.select_related("area")
-    return qs.order_by("name")
+    return Task.objects.select_related("parent", "area").order_by("name")
 
 
 @extend_schema(tags=["pwc v1"])
@@ -311,8 +293,7 @@ class DatasetViewSet(V1ViewSet):
         if _q(self.request, "name"):
             qs = qs.filter(name__iexact=params["name"])
         if _q(self.request, "full_name"):
-            field = "full_name" if hasattr(Dataset, "full_name") else "name"
-            qs = qs.filter(**{f"{field}__iexact": params["full_name"]})
+            qs = qs.filter(full_name__iexact=params["full_name"])
         if _q(self.request, "q"):
             return search.names(qs, params["q"])
         return qs
@@ -540,8 +521,7 @@ class MethodViewSet(V1ViewSet):
     serializer_class = s.PwcMethodSerializer
 
     def get_queryset(self):
-        model = Method()
-        qs = model.objects.select_related("paper").order_by("name")
+        qs = Method.objects.select_related("paper").order_by("name")
         if self.action != "list":
             return qs
         params = self.request.query_params
@@ -572,7 +552,7 @@ class AreaViewSet(V1ViewSet):
     serializer_class = s.PwcAreaSerializer
 
     def get_queryset(self):
-        qs = Area().objects.order_by("name")
+        qs = Area.objects.order_by("name")
         if self.action != "list":
             return qs
         params = self.request.query_params
@@ -589,5 +569,5 @@ class AreaViewSet(V1ViewSet):
     @extend_schema(parameters=PAGE_PARAMS, responses=s.PwcTaskSerializer(many=True))
     @action(detail=True)
     def tasks(self, request, id=None):
-        area = self.object_or_404(Area().objects.all(), slug=id)
+        area = self.object_or_404(Area.objects.all(), slug=id)
         return self.page_of(tasks_qs().filter(area=area), s.PwcTaskSerializer)
