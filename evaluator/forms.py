@@ -1,5 +1,7 @@
 """The web forms: sign-up and submission. Checks shared with the API live in validation.py."""
 
+import json
+
 from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import get_user_model
@@ -40,6 +42,39 @@ class SignUpForm(UserCreationForm):
         if get_user_model().objects.filter(email__iexact=email).exists():
             raise ValidationError("An account with this email address exists already.")
         return email
+
+
+# The benchmark menu's groups, in this order: what can be re-run now comes first.
+VERIFIABLE = "Verifiable now: re-run by the reference implementation"
+NO_DATA = "Not verifiable now: no data on the verification workers (refused)"
+NO_RUNNER = "No reference runner: stored as unverifiable, not published"
+
+
+def benchmark_groups(benchmarks) -> list[tuple[str, list]]:
+    """The benchmarks by what the evaluator can do with them now (evaluator.protocols: a
+    protocol, and its data present on the workers), verifiable first; empty groups left out."""
+    from evaluator.protocols import data_problem, protocol_for_benchmark
+
+    groups: dict[str, list] = {VERIFIABLE: [], NO_DATA: [], NO_RUNNER: []}
+    for benchmark in benchmarks:
+        protocol = protocol_for_benchmark(benchmark)
+        if protocol is None:
+            groups[NO_RUNNER].append(benchmark)
+        elif data_problem(protocol):
+            groups[NO_DATA].append(benchmark)
+        else:
+            groups[VERIFIABLE].append(benchmark)
+    return [(label, items) for label, items in groups.items() if items]
+
+
+def benchmark_metrics(benchmarks) -> dict[str, list[str]]:
+    """Each benchmark's metric ids (as strings, like the menu's option values)."""
+    metrics: dict[str, list[str]] = {str(b.pk): [] for b in benchmarks}
+    pairs = Benchmark.metrics.through.objects.values_list("benchmark_id", "metric_id")
+    for benchmark_id, metric_id in pairs.order_by("metric_id"):
+        if str(benchmark_id) in metrics:
+            metrics[str(benchmark_id)].append(str(metric_id))
+    return metrics
 
 
 class SubmissionForm(forms.Form):
@@ -125,6 +160,19 @@ class SubmissionForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.upload_too_large = upload_too_large
         self.submission_kwargs: dict | None = None
+        field = self.fields["benchmark"]
+        benchmarks = list(field.queryset)
+        # Grouped, verifiable first; the group headings mark them. Validation still goes by the
+        # queryset (and check_submission refuses a benchmark without its data).
+        field.choices = [("", field.empty_label)] + [
+            (label, [(b.pk, field.label_from_instance(b)) for b in items])
+            for label, items in benchmark_groups(benchmarks)
+        ]
+        field.help_text = (
+            "Grouped by what the reference implementation can check now: verifiable ones first."
+        )
+        # Read by evaluator/static/evaluator/submit.js to offer only the benchmark's metrics.
+        field.widget.attrs["data-metrics"] = json.dumps(benchmark_metrics(benchmarks))
 
     def clean(self):
         data = super().clean()

@@ -220,6 +220,7 @@ class SubmissionSerializer(serializers.ModelSerializer):
     benchmark_name = serializers.CharField(source="benchmark.name", read_only=True)
     metric = serializers.CharField(source="metric.name", read_only=True)
     paper = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    paper_title = serializers.SerializerMethodField()
     evaluation_mode = serializers.SerializerMethodField()
     verification_level = serializers.SerializerMethodField()
     evidence_url = serializers.SerializerMethodField()
@@ -275,6 +276,10 @@ class SubmissionSerializer(serializers.ModelSerializer):
     def get_status(self, obj) -> str | None:
         run = self._run(obj)
         return run.status if run else None
+
+    def get_paper_title(self, obj) -> str:
+        # A catalogue paper's own title; the submitted title of a new one.
+        return obj.paper.title if obj.paper_id else obj.paper_title
 
     def get_evaluation_mode(self, obj) -> str:
         return "transductive" if obj.transductive else "non-transductive"

@@ -77,6 +77,11 @@ def test_it_creates_an_evaluate_submission(
     assert Path(sub.checkpoint.path).read_bytes() == checkpoint_bytes()
     assert sub.runs.get().status == Run.Status.QUEUED
     assert len(dispatched) == 1  # one task, sent once the transaction commits
+    # A paper given by its slug: the answer names it (its catalogue title), as the list does.
+    assert body["paper"] == paper.slug
+    assert body["paper_title"] == paper.title
+    listed = api.get(URL).json()
+    assert listed["results"][0]["paper_title"] == paper.title
 
 
 def test_it_creates_a_reproduce_submission_from_json(

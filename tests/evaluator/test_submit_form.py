@@ -62,6 +62,59 @@ def test_it_shows_the_form(logged_in, omniglot):
     assert "csrfmiddlewaretoken" in page
 
 
+def _menu_groups(page: str) -> list[tuple[str, list[str]]]:
+    """The benchmark menu's option groups and their options, in the page's order."""
+    import re
+
+    menu = page.split('id="id_benchmark"')[1].split("</select>")[0]
+    return [
+        (label, re.findall(r"<option[^>]*>([^<]*)</option>", body))
+        for label, body in re.findall(r'<optgroup label="([^"]*)">(.*?)</optgroup>', menu, re.S)
+    ]
+
+
+def test_it_lists_the_verifiable_benchmarks_first_under_their_mark(
+    logged_in, omniglot, mini_imagenet, sinusoid
+):
+    groups = _menu_groups(logged_in.get(URL).content.decode())
+    assert [label.split(":")[0] for label, _ in groups] == ["Verifiable now", "No reference runner"]
+    assert sorted(groups[0][1]) == ["OMNIGLOT - 1-Shot, 5-way", "Sinusoid Regression (10-shot)"]
+    assert groups[1][1] == ["Mini-Imagenet 5-way (1-shot)"]
+
+
+def test_it_marks_omniglot_benchmarks_unverifiable_without_the_data(
+    logged_in, settings, tmp_path, omniglot, mini_imagenet, sinusoid
+):
+    settings.MAML_DATA_DIR = str(tmp_path)  # no Omniglot files there
+    groups = dict(_menu_groups(logged_in.get(URL).content.decode()))
+    assert [label.split(":")[0] for label in groups] == [
+        "Verifiable now",
+        "Not verifiable now",
+        "No reference runner",
+    ]
+    assert list(groups.values()) == [
+        ["Sinusoid Regression (10-shot)"],  # generated tasks: no data needed
+        ["OMNIGLOT - 1-Shot, 5-way"],
+        ["Mini-Imagenet 5-way (1-shot)"],
+    ]
+
+
+def test_it_gives_the_script_each_benchmarks_metrics(logged_in, omniglot, accuracy, mse):
+    import html
+    import json
+
+    page = logged_in.get(URL).content.decode()
+    attr = page.split('id="id_benchmark"')[0].rsplit("<select", 1)[1]
+    attr += page.split('id="id_benchmark"')[1].split(">")[0]
+    raw = attr.split('data-metrics="')[1].split('"')[0]
+    metrics = json.loads(html.unescape(raw))
+    sinusoid = omniglot.__class__.objects.get(name="Sinusoid Regression (10-shot)")
+    assert metrics[str(omniglot.pk)] == [str(accuracy.pk)]
+    assert metrics[str(sinusoid.pk)] == [str(mse.pk)]
+    assert 'src="/static/evaluator/submit.js"' in page
+    assert "<script>" not in page  # no inline script: the map is an escaped attribute
+
+
 def test_it_submits_a_checkpoint(
     logged_in, owner, omniglot, accuracy, paper, media, django_capture_on_commit_callbacks
 ):
