@@ -1,9 +1,10 @@
 """The layout at a desktop's and a phone's width (1280 and 390 px) in a real Chromium: home,
-benchmark, paper, sign-up, submit and a submission page. On each: no element wider than the
-viewport or sticking out of its card (a table's columns may scroll inside the table), no
-console error or CSP violation; on the benchmark and paper pages the value and verification
-cells show without scrolling and the chart's labels are at least 11 px on screen. A full-page
-screenshot of each goes to tests/artifacts/layout/ (ignored by git)."""
+benchmark, paper, sign-up, log-in, submit, a submission page, the list and the account page. On
+each: no element wider than the viewport or sticking out of its card (a table's columns may
+scroll inside the table), no console error or CSP violation; on the home, benchmark and paper
+pages the value and verification cells show without scrolling and the chart's labels are at
+least 11 px on screen. A full-page screenshot of each goes to tests/artifacts/layout/ (ignored
+by git)."""
 
 import os
 
@@ -207,6 +208,7 @@ def test_the_pages_fit_the_screen_at_a_desktops_and_a_phones_width(
         # Logged out, the nav's Submit link leads to the log-in page and back.
         page.locator("header .main-nav").get_by_role("link", name="Submit").click()
         page.wait_for_url("**/accounts/login/?next=/submit/")
+        check_page(page, "login", width, errors)
         page.fill("#id_username", "ada")
         page.fill("#id_password", PASSWORD)
         page.click(".account-form button[type=submit]")
@@ -219,6 +221,16 @@ def test_the_pages_fit_the_screen_at_a_desktops_and_a_phones_width(
         page.goto(f"{base}{site['submission'].get_absolute_url()}")
         assert page.locator("#outcome").get_attribute("data-status") == "rejected"
         check_page(page, "submission", width, errors)
+        # The account pages have the same look (the site's stylesheet and cards).
+        for path, name in (("/submissions/", "submissions"), ("/accounts/", "account")):
+            page.goto(f"{base}{path}")
+            check_page(page, name, width, errors)
+            if name == "submissions":
+                status = page.locator("#submission-list tbody tr td.status-cell").first
+                assert status.evaluate(CELL_SHOWN), f"the status at {width} px"
+        page.click("#logout-button")  # back to the home page (LOGOUT_REDIRECT_URL), logged out
+        page.wait_for_url(f"{base}/")
+        assert page.locator(".account-nav").get_by_role("link", name="Log in").is_visible()
     finally:
         context.close()
 
