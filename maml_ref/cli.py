@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import statistics
 import sys
 import time
@@ -179,6 +180,14 @@ def _parser() -> argparse.ArgumentParser:
         "--dir", type=Path, help="where to put it (default: as --data-dir of train/evaluate)"
     )
     dl.add_argument("--base-url", help=f"a mirror (default: ${download.BASE_URL_ENV}, else GitHub)")
+    dl.add_argument(
+        "--md5",
+        action="append",
+        default=[],
+        metavar="NAME=SUM",
+        help="expect this MD5 sum for NAME instead of the published one (a mirror that "
+        "repacked the archives, or a test's own); repeat for each file",
+    )
     dl.add_argument("--quiet", action="store_true", help="no progress bar")
     for cmd in (tr, ev):
         cmd.add_argument(
@@ -306,8 +315,27 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _md5_overrides(pairs: list[str]) -> dict[str, str] | None:
+    """``--md5 NAME=SUM`` options over the published sums; ValueError naming a bad one."""
+    if not pairs:
+        return None
+    sums = dict(download.MD5)
+    for pair in pairs:
+        name, _, value = pair.partition("=")
+        if name not in download.MD5 or not re.fullmatch(r"[0-9a-f]{32}", value):
+            raise ValueError(
+                f"--md5 {pair!r}: expected NAME=SUM, NAME one of {', '.join(download.MD5)} and "
+                "SUM 32 lower-case hex digits"
+            )
+        sums[name] = value
+    return sums
+
+
 def _download(args: argparse.Namespace) -> int:
-    directory = download.download_omniglot(args.dir, url=args.base_url, progress=not args.quiet)
+    sums = _md5_overrides(args.md5)
+    directory = download.download_omniglot(
+        args.dir, url=args.base_url, progress=not args.quiet, expected_md5=sums
+    )
     print(f"Omniglot is in {directory} (the original zips; resized on first use)", file=sys.stderr)
     return 0
 
