@@ -124,11 +124,11 @@ def _status(line: str, quiet: bool) -> None:
 
 def _load(protocol, split: str, data_dir: Path | None, quiet: bool):
     """The class pool of ``split``, with a status line before and after (the first use of the
-    Omniglot files resizes every image, a minute or so; later runs read the cache)."""
+    Omniglot files resizes every image and caches the result; later runs read the cache)."""
     where = datadir.data_dir(data_dir)
     _status(
         f"loading the {split} classes of {protocol.dataset} from {where} (the first use resizes "
-        "every image and caches them: about a minute; later runs: seconds) ...",
+        "every image once and caches the result) ...",
         quiet,
     )
     began = time.perf_counter()
