@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import re
+import statistics
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -18,7 +22,7 @@ from .checkpoint import CheckpointError, load_checkpoint, metadata_for, save_che
 from .data.loading import load_pool
 from .evaluate import evaluate_params
 from .protocols import PROTOCOLS, get_protocol
-from .train import QUERY_MODES, TrainConfig, meta_train
+from .train import QUERY_MODES, TrainConfig, TrainProgress, meta_train
 
 TRAIN_OPTIONS = {  # option -> (TrainConfig field, type)
     "--meta-batch": ("meta_batch", int),
@@ -33,7 +37,8 @@ TRAIN_OPTIONS = {  # option -> (TrainConfig field, type)
 
 
 class _Bar:
-    """A tqdm bar per phase, on stderr."""
+    """A tqdm bar per phase (evaluation, loading), on stderr; created at the phase's first
+    report with what is done already as its start, so its rate counts only what it saw."""
 
     def __init__(self, enabled: bool = True):
         self.enabled, self.phase, self.bar = enabled, None, None
@@ -43,17 +48,97 @@ class _Bar:
             return
         if phase != self.phase:
             self.close()
-            self.phase, self.bar = (
-                phase,
-                tqdm(total=total, desc=phase, file=sys.stderr, leave=False),
-            )
-        self.bar.n = done
-        self.bar.refresh()
+            self.phase = phase
+            self.bar = tqdm(total=total, initial=done, desc=phase, file=sys.stderr, leave=False)
+        self.bar.update(done - self.bar.n)
 
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+
+
+class _TrainBar:
+    """The training bar: opened before the first meta-update (so it shows at once and its rate
+    is iterations really done over the time they took: tqdm's average, smoothing 0), moved by
+    ``meta_train``'s TrainProgress, the running meta-loss and query accuracy as its postfix.
+    Time spent in ``--eval-every`` evaluations is left out of the rate."""
+
+    def __init__(self, total: int, start: int, enabled: bool = True):
+        self.bar = tqdm(
+            total=total,
+            initial=start,
+            desc="training",
+            unit="it",
+            smoothing=0,
+            file=sys.stderr,
+            disable=not enabled,
+        )
+
+    def __call__(self, p: TrainProgress) -> None:
+        postfix = {"meta_loss": f"{p.meta_loss:.4f}"}
+        if p.query_accuracy is not None:
+            postfix["query_acc"] = f"{p.query_accuracy:.1f}%"
+        self.bar.set_postfix(postfix, refresh=False)
+        self.bar.update(p.iteration - self.bar.n)
+
+    def pause(self, what: str):
+        """A context for work that is not training (an evaluation): shown, not counted."""
+        return _Paused(self.bar, what)
+
+    def write(self, line: str) -> None:
+        self.bar.write(line, file=sys.stderr)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+class _Paused:
+    def __init__(self, bar, what: str):
+        self.bar, self.what = bar, what
+
+    def __enter__(self):
+        self.began = time.perf_counter()
+        self.bar.set_description_str(self.what)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if not self.bar.disable:
+            self.bar.start_t += time.perf_counter() - self.began
+        self.bar.set_description_str("training")
+
+
+def mean_ci95(scores: Sequence[float]) -> tuple[float, float]:
+    """Mean and half-width of its 95% interval, 1.96 * std / sqrt(n) (as EvalResult's)."""
+    mean = statistics.fmean(scores)
+    if len(scores) < 2:
+        return mean, 0.0
+    return mean, 1.96 * statistics.pstdev(scores) / math.sqrt(len(scores))
+
+
+def _status(line: str, quiet: bool) -> None:
+    """A status line on stderr (before a bar exists), unless --quiet."""
+    if not quiet:
+        print(line, file=sys.stderr, flush=True)
+
+
+def _load(protocol, split: str, data_dir: Path | None, quiet: bool):
+    """The class pool of ``split``, with a status line before and after (the first use of the
+    Omniglot files resizes every image and caches the result; later runs read the cache)."""
+    where = datadir.data_dir(data_dir)
+    _status(
+        f"loading the {split} classes of {protocol.dataset} from {where} (the first use resizes "
+        "every image once and caches the result) ...",
+        quiet,
+    )
+    began = time.perf_counter()
+    pool = load_pool(protocol, split, data_dir)
+    _status(
+        f"loaded {pool.n_classes} {split} classes x {pool.per_class} images in "
+        f"{time.perf_counter() - began:.1f} s",
+        quiet,
+    )
+    return pool
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -74,7 +159,11 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--query-mode", choices=QUERY_MODES)
     tr.add_argument("--resume", type=Path, help="continue from this checkpoint")
     tr.add_argument(
-        "--eval-every", type=int, default=0, help="evaluate every N iterations (JSON lines)"
+        "--eval-every",
+        type=int,
+        default=0,
+        help="evaluate every N iterations: a line with the accuracy and its 95%% interval on "
+        "stderr, a JSON line on stdout",
     )
     tr.add_argument("--eval-split", choices=("val", "test"), default="val")
     tr.add_argument("--eval-episodes", type=int, default=600)
@@ -91,6 +180,14 @@ def _parser() -> argparse.ArgumentParser:
         "--dir", type=Path, help="where to put it (default: as --data-dir of train/evaluate)"
     )
     dl.add_argument("--base-url", help=f"a mirror (default: ${download.BASE_URL_ENV}, else GitHub)")
+    dl.add_argument(
+        "--md5",
+        action="append",
+        default=[],
+        metavar="NAME=SUM",
+        help="expect this MD5 sum for NAME instead of the published one (a mirror that "
+        "repacked the archives, or a test's own); repeat for each file",
+    )
     dl.add_argument("--quiet", action="store_true", help="no progress bar")
     for cmd in (tr, ev):
         cmd.add_argument(
@@ -141,47 +238,55 @@ def _train(args: argparse.Namespace) -> int:
     if args.resume:
         ckpt = load_checkpoint(args.resume, protocol)
         init, start = ckpt.params, int(ckpt.metadata.get("iterations", 0))
-    pool = load_pool(protocol, "train", args.data_dir) if protocol.dataset != "sinusoid" else None
+    image_data = protocol.dataset != "sinusoid"
+    pool = _load(protocol, "train", args.data_dir, args.quiet) if image_data else None
     eval_pool = None
-    if args.eval_every and protocol.dataset != "sinusoid":
-        eval_pool = load_pool(protocol, args.eval_split, args.data_dir)
-    bar = _Bar(not args.quiet)
+    if args.eval_every and image_data:
+        eval_pool = _load(protocol, args.eval_split, args.data_dir, args.quiet)
+    bar = _TrainBar(config.iterations, start, not args.quiet)
 
     def on_iteration(i: int, loss: float, params: dict) -> None:
-        if args.eval_every and (i % args.eval_every == 0 or i == config.iterations):
+        if not args.eval_every or (i % args.eval_every and i != config.iterations):
+            return
+        with bar.pause(f"evaluating ({args.eval_split})"):
             scores, _ = evaluate_params(
                 params, protocol, eval_pool, episodes=args.eval_episodes, device=device
             )
-            mean = sum(scores) / len(scores)
-            print(
-                json.dumps(
-                    {
-                        "iteration": i,
-                        "meta_loss": loss,
-                        "split": args.eval_split,
-                        protocol.metric: mean,
-                    }
-                ),
-                flush=True,
-            )
+        mean, ci95 = mean_ci95(scores)
+        unit = "%" if protocol.metric == "accuracy" else ""
+        bar.write(
+            f"iteration {i}: {args.eval_split} {protocol.metric} {mean:.2f}{unit} +/- "
+            f"{ci95:.2f} (95% interval, {len(scores)} episodes); meta-loss {loss:.4f}"
+        )
+        record = {"iteration": i, "meta_loss": loss, "split": args.eval_split}
+        record |= {protocol.metric: mean, "ci95": ci95, "episodes": len(scores)}
+        print(json.dumps(record), flush=True)
 
-    params = meta_train(
-        protocol,
-        config,
-        pool,
-        init=init,
-        start=start,
-        device=device,
-        progress=bar,
-        on_iteration=on_iteration,
-    )
-    bar.close()
+    began = time.perf_counter()
+    try:
+        params = meta_train(
+            protocol,
+            config,
+            pool,
+            init=init,
+            start=start,
+            device=device,
+            on_iteration=on_iteration,
+            on_progress=bar,
+        )
+    finally:
+        bar.close()
+    seconds = time.perf_counter() - began
     save_checkpoint(
         args.out,
         params,
         metadata_for(protocol, iterations=config.iterations, train=config.to_dict()),
     )
-    print(f"wrote {args.out} after {config.iterations} iterations", file=sys.stderr)
+    done = config.iterations - start
+    print(
+        f"wrote {args.out} after {config.iterations} iterations ({done} in {seconds:.1f} s)",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -210,8 +315,27 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _md5_overrides(pairs: list[str]) -> dict[str, str] | None:
+    """``--md5 NAME=SUM`` options over the published sums; ValueError naming a bad one."""
+    if not pairs:
+        return None
+    sums = dict(download.MD5)
+    for pair in pairs:
+        name, _, value = pair.partition("=")
+        if name not in download.MD5 or not re.fullmatch(r"[0-9a-f]{32}", value):
+            raise ValueError(
+                f"--md5 {pair!r}: expected NAME=SUM, NAME one of {', '.join(download.MD5)} and "
+                "SUM 32 lower-case hex digits"
+            )
+        sums[name] = value
+    return sums
+
+
 def _download(args: argparse.Namespace) -> int:
-    directory = download.download_omniglot(args.dir, url=args.base_url, progress=not args.quiet)
+    sums = _md5_overrides(args.md5)
+    directory = download.download_omniglot(
+        args.dir, url=args.base_url, progress=not args.quiet, expected_md5=sums
+    )
     print(f"Omniglot is in {directory} (the original zips; resized on first use)", file=sys.stderr)
     return 0
 

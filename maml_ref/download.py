@@ -8,7 +8,8 @@ request; a file whose sum is wrong is removed, never kept. Offline, it fails at 
 URLs and the folder to put the files in.
 
 The base URL is ``--base-url``, else $MAML_OMNIGLOT_URL, else the repository's raw folder (the
-tests point it at a local server).
+tests point it at a local server). ``--md5 NAME=SUM`` replaces a published sum (a mirror that
+repacked the files, or archives a test built): the file is still checked, against that sum.
 """
 
 from __future__ import annotations
@@ -133,7 +134,8 @@ def download_omniglot(
 ) -> Path:
     """Both archives into ``target`` (default: the data directory by maml_ref's rule).
 
-    ``expected_md5`` is for tests only (archives they build); the real sums are the default.
+    ``expected_md5``: the sums to check instead of the published ones (``--md5``: a repacked
+    mirror, or archives a test built); the published sums are the default.
     """
     directory = datadir.data_dir(target)
     directory.mkdir(parents=True, exist_ok=True)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -14,15 +16,39 @@ import torch
 from . import query
 from .data.episodes import ClassPool, Episodes, build_episodes, sample_indices
 from .data.sinusoid import sample_sinusoid
-from .maml import InnerLoop, meta_gradient, meta_gradient_per_task
-from .model import Params, forward, init_params
+from .maml import InnerLoop, adapt, meta_gradient, meta_gradient_per_task
+from .model import Params, forward, forward_tasks, init_params
 from .protocols import Protocol
 
 Progress = Callable[[str, int, int], None]
 MAX_ITERATIONS = 1_000_000  # refuse configurations beyond this many meta-updates
 QUERY_MODES = ("auto", "manual", "grouped", "loop", "per_task")
 LOG_EVERY = 100  # iterations between meta-loss log lines
+LOSS_WINDOW = 10  # iterations the running meta-loss of TrainProgress is the mean over
+ACCURACY_EVERY = 10  # iterations between query-accuracy measurements (an extra adaptation)
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainProgress:
+    """What ``meta_train`` reports after each meta-update (to a progress bar: it prints nothing).
+
+    The rate is computed from iterations really done since the loop began, so it is the same
+    figure whichever bar shows it."""
+
+    iteration: int  # meta-updates done, counting those of a resumed checkpoint
+    total: int  # the run's last iteration
+    start: int  # iterations done before this run (0 unless resumed)
+    meta_loss: float  # mean meta-loss over the last LOSS_WINDOW iterations (or fewer at first)
+    query_accuracy: float | None  # % of query examples right after adaptation, see below
+    accuracy_iteration: int | None  # the iteration ``query_accuracy`` was measured at
+    seconds: float  # wall time since the loop began (callbacks included)
+
+    @property
+    def rate(self) -> float:
+        """Iterations per second of this run (0 before the first one ends)."""
+        done = self.iteration - self.start
+        return done / self.seconds if done and self.seconds > 0 else 0.0
 
 
 @dataclass(frozen=True)
@@ -140,6 +166,17 @@ class EpisodeStream:
         return build_episodes(self.pool, idx, c.shots)
 
 
+def query_accuracy(params: Params, batch: Episodes, protocol: Protocol, inner: InnerLoop) -> float:
+    """Percent of the batch's query examples classified right by the weights each task adapts
+    to from ``params`` (the weights whose query loss is the meta-loss), without a graph."""
+    fast = adapt(
+        params, batch.support_x, batch.support_y, protocol.arch, inner, tasks=True, meta=False
+    )
+    with torch.no_grad():
+        out = forward_tasks(fast, batch.query_x, protocol.arch)  # (T, Q, ways)
+        return float((out.argmax(-1) == batch.query_y).to(torch.float64).mean()) * 100.0
+
+
 def meta_train(
     protocol: Protocol,
     config: TrainConfig,
@@ -150,10 +187,17 @@ def meta_train(
     device: torch.device | str = "cpu",
     progress: Progress | None = None,
     on_iteration: Callable[[int, float, Params], None] | None = None,
+    on_progress: Callable[[TrainProgress], None] | None = None,
+    accuracy_every: int = ACCURACY_EVERY,
 ) -> Params:
     """Meta-train from ``init`` (default: the official initialisation from ``config.seed``) for
     iterations ``start+1 .. config.iterations``; ``on_iteration(i, meta_loss, params)`` after
-    each."""
+    each, then ``on_progress(TrainProgress)``.
+
+    With ``on_progress`` and a classification protocol, the query accuracy is measured on the
+    first iteration, every ``accuracy_every`` and the last: the batch's tasks adapted again from
+    the parameters before that meta-update (an inner loop without a graph; no effect on the
+    training, which draws no random numbers for it)."""
     arch = protocol.arch
     if init is None:
         init = init_params(arch, torch.Generator().manual_seed(config.seed))
@@ -165,6 +209,11 @@ def meta_train(
     inner = InnerLoop(config.inner_steps, config.inner_lr, config.first_order)
     stream = EpisodeStream(protocol, config, pool, start)
     total = config.iterations
+    losses: deque[float] = deque(maxlen=LOSS_WINDOW)
+    accuracy: float | None = None
+    accuracy_at: int | None = None
+    measure = on_progress is not None and protocol.is_classification
+    began = time.perf_counter()
     log.info(
         "meta-training %s for iterations %d..%d: %s",
         protocol.name,
@@ -180,12 +229,27 @@ def meta_train(
             grads, loss = meta_gradient(params, batch, arch, inner, config.query_mode)
         if not np.isfinite(loss):
             raise FloatingPointError(f"meta-loss became {loss} at iteration {i}")
+        if measure and (i == start + 1 or i % accuracy_every == 0 or i == total):
+            accuracy, accuracy_at = query_accuracy(params, batch, protocol, inner), i
         for k, p in params.items():
             g = grads[k]
             p.grad = g.clamp(-config.grad_clip, config.grad_clip) if config.grad_clip else g
         opt.step()
         if on_iteration:
             on_iteration(i, loss, params)
+        losses.append(loss)
+        if on_progress:
+            on_progress(
+                TrainProgress(
+                    iteration=i,
+                    total=total,
+                    start=start,
+                    meta_loss=sum(losses) / len(losses),
+                    query_accuracy=accuracy,
+                    accuracy_iteration=accuracy_at,
+                    seconds=time.perf_counter() - began,
+                )
+            )
         if i % LOG_EVERY == 0 or i == total:
             log.info("iteration %d/%d: meta-loss %.4f", i, total, loss)
         if progress and (i % 10 == 0 or i == total):

@@ -16,7 +16,8 @@ from PIL import Image
 
 def omniglot_zip(folder: str, images: np.ndarray, first_id: int) -> bytes:
     """A zip of ``images`` (chars, drawers, H, W) bool, True = background, as 1-bit PNGs named
-    like the originals: character ids from ``first_id``, drawers from 1."""
+    like the originals: character ids from ``first_id``, drawers from 1. The same images give
+    the same bytes (fixed time stamps), so the loader's cache, keyed by content, finds them."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
         for c in range(images.shape[0]):
@@ -27,7 +28,8 @@ def omniglot_zip(folder: str, images: np.ndarray, first_id: int) -> bytes:
                 Image.fromarray(images[c, d]).convert("1").save(png, format="PNG")
                 character = f"character{c % 20 + 1:02d}"
                 name = f"{folder}/{alphabet}/{character}/{char_id:04d}_{d + 1:02d}.png"
-                z.writestr(name, png.getvalue())
+                info = zipfile.ZipInfo(name, date_time=(2015, 12, 1, 0, 0, 0))
+                z.writestr(info, png.getvalue(), compress_type=zipfile.ZIP_DEFLATED)
     return buf.getvalue()
 
 

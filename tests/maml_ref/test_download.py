@@ -101,3 +101,22 @@ def test_the_real_sums_are_the_published_ones():
         "images_evaluation.zip": "6b91aef0f799c5bb55b94e3f2daec811",
     }
     assert download.BASE_URL == "https://github.com/brendenlake/omniglot/raw/master/python"
+
+
+def test_the_cli_checks_the_sums_given_with_md5_instead_of_the_published_ones(archives, tmp_path):
+    sums = [f"--md5={name}={value}" for name, value in _sums(archives).items()]
+    with ArchiveServer(archives) as server:
+        args = ["download", "omniglot", "--dir", str(tmp_path), "--base-url", server.url]
+        assert main([*args, "--quiet", *sums]) == 0
+        assert all((tmp_path / name).read_bytes() == data for name, data in archives.items())
+        wrong = tmp_path / "other"
+        one = f"--md5=images_background.zip={'0' * 32}"
+        assert main([*args[:3], str(wrong), *args[4:], "--quiet", one]) == 2
+    assert not (wrong / "images_background.zip").exists()
+
+
+@pytest.mark.parametrize("bad", ["images_background.zip", "other.zip=" + "0" * 32, "x=zz"])
+def test_the_cli_refuses_a_malformed_md5_option(bad, tmp_path, capsys):
+    rc = main(["download", "omniglot", "--dir", str(tmp_path), "--md5", bad])
+    assert rc == 2 and "expected NAME=SUM" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
