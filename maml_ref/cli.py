@@ -132,7 +132,11 @@ def _load(protocol, split: str, data_dir: Path | None, quiet: bool):
         quiet,
     )
     began = time.perf_counter()
-    pool = load_pool(protocol, split, data_dir)
+    bar = _Bar(enabled=not quiet)  # a bar per source file while its images are resized
+    try:
+        pool = load_pool(protocol, split, data_dir, on_progress=bar)
+    finally:
+        bar.close()
     _status(
         f"loaded {pool.n_classes} {split} classes x {pool.per_class} images in "
         f"{time.perf_counter() - began:.1f} s",

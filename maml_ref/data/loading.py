@@ -57,10 +57,19 @@ def split_classes(n_classes: int, protocol: Protocol) -> dict[str, np.ndarray]:
     }
 
 
-@functools.lru_cache(maxsize=4)
-def _omniglot_array(directory: Path, cache_dir: Path | None) -> torch.Tensor:
-    arr = omniglot.load_omniglot(directory, cache_dir)  # (chars, 20, 28, 28) uint8
-    return torch.from_numpy(arr).unsqueeze(2)  # (chars, 20, 1, 28, 28)
+_OMNIGLOT_ARRAYS: dict[tuple[Path, Path | None], torch.Tensor] = {}  # per process, by folder
+
+
+def _omniglot_array(
+    directory: Path, cache_dir: Path | None, on_progress: omniglot.Progress | None = None
+) -> torch.Tensor:
+    key = (directory, cache_dir)
+    if key not in _OMNIGLOT_ARRAYS:
+        if len(_OMNIGLOT_ARRAYS) >= 4:
+            _OMNIGLOT_ARRAYS.pop(next(iter(_OMNIGLOT_ARRAYS)))
+        arr = omniglot.load_omniglot(directory, cache_dir, on_progress)  # (chars, 20, 28, 28)
+        _OMNIGLOT_ARRAYS[key] = torch.from_numpy(arr).unsqueeze(2)  # (chars, 20, 1, 28, 28)
+    return _OMNIGLOT_ARRAYS[key]
 
 
 @functools.lru_cache(maxsize=3)
@@ -74,13 +83,15 @@ def load_pool(
     split: str,
     data_dir: str | Path | None = None,
     cache_dir: str | Path | None = None,
+    on_progress: omniglot.Progress | None = None,
 ) -> ClassPool:
-    """The classes of ``split`` ("train", "val" or "test") of the protocol's dataset."""
+    """The classes of ``split`` ("train", "val" or "test") of the protocol's dataset.
+    ``on_progress(phase, done, total)`` follows a first, uncached read of Omniglot's files."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     directory = resolve_data_dir(protocol, data_dir).resolve()
     if protocol.dataset == "omniglot":
-        images = _omniglot_array(directory, Path(cache_dir) if cache_dir else None)
+        images = _omniglot_array(directory, Path(cache_dir) if cache_dir else None, on_progress)
         ids = split_classes(images.shape[0], protocol)[split]
         return ClassPool(images[torch.from_numpy(ids)], tuple(int(i) for i in ids))
     if protocol.dataset == "miniimagenet":

@@ -18,6 +18,7 @@ import os
 import re
 import tempfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,10 @@ SOURCES_NPZ = ("images_background.npz", "images_evaluation.npz")
 SOURCES_ZIP = ("images_background.zip", "images_evaluation.zip")
 CACHE_FORMAT = "omniglot28-lanczos-v1"  # bump when the preprocessing changes
 _PNG_NAME = re.compile(r"(\d+)_(\d+)\.png$")
+
+# on_progress(phase, done, total): called while the images of one source file are resized
+# (``phase`` names the file), from the calling thread; never on a cache hit.
+Progress = Callable[[str, int, int], None]
 
 
 def find_sources(directory: Path) -> list[Path]:
@@ -55,7 +60,7 @@ def _resize(background_is_white: np.ndarray) -> np.ndarray:
     return 255 - small
 
 
-def _from_npz(path: Path) -> np.ndarray:
+def _from_npz(path: Path, on_progress: Progress | None = None) -> np.ndarray:
     with np.load(path, allow_pickle=False) as f:
         images = f["images"]  # (chars, drawers, 105, 105) bool
     if images.ndim != 4:
@@ -63,23 +68,27 @@ def _from_npz(path: Path) -> np.ndarray:
             f"{path}: expected images of shape (chars, drawers, H, W), got {images.shape}"
         )
     out = np.empty((*images.shape[:2], SIZE, SIZE), dtype=np.uint8)
-    for c in range(images.shape[0]):
+    n_chars = images.shape[0]
+    for c in range(n_chars):
         for d in range(images.shape[1]):
             out[c, d] = _resize(images[c, d])
+        if on_progress is not None:
+            on_progress(f"resizing {path.name}", c + 1, n_chars)
     return out
 
 
-def _from_zip(path: Path) -> tuple[list[int], np.ndarray]:
+def _from_zip(path: Path, on_progress: Progress | None = None) -> tuple[list[int], np.ndarray]:
     """Character ids and their images (chars, drawers, 28, 28) from an original zip."""
     found: dict[int, dict[int, np.ndarray]] = {}
     with zipfile.ZipFile(path) as z:
-        for info in z.infolist():
+        members = [i for i in z.infolist() if not i.is_dir() and _PNG_NAME.search(i.filename)]
+        for done, info in enumerate(members, 1):
             m = _PNG_NAME.search(info.filename)
-            if info.is_dir() or not m:
-                continue
             with Image.open(io.BytesIO(z.read(info))) as im:
                 white = np.asarray(im.convert("L")) > 127  # True = background
             found.setdefault(int(m.group(1)), {})[int(m.group(2))] = _resize(white)
+            if on_progress is not None and (done % 200 == 0 or done == len(members)):
+                on_progress(f"resizing {path.name}", done, len(members))
     if not found:
         raise ValueError(f"{path}: no XXXX_YY.png character images inside")
     ids = sorted(found)
@@ -102,8 +111,11 @@ def _digest(paths: list[Path]) -> str:
     return h.hexdigest()
 
 
-def load_omniglot(directory: Path, cache_dir: Path | None = None) -> np.ndarray:
-    """All characters as uint8 (chars, 20, 28, 28), ink high, background first, by character id."""
+def load_omniglot(
+    directory: Path, cache_dir: Path | None = None, on_progress: Progress | None = None
+) -> np.ndarray:
+    """All characters as uint8 (chars, 20, 28, 28), ink high, background first, by character id.
+    ``on_progress`` follows the resize of each source file (not called on a cache hit)."""
     sources = find_sources(directory)
     cache = (cache_dir or default_cache_dir()) / f"{CACHE_FORMAT}-{_digest(sources)[:20]}.npy"
     if cache.is_file():
@@ -111,9 +123,9 @@ def load_omniglot(directory: Path, cache_dir: Path | None = None) -> np.ndarray:
         if arr.dtype == np.uint8 and arr.ndim == 4 and arr.shape[2:] == (SIZE, SIZE):
             return arr
     if sources[0].suffix == ".npz":
-        arr = np.concatenate([_from_npz(p) for p in sources])
+        arr = np.concatenate([_from_npz(p, on_progress) for p in sources])
     else:
-        parts = [_from_zip(p) for p in sources]
+        parts = [_from_zip(p, on_progress) for p in sources]
         ids = [i for part_ids, _ in parts for i in part_ids]
         if len(set(ids)) != len(ids):
             raise ValueError("the two Omniglot zips share character ids")

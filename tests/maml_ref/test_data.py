@@ -82,6 +82,19 @@ def test_zip_and_npz_give_the_same_images(tmp_path):
     assert np.array_equal(from_zip, from_npz)
 
 
+def test_it_reports_the_resize_of_each_file_then_reads_the_cache_silently(tmp_path):
+    write_omniglot_zips(tmp_path)
+    seen: list[tuple[str, int, int]] = []
+    first = load_omniglot(tmp_path, tmp_path / "cache", lambda *report: seen.append(report))
+    # 9 drawings in the background zip, 6 in the evaluation zip; each file ends at its total.
+    assert seen[-1] == ("resizing images_evaluation.zip", 6, 6)
+    assert ("resizing images_background.zip", 9, 9) in seen
+    assert all(0 < done <= total for _, done, total in seen)
+    seen.clear()
+    again = load_omniglot(tmp_path, tmp_path / "cache", lambda *report: seen.append(report))
+    assert seen == [] and np.array_equal(first, again)
+
+
 def mini_image(label: int, size: tuple[int, int] = (84, 84)) -> Image.Image:
     colour = (40 * label, 255 - 40 * label, 128)
     return Image.new("RGB", size, colour)

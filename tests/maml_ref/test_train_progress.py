@@ -163,3 +163,30 @@ def test_the_cli_shows_loading_then_a_bar_with_a_sane_rate_loss_and_accuracy(tmp
         assert float(mean) == pytest.approx(record["accuracy"], abs=0.005)
         assert float(ci95) == pytest.approx(record["ci95"], abs=0.005)
         assert 0 < record["ci95"] < 50 and 0 <= record["accuracy"] <= 100
+
+
+def test_the_cli_shows_a_bar_while_a_first_use_resizes_the_images(tmp_path, omniglot):
+    out = cli(
+        *("train", "--protocol", "omniglot-5w1s", "--iterations", "1", "--meta-batch", "2"),
+        *("--threads", "1", "--out", str(tmp_path / "w.safetensors")),
+        env={"MAML_CACHE_DIR": str(tmp_path / "empty-cache")},  # no resized array yet
+    )
+    assert out.returncode == 0, out.stderr
+    frames = [f.strip() for f in re.split(r"[\r\n]", out.stderr) if f.strip()]
+    loading = next(i for i, f in enumerate(frames) if f.startswith("loading the train classes"))
+    resizing = [i for i, f in enumerate(frames) if f.startswith("resizing images_")]
+    loaded = next(i for i, f in enumerate(frames) if f.startswith("loaded 1100 train classes"))
+    assert resizing and loading < resizing[0] and resizing[-1] < loaded
+    names = {frames[i].split(":")[0] for i in resizing}
+    assert names == {f"resizing images_{p}.{omniglot_suffix(omniglot)}" for p in PARTS}
+    # Each bar counts its file's characters (npz) or drawings (zip): 964 + 659 characters.
+    totals = {int(m.group(1)) for i in resizing if (m := re.search(r"\d+/(\d+) \[", frames[i]))}
+    assert totals == ({964, 659} if omniglot_suffix(omniglot) == "npz" else {964 * 20, 659 * 20})
+    assert list((tmp_path / "empty-cache").glob("omniglot28-*.npy"))  # and the cache is written
+
+
+PARTS = ("background", "evaluation")
+
+
+def omniglot_suffix(folder) -> str:
+    return "npz" if (folder / "images_background.npz").is_file() else "zip"
