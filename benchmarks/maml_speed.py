@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -170,13 +171,20 @@ def higher_step(first_order: bool) -> Step | None:
     return step
 
 
-def contenders(first_order: bool) -> dict[str, Step]:
-    found = {
-        "maml_ref": maml_ref_step(first_order, "auto"),
-        "maml_ref per-task": maml_ref_step(first_order, "per_task"),
+CONTENDERS = ("maml_ref", "maml_ref per-task", "learn2learn", "higher")
+
+
+def contenders(first_order: bool, only: tuple[str, ...] = CONTENDERS) -> dict[str, Step]:
+    """The contenders named in ``only`` that are installed, in a fixed order."""
+    makers: dict[str, Callable[[bool], Step | None]] = {
+        "maml_ref": lambda fo: maml_ref_step(fo, "auto"),
+        "maml_ref per-task": lambda fo: maml_ref_step(fo, "per_task"),
+        "learn2learn": learn2learn_step,
+        "higher": higher_step,
     }
-    for name, make in (("learn2learn", learn2learn_step), ("higher", higher_step)):
-        s = make(first_order)
+    found = {}
+    for name in CONTENDERS:
+        s = makers[name](first_order) if name in only else None
         if s is not None:
             found[name] = s
     return found
@@ -189,20 +197,26 @@ def batches(pool, queries: int, n: int):
 
 
 def time_training(
-    pool, queries: int, first_order: bool, rounds: int, iters: int
-) -> dict[str, float]:
-    steps = contenders(first_order)
+    pool, queries: int, first_order: bool, rounds: int, iters: int, only: tuple[str, ...]
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Median wall-clock and calling-thread CPU seconds per iteration of each contender. With
+    one torch thread every contender computes in the calling thread, so the CPU seconds are
+    its work without the time it spent descheduled (on a loaded machine: the fairer figure)."""
+    steps = contenders(first_order, only)
     data = batches(pool, queries, iters)
-    times: dict[str, list[float]] = {k: [] for k in steps}
+    wall: dict[str, list[float]] = {k: [] for k in steps}
+    cpu: dict[str, list[float]] = {k: [] for k in steps}
     for s in steps.values():  # warm-up
         s(data[0])
     for _ in range(rounds):
         for name, s in steps.items():
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.thread_time()
             for b in data:
                 s(b)
-            times[name].append((time.perf_counter() - t0) / iters)
-    return {k: statistics.median(v) for k, v in times.items()}
+            wall[name].append((time.perf_counter() - t0) / iters)
+            cpu[name].append((time.thread_time() - c0) / iters)
+    med = statistics.median
+    return {k: med(v) for k, v in wall.items()}, {k: med(v) for k, v in cpu.items()}
 
 
 def time_evaluation(data_dir: str, rounds: int, tmp: Path) -> dict[str, float]:
@@ -263,6 +277,10 @@ def main() -> None:
     ap.add_argument("--iters", type=int, default=3, help="iterations per contender per round")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     ap.add_argument("--queries", type=int, nargs="*", default=[15, 1])
+    ap.add_argument(
+        "--only", nargs="+", choices=CONTENDERS, default=CONTENDERS, help="contenders to time"
+    )
+    ap.add_argument("--skip-eval", action="store_true", help="no 600-episode evaluation timing")
     ap.add_argument("--skip-memory", action="store_true")
     ap.add_argument("--skip-timing", action="store_true", help="memory probes only")
     ap.add_argument("--peak", help=argparse.SUPPRESS)
@@ -279,11 +297,19 @@ def main() -> None:
     for queries in args.queries:
         for first_order in (False, True):
             order = "first" if first_order else "second"
+            load_before = os.getloadavg()
             if args.skip_timing:
-                secs = dict.fromkeys(contenders(first_order), float("nan"))
+                secs = dict.fromkeys(contenders(first_order, tuple(args.only)), float("nan"))
+                cpu = secs
             else:
-                secs = time_training(pool, queries, first_order, args.rounds, args.iters)
-            row = {"queries": queries, "order": order, "s_per_iter": secs}
+                secs, cpu = time_training(
+                    pool, queries, first_order, args.rounds, args.iters, tuple(args.only)
+                )
+            row = {"queries": queries, "order": order, "threads": torch.get_num_threads()}
+            row["load_avg_1min"] = [round(load_before[0], 2), round(os.getloadavg()[0], 2)]
+            row["s_per_iter"] = secs
+            if torch.get_num_threads() == 1:
+                row["thread_cpu_s_per_iter"] = cpu
             row["tasks_per_s"] = {k: 32 / v for k, v in secs.items()}
             print(json.dumps(row), flush=True)
             if not args.skip_memory:
@@ -308,7 +334,7 @@ def main() -> None:
             report["settings"].append(row)
             print(json.dumps(row), flush=True)
     tmp = Path(tempfile.mkdtemp())
-    if not args.skip_timing:
+    if not args.skip_timing and not args.skip_eval:
         report["eval_600_s"] = time_evaluation(args.data_dir, args.rounds, tmp)
         print(json.dumps({"eval_600_s": report["eval_600_s"]}), flush=True)
     if not args.skip_memory:

@@ -5,7 +5,10 @@ weights on the given episodes with learn2learn 0.2.0's MAML and write the query 
 
 IN.npz: support_x, support_y, query_x, query_y (episodes, float64 images), one array per
 parameter (``p:<name>``, float64) and ``config`` = [ways, shots, inner_steps, inner_lr].
-OUT.npz: ``logits_float64`` and ``logits_float32`` (transductive: the query set as one batch) and
+OUT.npz: ``logits_float64`` and ``logits_float32`` (transductive: the query set as one batch),
+``logits_float64_sides`` (float64 taking the float32 run's side at every ReLU: its ReLU masks are
+recorded and replayed, so that the difference to ``logits_float32`` is round-off alone, without
+the jumps where a pre-activation within round-off of 0 fell on the other side) and
 ``logits_single_float32`` (each query example in a batch with the support set), each
 (episodes, queries, ways). learn2learn's package ``__init__`` imports torchvision, so its MAML
 modules are loaded by file path, as benchmarks/maml_speed.py does. Only this file, numpy, torch
@@ -44,13 +47,30 @@ def load_learn2learn_maml():
     return sys.modules["learn2learn.algorithms.maml"].MAML
 
 
+class ReluSides:
+    """ReLU that records its masks (``record``) or applies recorded ones (``replay``), in call
+    order; plain F.relu when neither."""
+
+    def __init__(self):
+        self.masks: list[torch.Tensor] = []
+        self.mode = None
+
+    def __call__(self, x):
+        if self.mode == "replay":
+            return x * self.masks.pop(0).to(x.dtype)
+        if self.mode == "record":
+            self.masks.append(x.detach() > 0)
+        return F.relu(x)
+
+
 class ConvNet(nn.Module):
     """The paper's Omniglot conv-4 as a plain module: [conv 3x3 stride 2, batch norm with batch
     statistics and no scale, ReLU] x 4, spatial mean, linear head. The batch-norm shifts are
     buffers: the official inner loop (and maml_ref's) does not adapt them."""
 
-    def __init__(self, params, dtype):
+    def __init__(self, params, dtype, relu=F.relu):
         super().__init__()
+        self.relu = relu
         blocks = sum(1 for k in params if k.startswith("conv") and k.endswith("weight"))
         self.convs = nn.ModuleList()
         for i in range(1, blocks + 1):
@@ -70,7 +90,7 @@ class ConvNet(nn.Module):
     def forward(self, x):
         for i, conv in enumerate(self.convs, start=1):
             x = F.batch_norm(conv(x), None, None, None, getattr(self, f"shift{i}"), True, 0.0, 1e-3)
-            x = F.relu(x)
+            x = self.relu(x)
         return self.head(x.mean(dim=(2, 3)))
 
 
@@ -83,11 +103,11 @@ def adapted_learners(maml, sx, sy, shots, steps):
         yield t, learner
 
 
-def run(data, dtype, single):
+def run(data, dtype, single, relu=F.relu):
     maml_cls = load_learn2learn_maml()
     ways, shots, steps, lr = data["config"].tolist()
     params = {k[2:]: torch.from_numpy(v).to(dtype) for k, v in data.items() if k.startswith("p:")}
-    maml = maml_cls(ConvNet(params, dtype), lr=float(lr), first_order=False)
+    maml = maml_cls(ConvNet(params, dtype, relu), lr=float(lr), first_order=False)
     sx, qx = (torch.from_numpy(data[k]).to(dtype) for k in ("support_x", "query_x"))
     sy = torch.from_numpy(data["support_y"]).long()
     out = []
@@ -105,10 +125,17 @@ def run(data, dtype, single):
 
 def main():
     data = dict(np.load(sys.argv[1]))
+    sides = ReluSides()
+    sides.mode = "record"
+    logits32 = run(data, torch.float32, False, sides)
+    sides.mode = "replay"
+    logits64_sides = run(data, torch.float64, False, sides)
+    assert not sides.masks, "the float64 run made other ReLU calls than the float32 one"
     np.savez(
         sys.argv[2],
         logits_float64=run(data, torch.float64, False),
-        logits_float32=run(data, torch.float32, False),
+        logits_float32=logits32,
+        logits_float64_sides=logits64_sides,
         logits_single_float32=run(data, torch.float32, True),
         torch_version=np.array(torch.__version__),
     )

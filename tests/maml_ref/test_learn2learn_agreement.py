@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 import torch
 
+from maml_ref import model
 from maml_ref.checkpoint import load_checkpoint, metadata_for, save_checkpoint
 from maml_ref.data.loading import load_pool
 from maml_ref.evaluate import _query_outputs, evaluate_params, fixed_episodes
@@ -132,16 +133,43 @@ def both(checkpoint, peer_python, tmp_path_factory):
     peer = dict(np.load(work / "out.npz"))
     assert str(peer["torch_version"]).startswith("2.13.0")
 
+    ours = {"float64": _maml_ref_logits(params, batch, torch.float64)}
+    record = _ReluSides()
+    ours["float32"] = _maml_ref_logits(params, batch, torch.float32, record)
+    replay = _ReluSides(record.masks)
+    ours["float64_sides"] = _maml_ref_logits(params, batch, torch.float64, replay)
+    assert replay.masks == []  # the float64 run made the same ReLU calls
+    return params, pool, batch, peer, ours
+
+
+class _ReluSides:
+    """maml_ref's ReLU (``maml_ref.model._act``) recording its masks, or, given masks, applying
+    them in the same call order: a float64 run that replays a float32 run's masks takes the
+    float32 run's side at every kink (benchmarks/float32_error.py does the same)."""
+
+    def __init__(self, masks: list | None = None):
+        self.replay = masks is not None
+        self.masks = masks if masks is not None else []
+
+    def __call__(self, x):
+        if self.replay:
+            return x * self.masks.pop(0).to(x.dtype)
+        self.masks.append(x.detach() > 0)
+        return torch.relu(x)
+
+
+def _maml_ref_logits(params, batch, dtype, relu: _ReluSides | None = None) -> np.ndarray:
+    """maml_ref's evaluation logits (adaptation and the batched forward of maml_ref.evaluate)."""
     inner = InnerLoop(PROTOCOL.inner_steps_test, PROTOCOL.inner_lr_test)
-    ours = {}
-    for dtype in (torch.float64, torch.float32):
-        p = {k: v.to(dtype) for k, v in params.items()}
-        b = type(batch)(batch.support_x.to(dtype), batch.support_y, batch.query_x.to(dtype),
-                        batch.query_y)  # fmt: skip
+    p = {k: v.to(dtype) for k, v in params.items()}
+    b = type(batch)(batch.support_x.to(dtype), batch.support_y, batch.query_x.to(dtype),
+                    batch.query_y)  # fmt: skip
+    with pytest.MonkeyPatch.context() as mp:
+        if relu is not None:
+            mp.setattr(model, "_act", lambda arch: relu)
         fast = adapt(p, b.support_x, b.support_y, PROTOCOL.arch, inner, tasks=True, meta=False)
         with torch.no_grad():
-            ours[dtype] = _query_outputs(fast, b, PROTOCOL, True).double().numpy()
-    return params, pool, batch, peer, ours
+            return _query_outputs(fast, b, PROTOCOL, True).double().numpy()
 
 
 def _scores(logits: np.ndarray, y: torch.Tensor) -> list[float]:
@@ -166,21 +194,37 @@ def _per_episode_error(logits32: np.ndarray, logits64: np.ndarray) -> np.ndarray
 
 
 def test_maml_ref_float32_logits_are_as_close_to_float64_as_learn2learns(both):
-    """Per-episode largest logit error against each implementation's own float64 run. The
-    median and the 90th percentile compare round-off; the largest episode does not (an
-    adaptation step can put a pre-activation within round-off of a ReLU kink, where float32 may
-    take the other side: each implementation has its own such episodes, see docs/maml_ref.md),
-    so it is bounded loosely. 1.25x leaves room for the statistics' own spread over 60 episodes.
-    Seen 2026-12-01 (40-iteration checkpoint): median 1.05e-5 vs 1.06e-5, 90th percentile 2.0e-5 vs
-    2.5e-5, largest 1.1e-2 (episode 27) vs 2.1e-3 (episode 36, another one). Before the float64
-    covariance of the folded first block, its largest error was 0.16 against 7.2e-5 for per-task
-    autograd (initial weights, 100 episodes; docs/maml_ref.md).
+    """Both implementations' float32 evaluation logits against float64 on the same inputs (the
+    same checkpoint, the same episodes), each float64 run taking its float32 run's side at every
+    ReLU (the masks recorded and replayed), so that what is compared is round-off.
+
+    Why the sides are matched: an adaptation step can put a pre-activation within round-off of
+    0; float32 may then take the other side of the kink, and the adapted weights, so the logits,
+    jump by a sizeable amount (seen: up to 2.6e-1 for plain float32 autograd, 7.1e-3 for
+    maml_ref). Both float32 results are then as valid as float64's. Such episodes are rare (about
+    1 in 100) and fall to one implementation or the other at random: on the 600 fixed episodes
+    of a 300-iteration checkpoint and four sets of them, the largest unmatched error was
+    maml_ref's on some sets and learn2learn's on others (docs/maml_ref.md), so a comparison of
+    unmatched maxima measures luck and would fail on some seeds whichever is more accurate.
+
+    The criterion, paired by episode: d_i = log(maml_ref's error_i / learn2learn's error_i). If
+    maml_ref's round-off is no larger than learn2learn's, E[d] <= 0, and the mean of n
+    independent d_i exceeds 0 by 4 standard errors (4 s / sqrt(n), s the d_i's own standard
+    deviation) with probability about 3e-5 (normal approximation; the d_i are near-normal,
+    s = 0.52 on 600 episodes): the bound holds on any seed of episodes or checkpoint. It fails
+    if maml_ref is systematically worse by more than exp(4 s / sqrt(n)): about 1.3x here
+    (n = 60). Seen 2026-12-02 on 600 episodes: mean d = +0.004 (the per-stage pre-activation
+    round-off of both is the same: docs/maml_ref.md).
     """
     _, _, _, peer, ours = both
     # The two float64 runs are the same computation: they agree far below float32 round-off.
-    assert np.abs(ours[torch.float64] - peer["logits_float64"]).max() < 1e-9
-    mine = _per_episode_error(ours[torch.float32], ours[torch.float64])
-    theirs = _per_episode_error(peer["logits_float32"], peer["logits_float64"])
-    for q in (50, 90):
-        assert np.percentile(mine, q) <= 1.25 * np.percentile(theirs, q), (q, mine, theirs)
-    assert mine.max() <= 10 * theirs.max(), (mine.max(), theirs.max())
+    assert np.abs(ours["float64"] - peer["logits_float64"]).max() < 1e-9
+    mine = _per_episode_error(ours["float32"], ours["float64_sides"])
+    theirs = _per_episode_error(peer["logits_float32"], peer["logits_float64_sides"])
+    assert (mine > 0).all() and (theirs > 0).all()
+    d = np.log(mine / theirs)
+    bound = 4 * d.std(ddof=1) / np.sqrt(len(d))
+    assert d.mean() <= bound, (d.mean(), bound, mine, theirs)
+    # Matched sides leave round-off alone: far below a kink jump, for both.
+    for errors in (mine, theirs):
+        assert errors.max() < 1e-3, errors.max()
