@@ -78,6 +78,24 @@ class Named:
         self.by_name[key] = obj.pk
         return obj.pk, True
 
+    def ensure(self, names) -> int:
+        """Create the names not there yet in one statement (the first spelling of each wins);
+        returns how many were created."""
+        new = {}
+        for name in names:
+            key = name.casefold()
+            if key not in self.by_name and key not in new:
+                new[key] = name
+        if not new:
+            return 0
+        objs = [
+            self.model_cls(name=n[: self.max_length], slug=self.slugs.new(n)) for n in new.values()
+        ]
+        self.model_cls.objects.bulk_create(objs, batch_size=1000)
+        for key, obj in zip(new, objs, strict=True):
+            self.by_name[key] = obj.pk
+        return len(objs)
+
 
 class PaperIndex:
     """Paper identities: PWC URL, then version-less arXiv id, then an exact normalised title
@@ -122,6 +140,7 @@ class Context:
         self.datasets = Named(Dataset)
         self.collections = Named(Collection, 300)
         self._methods = None
+        self._collection_state = None
         self.task_parent = dict(Task.objects.values_list("pk", "parent_id"))
 
     @property
@@ -163,16 +182,17 @@ class Context:
         pk, created = self.collections.get(name)
         if created:
             self.report.count("collections", "created")
+        if self._collection_state is None:  # (description, area, parent) of each, in memory
+            rows = Collection.objects.values_list("pk", "description", "area_id", "parent_id")
+            self._collection_state = {pk: list(rest) for pk, *rest in rows}
+        state = self._collection_state.setdefault(pk, ["", None, None])
         updates = {}
-        obj = None
-        if description or area or parent:
-            obj = Collection.objects.filter(pk=pk).values("description", "area_id", "parent_id")[0]
-            if description and obj["description"] != description:
-                updates["description"] = description
-            if area and obj["area_id"] != area:
-                updates["area_id"] = area
-            if parent and parent != pk and obj["parent_id"] != parent:
-                updates["parent_id"] = parent
+        if description and state[0] != description:
+            updates["description"] = state[0] = description
+        if area and state[1] != area:
+            updates["area_id"] = state[1] = area
+        if parent and parent != pk and state[2] != parent:
+            updates["parent_id"] = state[2] = parent
         if updates:
             Collection.objects.filter(pk=pk).update(**updates)
         return pk
