@@ -2,7 +2,7 @@
 
 from ..models import CodeLink
 from . import values as v
-from .common import Context, chunks, valid_items
+from .common import Context, chunks, valid_items, where_in
 
 KIND = "code-links"
 FLAGS = ("official", "framework", "mentioned_in_paper", "mentioned_in_github")
@@ -67,9 +67,8 @@ def _compare(wanted: dict):
     query of those papers and URLs (not every link of a popular paper)."""
     if not wanted:
         return
-    rows = CodeLink.objects.filter(
-        paper_id__in={p for p, _ in wanted}, url__in={u for _, u in wanted}
-    ).values("pk", "paper_id", "url", *FLAGS)
+    qs = where_in(CodeLink.objects, "paper", {p for p, _ in wanted})
+    rows = where_in(qs, "url", {u for _, u in wanted}).values("pk", "paper_id", "url", *FLAGS)
     have = {(r["paper_id"], r["url"]): r for r in rows}
     for key, flags in wanted.items():
         yield key, flags, have.get(key)
