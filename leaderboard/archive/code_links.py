@@ -2,7 +2,7 @@
 
 from ..models import CodeLink
 from . import values as v
-from .common import Context, chunks, valid_items, where_in
+from .common import Context, bulk_insert, chunks, valid_items, where_in
 
 KIND = "code-links"
 FLAGS = ("official", "framework", "mentioned_in_paper", "mentioned_in_github")
@@ -56,7 +56,7 @@ def import_code_links(items, ctx: Context) -> None:
                 changed.append(CodeLink(pk=link["pk"], paper_id=paper, url=url, **flags))
             else:
                 report.count(KIND, "unchanged")
-        CodeLink.objects.bulk_create(new, batch_size=500, ignore_conflicts=True)
+        bulk_insert(new)
         CodeLink.objects.bulk_update(changed, list(FLAGS), batch_size=500)
         report.count(KIND, "created", len(new))
         report.count(KIND, "updated", len(changed))

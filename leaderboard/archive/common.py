@@ -2,6 +2,7 @@
 of the catalogue (names, slugs, paper identities) so that a batch costs a few queries whatever
 the size of the catalogue already there."""
 
+import threading
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
@@ -22,14 +23,18 @@ class ImportReport:
     counts: dict = field(default_factory=lambda: defaultdict(Counter))
     warnings: list[str] = field(default_factory=list)
     warning_count: int = 0
+    # Papers are read by a thread while the batch before is written (papers.py).
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def count(self, kind: str, action: str, n: int = 1) -> None:
-        self.counts[kind][action] += n
+        with self.lock:
+            self.counts[kind][action] += n
 
     def warn(self, where: str, what: str) -> None:
-        self.warning_count += 1
-        if len(self.warnings) < MAX_WARNINGS_KEPT:
-            self.warnings.append(f"{where}: {what}")
+        with self.lock:
+            self.warning_count += 1
+            if len(self.warnings) < MAX_WARNINGS_KEPT:
+                self.warnings.append(f"{where}: {what}")
 
     def line(self, kind: str) -> str:
         c = self.counts[kind]
@@ -235,6 +240,37 @@ def where_in(qs, field: str, ids):
     column = qs.model._meta.get_field(field).column
     table = connection.ops.quote_name(qs.model._meta.db_table)
     return qs.extra(where=[f"{table}.{connection.ops.quote_name(column)} = ANY(%s)"], params=[ids])
+
+
+def bulk_insert(objs: list) -> None:
+    """``bulk_create`` of new rows that no constraint refuses (the caller checked); on
+    PostgreSQL by COPY, with ids taken from the table's sequence first. Row and statement
+    triggers fire as for INSERT."""
+    if not objs:
+        return
+    model = type(objs[0])
+    if connection.vendor != "postgresql":
+        model.objects.bulk_create(objs, batch_size=500)
+        return
+    meta = model._meta
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    q = connection.ops.quote_name
+    columns = ", ".join(q(c) for c in [meta.pk.column, *(f.column for f in fields)])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [meta.db_table, meta.pk.column, len(objs)],
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+        with cursor.cursor.copy(f"COPY {q(meta.db_table)} ({columns}) FROM STDIN") as copy:
+            for pk, obj in zip(ids, objs, strict=True):
+                copy.write_row(
+                    [pk, *(f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields)]
+                )
+    for pk, obj in zip(ids, objs, strict=True):
+        obj.pk = pk
+        obj._state.adding = False
+        obj._state.db = connection.alias
 
 
 def valid_items(batch, report, kind: str):

@@ -4,7 +4,8 @@ from types import SimpleNamespace
 
 from ..models import Method, Paper
 from . import values as v
-from .common import Context, chunks, valid_items, where_in
+from .common import Context, bulk_insert, chunks, valid_items, where_in
+from .reader import read_ahead
 
 KIND = "papers"
 FIELDS = ("title", "abstract", "url", "pdf_url", "proceeding", "authors", "date", "arxiv_id")
@@ -75,21 +76,35 @@ def method_of_paper(entry, where: str, ctx: Context) -> int | None:
 
 
 def import_papers(items, ctx: Context) -> None:
+    """Each batch is read (``read_paper``: no database) by a thread while the one before is
+    written; tasks and methods, which may write, are resolved here."""
     report = ctx.report
-    for batch in chunks(items):
-        rows = []
-        for where, item in valid_items(batch, report, KIND):
-            fields = read_paper(item, where, ctx)
-            if fields is None:
-                report.count(KIND, "skipped")
-                continue
-            tasks = [ctx.task(t[:200]) for t in v.string_list(item.get("tasks"))]
-            methods = [
-                method_of_paper(m, f"{where}.methods[{j}]", ctx)
-                for j, m in enumerate(v.as_list(item.get("methods")))
-            ]
-            rows.append((fields, tasks, [m for m in methods if m]))
-        _write_batch(rows, ctx)
+
+    def read_batches():
+        for batch in chunks(items):
+            rows = []
+            for where, item in valid_items(batch, report, KIND):
+                fields = read_paper(item, where, ctx)
+                if fields is None:
+                    report.count(KIND, "skipped")
+                    continue
+                rows.append((where, item, fields))
+            yield rows
+
+    batches = read_ahead(read_batches(), 2)
+    try:
+        for read in batches:
+            rows = []
+            for where, item, fields in read:
+                tasks = [ctx.task(t[:200]) for t in v.string_list(item.get("tasks"))]
+                methods = [
+                    method_of_paper(m, f"{where}.methods[{j}]", ctx)
+                    for j, m in enumerate(v.as_list(item.get("methods")))
+                ]
+                rows.append((fields, tasks, [m for m in methods if m]))
+            _write_batch(rows, ctx)
+    finally:
+        batches.close()  # stops the reading thread before the file is closed
 
 
 def _write_batch(rows, ctx: Context) -> None:
@@ -137,7 +152,7 @@ def _write_batch(rows, ctx: Context) -> None:
             changed.add(paper.pk)
             index.add(paper.pk, paper.pwc_url, paper.arxiv_id, paper.url, paper.title)
     if pending:
-        Paper.objects.bulk_create(pending, batch_size=500)
+        bulk_insert(pending)
         for paper in pending:
             index.add(paper.pk, paper.pwc_url, paper.arxiv_id, paper.url, paper.title)
         report.count(KIND, "created", len(pending))
@@ -162,7 +177,5 @@ def _add_links(through, column: str, rows, pk_of, pos: int) -> set:
     papers = {p for p, _ in wanted}
     have = set(where_in(through.objects, "paper", papers).values_list("paper_id", column))
     new = wanted - have
-    through.objects.bulk_create(
-        [through(paper_id=p, **{column: t}) for p, t in new], ignore_conflicts=True
-    )
+    bulk_insert([through(paper_id=p, **{column: t}) for p, t in sorted(new)])
     return {p for p, _ in new}

@@ -10,6 +10,8 @@ written. Memory is bounded by the largest item, not by the file.
 
 import gzip
 import io
+import queue
+import threading
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -151,3 +153,43 @@ def _build(event, value, events):
 
 def _scalar(value):
     return _value(value)
+
+
+def read_ahead(iterable, depth: int = 2000) -> Iterator:
+    """The items of ``iterable``, produced by a thread up to ``depth`` items ahead: reading and
+    parsing the file (pure Python, no database) go on while the importer waits for PostgreSQL.
+    An exception of the producer is raised here; closing this generator stops the producer."""
+    items: queue.Queue = queue.Queue(depth)
+    stop = threading.Event()
+
+    def put(entry) -> bool:
+        while not stop.is_set():
+            try:
+                items.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce():
+        try:
+            for item in iterable:
+                if not put((True, item)):
+                    return
+            put((False, None))
+        except BaseException as exc:  # handed to the consumer, raised there
+            put((False, exc))
+
+    thread = threading.Thread(target=produce, name="archive-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            more, item = items.get()
+            if not more:
+                if item is not None:
+                    raise item
+                return
+            yield item
+    finally:
+        stop.set()
+        thread.join()
