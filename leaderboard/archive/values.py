@@ -121,8 +121,9 @@ def http_url(raw, max_length: int = 500) -> str:
     return text
 
 
+# (?!\d): "1000.100000" is no arXiv id; without it, its first five digits matched another paper.
 _ARXIV_URL = re.compile(
-    r"arxiv\.org/(?:abs|pdf)/((?:\d{4}\.\d{4,5})|(?:[a-z-]+(?:\.[A-Z]{2})?/\d{7}))", re.I
+    r"arxiv\.org/(?:abs|pdf)/((?:\d{4}\.\d{4,5})|(?:[a-z-]+(?:\.[A-Z]{2})?/\d{7}))(?!\d)", re.I
 )
 _ARXIV_ID = re.compile(
     r"^(?:arxiv:)?((?:\d{4}\.\d{4,5})|(?:[a-z-]+(?:\.[A-Z]{2})?/\d{7}))(?:v\d+)?$", re.I

@@ -213,3 +213,11 @@ def test_the_fast_url_check_answers_as_urlsplit_does():
         cases.append(rng.choice(["http://", "https://"]) + cases[-1])
     for case in cases:
         assert v.http_url(case) == slow_http_url(case), case
+
+
+def test_it_takes_no_arxiv_id_from_a_url_with_too_many_digits():
+    assert v.arxiv_id("", "https://arxiv.org/abs/1703.03400v3") == "1703.03400"
+    assert v.arxiv_id("", "https://arxiv.org/pdf/1703.03400.pdf") == "1703.03400"
+    assert v.arxiv_id("", "https://arxiv.org/abs/cs/0112017") == "cs/0112017"
+    # Not the paper 1000.10000: two papers would become one.
+    assert v.arxiv_id("", "https://arxiv.org/abs/1000.100000v1") == ""
