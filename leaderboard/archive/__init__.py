@@ -12,7 +12,15 @@ from django.db import transaction
 
 from .common import Context, ImportReport
 from .export import EXPORTS, FILE_NAMES, evaluation_tables, export_archive
-from .reader import IMPORT_ORDER, KINDS, ArchiveFormatError, iter_items, kind_of, open_archive
+from .reader import (
+    IMPORT_ORDER,
+    KINDS,
+    ArchiveFormatError,
+    iter_items,
+    kind_of,
+    open_archive,
+    read_ahead,
+)
 from .values import parse_value
 
 __all__ = [
@@ -76,13 +84,17 @@ def _run(stream, report, ctx=None, progress=None) -> str:
 
     def all_items():
         yield first
-        for entry in rest:
+        for entry in read_ahead(rest):  # the file is parsed by a thread, ahead
             if progress:
                 progress()
             yield entry
 
-    with transaction.atomic():
-        _importer(kind)(all_items(), ctx or Context(report))
+    items = all_items()
+    try:
+        with transaction.atomic():
+            _importer(kind)(items, ctx or Context(report))
+    finally:
+        items.close()  # stops the reading thread
     return kind
 
 

@@ -2,7 +2,7 @@
 
 from ..models import CodeLink
 from . import values as v
-from .common import Context, chunks, valid_items
+from .common import Context, bulk_insert, chunks, valid_items, where_in
 
 KIND = "code-links"
 FLAGS = ("official", "framework", "mentioned_in_paper", "mentioned_in_github")
@@ -48,22 +48,27 @@ def import_code_links(items, ctx: Context) -> None:
                 "mentioned_in_paper": v.as_bool(item.get("mentioned_in_paper")),
                 "mentioned_in_github": v.as_bool(item.get("mentioned_in_github")),
             }
-        have = {
-            (link.paper_id, link.url): link
-            for link in CodeLink.objects.filter(paper_id__in={p for p, _ in wanted})
-        }
         new, changed = [], []
-        for (paper, url), flags in wanted.items():
-            link = have.get((paper, url))
+        for (paper, url), flags, link in _compare(wanted):
             if link is None:
                 new.append(CodeLink(paper_id=paper, url=url, **flags))
-            elif any(getattr(link, k) != flags[k] for k in FLAGS):
-                for k in FLAGS:
-                    setattr(link, k, flags[k])
-                changed.append(link)
+            elif any(link[k] != flags[k] for k in FLAGS):
+                changed.append(CodeLink(pk=link["pk"], paper_id=paper, url=url, **flags))
             else:
                 report.count(KIND, "unchanged")
-        CodeLink.objects.bulk_create(new, batch_size=500, ignore_conflicts=True)
+        bulk_insert(new)
         CodeLink.objects.bulk_update(changed, list(FLAGS), batch_size=500)
         report.count(KIND, "created", len(new))
         report.count(KIND, "updated", len(changed))
+
+
+def _compare(wanted: dict):
+    """(key, flags, the stored link's values or None) for each wanted (paper, url), read in one
+    query of those papers and URLs (not every link of a popular paper)."""
+    if not wanted:
+        return
+    qs = where_in(CodeLink.objects, "paper", {p for p, _ in wanted})
+    rows = where_in(qs, "url", {u for _, u in wanted}).values("pk", "paper_id", "url", *FLAGS)
+    have = {(r["paper_id"], r["url"]): r for r in rows}
+    for key, flags in wanted.items():
+        yield key, flags, have.get(key)

@@ -2,9 +2,11 @@
 of the catalogue (names, slugs, paper identities) so that a batch costs a few queries whatever
 the size of the catalogue already there."""
 
+import threading
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
+from django.db import connection
 from django.utils.text import slugify
 
 from ..models import Area, Collection, Dataset, Method, Metric, Model, Paper, Task
@@ -21,14 +23,18 @@ class ImportReport:
     counts: dict = field(default_factory=lambda: defaultdict(Counter))
     warnings: list[str] = field(default_factory=list)
     warning_count: int = 0
+    # Papers are read by a thread while the batch before is written (papers.py).
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def count(self, kind: str, action: str, n: int = 1) -> None:
-        self.counts[kind][action] += n
+        with self.lock:
+            self.counts[kind][action] += n
 
     def warn(self, where: str, what: str) -> None:
-        self.warning_count += 1
-        if len(self.warnings) < MAX_WARNINGS_KEPT:
-            self.warnings.append(f"{where}: {what}")
+        with self.lock:
+            self.warning_count += 1
+            if len(self.warnings) < MAX_WARNINGS_KEPT:
+                self.warnings.append(f"{where}: {what}")
 
     def line(self, kind: str) -> str:
         c = self.counts[kind]
@@ -78,6 +84,24 @@ class Named:
         self.by_name[key] = obj.pk
         return obj.pk, True
 
+    def ensure(self, names) -> int:
+        """Create the names not there yet in one statement (the first spelling of each wins);
+        returns how many were created."""
+        new = {}
+        for name in names:
+            key = name.casefold()
+            if key not in self.by_name and key not in new:
+                new[key] = name
+        if not new:
+            return 0
+        objs = [
+            self.model_cls(name=n[: self.max_length], slug=self.slugs.new(n)) for n in new.values()
+        ]
+        self.model_cls.objects.bulk_create(objs, batch_size=1000)
+        for key, obj in zip(new, objs, strict=True):
+            self.by_name[key] = obj.pk
+        return len(objs)
+
 
 class PaperIndex:
     """Paper identities: PWC URL, then version-less arXiv id, then an exact normalised title
@@ -122,6 +146,7 @@ class Context:
         self.datasets = Named(Dataset)
         self.collections = Named(Collection, 300)
         self._methods = None
+        self._collection_state = None
         self.task_parent = dict(Task.objects.values_list("pk", "parent_id"))
 
     @property
@@ -163,16 +188,17 @@ class Context:
         pk, created = self.collections.get(name)
         if created:
             self.report.count("collections", "created")
+        if self._collection_state is None:  # (description, area, parent) of each, in memory
+            rows = Collection.objects.values_list("pk", "description", "area_id", "parent_id")
+            self._collection_state = {pk: list(rest) for pk, *rest in rows}
+        state = self._collection_state.setdefault(pk, ["", None, None])
         updates = {}
-        obj = None
-        if description or area or parent:
-            obj = Collection.objects.filter(pk=pk).values("description", "area_id", "parent_id")[0]
-            if description and obj["description"] != description:
-                updates["description"] = description
-            if area and obj["area_id"] != area:
-                updates["area_id"] = area
-            if parent and parent != pk and obj["parent_id"] != parent:
-                updates["parent_id"] = parent
+        if description and state[0] != description:
+            updates["description"] = state[0] = description
+        if area and state[1] != area:
+            updates["area_id"] = state[1] = area
+        if parent and parent != pk and state[2] != parent:
+            updates["parent_id"] = state[2] = parent
         if updates:
             Collection.objects.filter(pk=pk).update(**updates)
         return pk
@@ -203,6 +229,48 @@ class Context:
             seen.add(pk)
             pk = self.task_parent.get(pk)
         return seen - set()
+
+
+def where_in(qs, field: str, ids):
+    """``qs.filter(<field>__in=ids)``; on PostgreSQL as ``= ANY(array)``, one parameter for a
+    batch of a thousand ids (a thousand placeholders cost more to build than the query)."""
+    ids = list(ids)
+    if connection.vendor != "postgresql":
+        return qs.filter(**{f"{field}__in": ids})
+    column = qs.model._meta.get_field(field).column
+    table = connection.ops.quote_name(qs.model._meta.db_table)
+    return qs.extra(where=[f"{table}.{connection.ops.quote_name(column)} = ANY(%s)"], params=[ids])
+
+
+def bulk_insert(objs: list) -> None:
+    """``bulk_create`` of new rows that no constraint refuses (the caller checked); on
+    PostgreSQL by COPY, with ids taken from the table's sequence first. Row and statement
+    triggers fire as for INSERT."""
+    if not objs:
+        return
+    model = type(objs[0])
+    if connection.vendor != "postgresql":
+        model.objects.bulk_create(objs, batch_size=500)
+        return
+    meta = model._meta
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    q = connection.ops.quote_name
+    columns = ", ".join(q(c) for c in [meta.pk.column, *(f.column for f in fields)])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [meta.db_table, meta.pk.column, len(objs)],
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+        with cursor.cursor.copy(f"COPY {q(meta.db_table)} ({columns}) FROM STDIN") as copy:
+            for pk, obj in zip(ids, objs, strict=True):
+                copy.write_row(
+                    [pk, *(f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields)]
+                )
+    for pk, obj in zip(ids, objs, strict=True):
+        obj.pk = pk
+        obj._state.adding = False
+        obj._state.db = connection.alias
 
 
 def valid_items(batch, report, kind: str):

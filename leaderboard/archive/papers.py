@@ -1,8 +1,11 @@
 """papers-with-abstracts.json: one paper per item, with its tasks and methods."""
 
+from types import SimpleNamespace
+
 from ..models import Method, Paper
 from . import values as v
-from .common import Context, chunks, valid_items
+from .common import Context, bulk_insert, chunks, valid_items, where_in
+from .reader import read_ahead
 
 KIND = "papers"
 FIELDS = ("title", "abstract", "url", "pdf_url", "proceeding", "authors", "date", "arxiv_id")
@@ -73,21 +76,35 @@ def method_of_paper(entry, where: str, ctx: Context) -> int | None:
 
 
 def import_papers(items, ctx: Context) -> None:
+    """Each batch is read (``read_paper``: no database) by a thread while the one before is
+    written; tasks and methods, which may write, are resolved here."""
     report = ctx.report
-    for batch in chunks(items):
-        rows = []
-        for where, item in valid_items(batch, report, KIND):
-            fields = read_paper(item, where, ctx)
-            if fields is None:
-                report.count(KIND, "skipped")
-                continue
-            tasks = [ctx.task(t[:200]) for t in v.string_list(item.get("tasks"))]
-            methods = [
-                method_of_paper(m, f"{where}.methods[{j}]", ctx)
-                for j, m in enumerate(v.as_list(item.get("methods")))
-            ]
-            rows.append((fields, tasks, [m for m in methods if m]))
-        _write_batch(rows, ctx)
+
+    def read_batches():
+        for batch in chunks(items):
+            rows = []
+            for where, item in valid_items(batch, report, KIND):
+                fields = read_paper(item, where, ctx)
+                if fields is None:
+                    report.count(KIND, "skipped")
+                    continue
+                rows.append((where, item, fields))
+            yield rows
+
+    batches = read_ahead(read_batches(), 2)
+    try:
+        for read in batches:
+            rows = []
+            for where, item, fields in read:
+                tasks = [ctx.task(t[:200]) for t in v.string_list(item.get("tasks"))]
+                methods = [
+                    method_of_paper(m, f"{where}.methods[{j}]", ctx)
+                    for j, m in enumerate(v.as_list(item.get("methods")))
+                ]
+                rows.append((fields, tasks, [m for m in methods if m]))
+            _write_batch(rows, ctx)
+    finally:
+        batches.close()  # stops the reading thread before the file is closed
 
 
 def _write_batch(rows, ctx: Context) -> None:
@@ -97,8 +114,13 @@ def _write_batch(rows, ctx: Context) -> None:
         pk = index.find(f["pwc_url"], f["arxiv_id"], f["url"], f["title"])
         if pk:
             found[n] = pk
-    existing = {p.pk: p for p in Paper.objects.filter(pk__in=set(found.values()))}
-    to_update, changed, pk_of = [], set(), {}
+    # The batch's existing papers as plain values (no model instance unless one changes).
+    columns = ("pk", *FIELDS, "pwc_url")
+    existing = {
+        row[0]: SimpleNamespace(**dict(zip(columns, row, strict=True)))
+        for row in where_in(Paper.objects, "id", set(found.values())).values_list(*columns)
+    }
+    to_update, changed, pk_of, changed_fields = [], set(), {}, set()
     pending, pending_keys, pending_of = [], {}, {}
     for n, (f, _, _) in enumerate(rows):
         paper = existing.get(found.get(n))
@@ -124,19 +146,20 @@ def _write_batch(rows, ctx: Context) -> None:
             if new not in ("", None, []) and getattr(paper, name) != new:
                 setattr(paper, name, new)
                 dirty = True
+                changed_fields.add(name)
         if dirty:
-            to_update.append(paper)
+            to_update.append(Paper(**vars(paper)))
             changed.add(paper.pk)
             index.add(paper.pk, paper.pwc_url, paper.arxiv_id, paper.url, paper.title)
     if pending:
-        Paper.objects.bulk_create(pending, batch_size=500)
+        bulk_insert(pending)
         for paper in pending:
             index.add(paper.pk, paper.pwc_url, paper.arxiv_id, paper.url, paper.title)
         report.count(KIND, "created", len(pending))
     for n, j in pending_of.items():
         pk_of[n] = pending[j].pk
     if to_update:
-        Paper.objects.bulk_update(to_update, [*FIELDS, "pwc_url"], batch_size=500)
+        Paper.objects.bulk_update(to_update, sorted(changed_fields), batch_size=500)
     changed |= _add_links(Paper.tasks.through, "task_id", rows, pk_of, 1)
     changed |= _add_links(Paper.methods.through, "method_id", rows, pk_of, 2)
     counted = set()
@@ -151,11 +174,8 @@ def _add_links(through, column: str, rows, pk_of, pos: int) -> set:
     wanted = {(pk_of[n], t) for n, row in enumerate(rows) for t in row[pos]}
     if not wanted:
         return set()
-    have = set(
-        through.objects.filter(paper_id__in={p for p, _ in wanted}).values_list("paper_id", column)
-    )
+    papers = {p for p, _ in wanted}
+    have = set(where_in(through.objects, "paper", papers).values_list("paper_id", column))
     new = wanted - have
-    through.objects.bulk_create(
-        [through(paper_id=p, **{column: t}) for p, t in new], ignore_conflicts=True
-    )
+    bulk_insert([through(paper_id=p, **{column: t}) for p, t in sorted(new)])
     return {p for p, _ in new}

@@ -10,6 +10,8 @@ written. Memory is bounded by the largest item, not by the file.
 
 import gzip
 import io
+import queue
+import threading
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -93,45 +95,101 @@ def iter_items(stream) -> Iterator[tuple[int, object, str | None]]:
 
 def _build(event, value, events):
     """One value starting with ``event``, built from the event stream under the bounds."""
-    if event not in ("start_map", "start_array"):
-        return _scalar(value)
+    if event != "start_map" and event != "start_array":
+        return _value(value)
     root = {} if event == "start_map" else []
     stack = [root]
+    parent, in_map = root, event == "start_map"
     key = None
     count = 0
     error = None
     for event, value in events:
         count += 1
-        if error is None and count > MAX_ITEM_VALUES:
-            error = f"more than {MAX_ITEM_VALUES} values"
         if event == "map_key":
             key = value
             continue
-        if event in ("end_map", "end_array"):
+        if event == "string":  # the commonest event first
+            child = value
+            if len(child) > MAX_STRING and error is None:
+                error = f"a string longer than {MAX_STRING} characters"
+        elif event == "end_map" or event == "end_array":
             stack.pop()
             if not stack:
+                if error is None and count > MAX_ITEM_VALUES:
+                    error = f"more than {MAX_ITEM_VALUES} values"
                 if error:
                     raise ItemTooLarge(error)
                 return root
+            parent = stack[-1]
+            in_map = type(parent) is dict
             continue
-        if event in ("start_map", "start_array"):
+        elif event == "start_map" or event == "start_array":
             child = {} if event == "start_map" else []
             if len(stack) >= MAX_DEPTH and error is None:
                 error = f"nested deeper than {MAX_DEPTH}"
+            if error is None and count > MAX_ITEM_VALUES:
+                error = f"more than {MAX_ITEM_VALUES} values"
+            if error is None:
+                if in_map:
+                    parent[key] = child
+                else:
+                    parent.append(child)
+                stack.append(child)
+            else:
+                stack.append([])
+            parent, in_map = stack[-1], event == "start_map" and error is None
+            continue
         else:
-            child = _scalar(value)
-            if isinstance(child, str) and len(child) > MAX_STRING and error is None:
-                error = f"a string longer than {MAX_STRING} characters"
+            child = _value(value) if type(value) is Decimal else value
         if error is None:
-            parent = stack[-1]
-            if isinstance(parent, dict):
+            if count > MAX_ITEM_VALUES:
+                error = f"more than {MAX_ITEM_VALUES} values"
+            elif in_map:
                 parent[key] = child
             else:
                 parent.append(child)
-        if event in ("start_map", "start_array"):
-            stack.append(child if error is None else [])
     raise ArchiveFormatError("the file ends inside an item")
 
 
 def _scalar(value):
     return _value(value)
+
+
+def read_ahead(iterable, depth: int = 2000) -> Iterator:
+    """The items of ``iterable``, produced by a thread up to ``depth`` items ahead: reading and
+    parsing the file (pure Python, no database) go on while the importer waits for PostgreSQL.
+    An exception of the producer is raised here; closing this generator stops the producer."""
+    items: queue.Queue = queue.Queue(depth)
+    stop = threading.Event()
+
+    def put(entry) -> bool:
+        while not stop.is_set():
+            try:
+                items.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce():
+        try:
+            for item in iterable:
+                if not put((True, item)):
+                    return
+            put((False, None))
+        except BaseException as exc:  # handed to the consumer, raised there
+            put((False, exc))
+
+    thread = threading.Thread(target=produce, name="archive-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            more, item = items.get()
+            if not more:
+                if item is not None:
+                    raise item
+                return
+            yield item
+    finally:
+        stop.set()
+        thread.join()

@@ -6,18 +6,25 @@ table joins an existing benchmark of its dataset name only where one of that ben
 is its task or an ancestor or descendant of it, or where one of its rows is already there;
 otherwise it is a new benchmark (its name suffixed with the task), whose metrics never mix with
 the other's. A ``subdataset`` keeps its parent (``Benchmark.parent``).
+
+Cost: the tasks, benchmarks (with their tasks) and metric links are read once per import, a
+benchmark's row keys once when first met; new results, new models, rows' paper dates and code
+links are written in bulk once per top-level task (or every ``FLUSH`` results).
 """
 
 import hashlib
 import json
+from collections import defaultdict
+from types import SimpleNamespace
 
 from ..catalogue import dataset_name_from_benchmark, ways_shots
-from ..models import Benchmark, BenchmarkMetric, CodeLink, Paper, Result
+from ..models import Benchmark, BenchmarkMetric, CodeLink, Paper, Result, Task
 from . import values as v
 from .code_links import paper_for
 from .common import Context, Slugs
 
 KIND = "results"
+FLUSH = 2000
 
 
 def row_key(row: dict) -> str:
@@ -46,6 +53,61 @@ class TableImporter:
             self.by_archive_name.setdefault((archive_name or name).casefold(), []).append(pk)
         self.names = {n.casefold() for n in Benchmark.objects.values_list("name", flat=True)}
         self.links = set(BenchmarkMetric.objects.values_list("benchmark_id", "metric_id"))
+        rows = Benchmark.objects.values_list("pk", "parent_id", "dataset_id")
+        self.benchmarks = {
+            pk: SimpleNamespace(pk=pk, parent_id=parent, dataset_id=dataset)
+            for pk, parent, dataset in rows
+        }
+        self.bench_tasks = defaultdict(set)
+        for bench, task in Benchmark.tasks.through.objects.values_list("benchmark_id", "task_id"):
+            self.bench_tasks[bench].add(task)
+        self.task_rows = {
+            t["pk"]: t
+            for t in Task.objects.values(
+                "pk", "description", "categories", "synonyms", "source_link", "area_id"
+            )
+        }
+        self.keys = {}  # benchmark pk -> {(row key, metric pk)} of its archive results
+        self.pending = []  # (Result, model name) to write
+        self.dates = {}  # paper pk -> the first date a row gave it
+        self.code_links = {}  # (paper pk, url) -> official
+
+    def flush(self) -> None:
+        """Write what the rows read so far asked for: models, results, paper dates, links."""
+        ctx = self.ctx
+        if self.pending:
+            created = ctx.models.ensure(name for _, name in self.pending)
+            if created:
+                ctx.report.count("models", "created", created)
+            results = []
+            for result, name in self.pending:
+                result.model_id = ctx.models.by_name[name.casefold()]
+                results.append(result)
+            Result.objects.bulk_create(results, batch_size=500)
+            self.pending = []
+        if self.dates:
+            undated = set(
+                Paper.objects.filter(pk__in=self.dates, date__isnull=True).values_list(
+                    "pk", flat=True
+                )
+            )
+            papers = [Paper(pk=pk, date=self.dates[pk]) for pk in sorted(undated)]
+            Paper.objects.bulk_update(papers, ["date"], batch_size=500)
+            self.dates = {}
+        if self.code_links:
+            wanted = self.code_links
+            there = set(
+                CodeLink.objects.filter(
+                    paper_id__in={p for p, _ in wanted}, url__in={u for _, u in wanted}
+                ).values_list("paper_id", "url")
+            )
+            links = [
+                CodeLink(paper_id=p, url=u, official=official)
+                for (p, u), official in wanted.items()
+                if (p, u) not in there
+            ]
+            CodeLink.objects.bulk_create(links, batch_size=500, ignore_conflicts=True)
+            self.code_links = {}
 
     def task(self, item, where: str, parent: int | None) -> None:
         ctx = self.ctx
@@ -54,9 +116,12 @@ class TableImporter:
             ctx.report.warn(where, "no task name, task skipped")
             return
         pk = ctx.task(v.clean_text(item["task"])[:200])
-        from ..models import Task
-
-        task = Task.objects.get(pk=pk)
+        row = self.task_rows.setdefault(
+            pk,
+            {"description": "", "categories": [], "synonyms": [], "source_link": None},
+        )
+        row.setdefault("area_id", None)
+        task = SimpleNamespace(parent_id=ctx.task_parent.get(pk), **row)
         updates = {}
         if (
             parent
@@ -89,6 +154,7 @@ class TableImporter:
             updates["area_id"] = ctx.area(cats[0])
         if updates:
             Task.objects.filter(pk=pk).update(**updates)
+            row.update({k: val for k, val in updates.items() if k != "parent_id"})
         for i, entry in enumerate(v.as_list(item.get("datasets"))):
             self.table(entry, f"{where}.datasets[{i}]", pk, None)
         for i, sub in enumerate(v.as_list(item.get("subtasks"))):
@@ -97,18 +163,16 @@ class TableImporter:
     def _benchmark(self, name: str, entry: dict, task: int, parent: Benchmark | None, keys):
         ctx = self.ctx
         for pk in self.by_archive_name.get(name.casefold(), []):
-            b = Benchmark.objects.get(pk=pk)
+            b = self.benchmarks[pk]
             if parent is not None and b.parent_id != parent.pk:
                 continue
-            tasks = list(b.tasks.values_list("pk", flat=True))
+            tasks = self.bench_tasks[pk]
             if not tasks or any(ctx.is_related_task(t, task) for t in tasks):
                 return b, False
-            if keys and Result.objects.filter(benchmark=b, archive_key__in=keys).exists():
+            if keys and {k for k, _ in self._keys(pk)} & set(keys):
                 return b, False
         shown = name
         if shown.casefold() in self.names:
-            from ..models import Task
-
             shown = f"{name} ({Task.objects.get(pk=task).name})"[:300]
             n = 1
             while shown.casefold() in self.names:
@@ -141,6 +205,8 @@ class TableImporter:
         )
         self.names.add(shown.casefold())
         self.by_archive_name.setdefault(name.casefold(), []).append(b.pk)
+        self.benchmarks[b.pk] = b
+        self.keys[b.pk] = set()
         ctx.report.count("benchmarks", "created")
         return b, True
 
@@ -159,7 +225,9 @@ class TableImporter:
         rows = v.as_list(sota.get("rows"))
         keys = [row_key(r) for r in rows if isinstance(r, dict)]
         benchmark, _ = self._benchmark(name, entry, task, parent, keys)
-        benchmark.tasks.add(task)
+        if task not in self.bench_tasks[benchmark.pk]:
+            Benchmark.tasks.through.objects.create(benchmark_id=benchmark.pk, task_id=task)
+            self.bench_tasks[benchmark.pk].add(task)
         directions = (
             sota.get("metric_directions") if isinstance(sota.get("metric_directions"), dict) else {}
         )
@@ -179,13 +247,13 @@ class TableImporter:
                     ctx.report.count("metrics", "created")
                 if (benchmark.pk, pk) not in self.links:
                     BenchmarkMetric.objects.create(
-                        benchmark=benchmark,
+                        benchmark_id=benchmark.pk,
                         metric_id=pk,
                         higher_is_better=hib if isinstance(hib, bool) else None,
                     )
                     self.links.add((benchmark.pk, pk))
                 elif isinstance(hib, bool):
-                    BenchmarkMetric.objects.filter(benchmark=benchmark, metric_id=pk).exclude(
+                    BenchmarkMetric.objects.filter(benchmark_id=benchmark.pk, metric_id=pk).exclude(
                         higher_is_better=hib
                     ).update(higher_is_better=hib)
                 metrics[mname] = pk
@@ -193,21 +261,28 @@ class TableImporter:
 
         for mname in v.string_list(sota.get("metrics")):
             metric(mname[:200])
-        have = set(
-            Result.objects.archive()
-            .filter(benchmark=benchmark)
-            .exclude(archive_key="")
-            .values_list("archive_key", "metric_id")
-        )
-        new = []
+        have = self._keys(benchmark.pk)
+        before = len(self.pending)
         for i, row in enumerate(rows):
-            self.row(row, f"{where}.sota.rows[{i}]", benchmark, metric, have, new)
-        Result.objects.bulk_create(new, batch_size=500)
-        ctx.report.count(KIND, "created", len(new))
+            self.row(row, f"{where}.sota.rows[{i}]", benchmark, metric, have)
+        ctx.report.count(KIND, "created", len(self.pending) - before)
+        if len(self.pending) >= FLUSH:
+            self.flush()
         for i, sub in enumerate(v.as_list(entry.get("subdatasets"))):
             self.table(sub, f"{where}.subdatasets[{i}]", task, benchmark)
 
-    def row(self, row, where, benchmark, metric, have, new) -> None:
+    def _keys(self, benchmark: int) -> set:
+        """(row key, metric) of the benchmark's archive results, read when first asked for."""
+        if benchmark not in self.keys:
+            self.keys[benchmark] = set(
+                Result.objects.archive()
+                .filter(benchmark_id=benchmark)
+                .exclude(archive_key="")
+                .values_list("archive_key", "metric_id")
+            )
+        return self.keys[benchmark]
+
+    def row(self, row, where, benchmark, metric, have) -> None:
         report = self.ctx.report
         if not isinstance(row, dict):
             report.count(KIND, "skipped")
@@ -224,9 +299,6 @@ class TableImporter:
             report.warn(where, "no metric values, row skipped")
             return
         key = row_key(row)
-        model, created = self.ctx.models.get(model_name)
-        if created:
-            report.count("models", "created")
         paper = self.paper(row, where)
         extra = {
             "paper_title": row.get("paper_title")
@@ -260,21 +332,19 @@ class TableImporter:
                 report.warn(
                     f"{where}.metrics.{mname}", f"{raw_text[:60]!r} is not a number, kept as text"
                 )
-            new.append(
-                Result(
-                    benchmark=benchmark,
-                    metric_id=mpk,
-                    model_id=model,
-                    paper_id=paper,
-                    value=parsed[0] if parsed else None,
-                    ci95=parsed[1] if parsed else None,
-                    raw_value=raw_text[:100],
-                    uses_additional_data=v.as_bool(row.get("uses_additional_data")),
-                    archive_key=key,
-                    archive_row=extra,
-                    source=Result.Source.ARCHIVE,
-                )
+            result = Result(
+                benchmark_id=benchmark.pk,
+                metric_id=mpk,
+                paper_id=paper,
+                value=parsed[0] if parsed else None,
+                ci95=parsed[1] if parsed else None,
+                raw_value=raw_text[:100],
+                uses_additional_data=v.as_bool(row.get("uses_additional_data")),
+                archive_key=key,
+                archive_row=extra,
+                source=Result.Source.ARCHIVE,
             )
+            self.pending.append((result, model_name))
 
     def paper(self, row: dict, where: str) -> int | None:
         report = self.ctx.report
@@ -298,12 +368,9 @@ class TableImporter:
         if row.get("paper_date") and date is None:
             report.warn(where, f"paper_date {str(row['paper_date'])[:40]!r} is not a date, dropped")
         if date:
-            Paper.objects.filter(pk=pk, date__isnull=True).update(date=date)
-        links = [
-            CodeLink(paper_id=pk, url=link["url"], official=v.as_bool(link.get("official")))
-            for link in _links(row.get("code_links"))
-        ]
-        CodeLink.objects.bulk_create(links, ignore_conflicts=True)
+            self.dates.setdefault(pk, date)
+        for link in _links(row.get("code_links")):
+            self.code_links.setdefault((pk, link["url"]), v.as_bool(link.get("official")))
         return pk
 
 
@@ -315,3 +382,4 @@ def import_tables(items, ctx: Context) -> None:
             ctx.report.warn(f"tasks[{i}]", f"{error}, task skipped")
             continue
         importer.task(item, f"tasks[{i}]", None)
+        importer.flush()
