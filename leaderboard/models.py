@@ -509,3 +509,17 @@ class CatalogueVersion(models.Model):
         transactions already begin IMMEDIATE (one writer at a time) and this is a no-op.
         """
         list(cls.objects.select_for_update().filter(pk=1).values_list("pk", flat=True))
+
+
+class RowCount(models.Model):
+    """Maintained row counts of the catalogue's tables (``leaderboard/counters.py``): a table's
+    count is the sum of ``n`` over its rows (``name``: the table's name; ``<table>:verified``:
+    the verified results). Database triggers add a row per write statement on PostgreSQL (the
+    change; no shared row is updated, so a long import stays linear) and update the one row per
+    name on SQLite; reads fold the rows back into one per name now and then."""
+
+    name = models.CharField(max_length=100)
+    n = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.n:+d}"

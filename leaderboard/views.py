@@ -4,7 +4,7 @@ paginated (Paginator.get_page: a bad page number shows the first or last page, n
 from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, render
 
-from . import charts, ranking
+from . import charts, counters, ranking
 from .bests import attach_bests, related_papers
 from .cache import CachedCountPaginator, DeferredJoinPaginator, versioned
 from .models import Benchmark, CodeLink, Dataset, Paper, Result, Task
@@ -26,7 +26,7 @@ def _benchmarks():
     )
 
 
-def _home_figures() -> dict:
+def _home_lists() -> dict:
     # Benchmarks with verified results first, then the busiest: one aggregate over the results
     # table (no join), then the eight benchmarks themselves.
     top = list(
@@ -41,19 +41,30 @@ def _home_figures() -> dict:
         b.result_count, b.verified_count = t["n"], t["verified"]
         notable.append(b)
     recent = Result.objects.verified().for_listing().order_by("-verified_at", "-id")[:10]
-    stats = {
-        "papers": Paper.objects.count(),
-        "benchmarks": Benchmark.objects.count(),
-        "results": Result.objects.count(),
-        "verified": Result.objects.verified().count(),
+    return {"notable": notable, "recent": list(recent)}
+
+
+def home_stats() -> dict:
+    """The home page's figures: maintained row counts (one query), counted only where the
+    database keeps none."""
+    kept = counters.totals()
+
+    def total(name, queryset):
+        return kept[name] if name in kept else queryset.count()
+
+    return {
+        "papers": total(Paper._meta.db_table, Paper.objects),
+        "benchmarks": total(Benchmark._meta.db_table, Benchmark.objects),
+        "results": total(Result._meta.db_table, Result.objects),
+        "verified": total(counters.VERIFIED, Result.objects.verified()),
     }
-    return {"notable": notable, "recent": list(recent), "stats": stats}
 
 
 def home(request):
-    """The figures and lists are computed once per catalogue version (``versioned``): at full
-    size they are counts over every result, too slow for every request."""
-    return render(request, "leaderboard/home.html", versioned("home-figures", _home_figures))
+    """The figures are maintained counts; the notable benchmarks (an aggregate over every
+    result) and the recent verified rows are computed once per catalogue version."""
+    context = {**versioned("home-lists", _home_lists), "stats": home_stats()}
+    return render(request, "leaderboard/home.html", context)
 
 
 def task_list(request):
