@@ -137,11 +137,12 @@ def _sqlite_triggers(table: str) -> list[str]:
 
 
 def counted_tables() -> list[str]:
-    """Every table of this app but the version's and the counts' own."""
+    """Every table of this app but the version's and the counts' own (rows and days)."""
     config = global_apps.get_app_config("leaderboard")
     skip = {
         global_apps.get_model("leaderboard", "CatalogueVersion")._meta.db_table,
         global_apps.get_model("leaderboard", "RowCount")._meta.db_table,
+        global_apps.get_model("leaderboard", "PaperDayCount")._meta.db_table,
     }
     return sorted(
         m._meta.db_table
@@ -194,6 +195,9 @@ def install_counters(using: str = "default", **kwargs) -> None:
             _recount(cursor, conn.vendor, table, table)
         if RESULT in tables:
             _recount(cursor, conn.vendor, VERIFIED, RESULT, "WHERE source = 'verified'")
+    from .paper_pages import install_paper_days
+
+    install_paper_days(using)
 
 
 SUM = f"SELECT name, SUM(n) FROM {TABLE} GROUP BY name"

@@ -227,6 +227,8 @@ class Paper(models.Model):
             models.Index(Upper("title"), name="paper_title_upper_idx"),
             # The papers list's order: a page is an index scan, not a sort of every paper.
             models.Index(F("date").desc(), "title", "id", name="paper_list_idx"),
+            # paper_newest_idx (date DESC NULLS LAST, id DESC): PostgreSQL only, made by
+            # migration 0010 (SQLite cannot index NULLS LAST); the papers list and search.
         ]
 
     def __str__(self) -> str:
@@ -523,3 +525,15 @@ class RowCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}: {self.n:+d}"
+
+
+class PaperDayCount(models.Model):
+    """The number of papers of each day (``date``; null: undated), kept by database triggers on
+    PostgreSQL as change rows (``leaderboard/paper_pages.py``): deep pages of the papers list
+    start from the right day instead of walking every row before them."""
+
+    day = models.DateField(null=True)
+    n = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.day}: {self.n:+d}"

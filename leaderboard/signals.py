@@ -49,6 +49,7 @@ def catalogue_tables() -> list[str]:
     skip = {
         global_apps.get_model("leaderboard", "CatalogueVersion"),
         global_apps.get_model("leaderboard", "RowCount"),
+        global_apps.get_model("leaderboard", "PaperDayCount"),
     }
     config = global_apps.get_app_config("leaderboard")
     return sorted(

@@ -4,9 +4,9 @@ paginated (Paginator.get_page: a bad page number shows the first or last page, n
 from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, render
 
-from . import charts, counters, ranking
+from . import charts, counters, paper_pages, ranking
 from .bests import attach_bests, related_papers
-from .cache import CachedCountPaginator, DeferredJoinPaginator, versioned
+from .cache import CachedCountPaginator, versioned
 from .models import Benchmark, CodeLink, Dataset, Paper, Result, Task
 from .sota import benchmark_metrics, progress, ranked_rows, verified_points
 
@@ -149,8 +149,8 @@ def benchmark_detail(request, slug):
 
 
 def paper_list(request):
-    papers = Paper.objects.defer("abstract").order_by("-date", "title", "id")
-    page = DeferredJoinPaginator(papers, PER_PAGE).get_page(request.GET.get("page"))
+    papers = Paper.objects.defer("abstract").order_by(*paper_pages.NEWEST)
+    page = paper_pages.PaperListPaginator(papers, PER_PAGE).get_page(request.GET.get("page"))
     return render(request, "leaderboard/paper_list.html", {"page": page})
 
 
