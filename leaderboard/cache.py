@@ -265,9 +265,10 @@ def cached_dispatch(view, request, compute):
 
 
 class DeferredJoinPaginator(CachedCountPaginator):
-    """Deep pages of a long list: the page's ids come from the ordering's index alone (an
-    index-only scan skips the offset without reading the rows), then the page's rows by id.
-    The ordering must be covered by an index (the papers list: ``paper_list_idx``)."""
+    """Long lists: the page's ids come from a narrow query (only what the ordering needs: an
+    index-only scan where an index covers it, no wide joined rows to sort), then the page's rows
+    by id, with the list's ``select_related`` and deferred fields (SotA: 50 pairs out of
+    thousands, without sorting every benchmark's dataset row)."""
 
     def _get_page(self, object_list, number, paginator):
         if hasattr(object_list, "model"):
@@ -275,6 +276,7 @@ class DeferredJoinPaginator(CachedCountPaginator):
             rows = self.object_list.model._default_manager.filter(pk__in=ids)
             if getattr(self.object_list.query, "deferred_loading", None):
                 rows.query.deferred_loading = self.object_list.query.deferred_loading
+            rows.query.select_related = self.object_list.query.select_related
             by_id = {row.pk: row for row in rows}
             object_list = [by_id[i] for i in ids if i in by_id]
         return super()._get_page(object_list, number, paginator)
