@@ -453,6 +453,9 @@ class Result(models.Model):
         indexes = [
             models.Index(fields=["benchmark", "metric", "value"]),
             models.Index(fields=["source", "-verified_at"], name="result_source_verified_idx"),
+            # The home page's notable benchmarks: results and verified results per benchmark
+            # by an index-only scan, not a scan of the table.
+            models.Index(fields=["benchmark", "source"], name="result_benchmark_source_idx"),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -1,7 +1,8 @@
 # The maintained row counts of leaderboard/counters.py (the triggers that keep them, and the
 # first count of every table, come from its post_migrate handler, re-installed after every
 # migrate like the catalogue version's triggers), the papers' day counts of
-# leaderboard/paper_pages.py, and the index of the newest papers (the papers list, search).
+# leaderboard/paper_pages.py, the index of the newest papers (the papers list, search) and
+# that of the results per benchmark and source (the home page's notable benchmarks).
 
 from django.db import migrations, models
 
@@ -56,4 +57,8 @@ class Migration(migrations.Migration):
             ],
         ),
         migrations.RunPython(newest_index, drop_newest_index),
+        migrations.AddIndex(
+            model_name="result",
+            index=models.Index(fields=["benchmark", "source"], name="result_benchmark_source_idx"),
+        ),
     ]
