@@ -43,11 +43,50 @@ def sentence(rng, n):
     return " ".join(rng.choice(WORDS) for _ in range(n))
 
 
+def b500_only(rng) -> None:
+    """One benchmark with 500 results (its own models, on existing papers, dataset, task and
+    metric), in one transaction."""
+    from django.db import transaction
+
+    from leaderboard.models import Benchmark, Dataset, Metric, Model, Paper, Result, Task
+
+    with transaction.atomic():
+        dataset = Dataset.objects.order_by("pk").first()
+        metric = Metric.objects.filter(higher_is_better=True).order_by("pk").first()
+        b = Benchmark.objects.create(
+            name="Syn benchmark with 500 rows", slug="syn-b500", dataset=dataset
+        )
+        b.tasks.add(Task.objects.order_by("pk").first())
+        b.metrics.add(metric)
+        models_ = Model.objects.bulk_create(
+            Model(name=f"Syn b500 model {i}", slug=f"syn-b500-model-{i}") for i in range(500)
+        )
+        papers = list(Paper.objects.order_by("pk")[:500])
+        Result.objects.bulk_create(
+            Result(
+                benchmark=b,
+                metric=metric,
+                model=models_[i],
+                paper=papers[i % len(papers)],
+                value=round(rng.uniform(20, 99), 2),
+                raw_value="",
+            )
+            for i in range(500)
+        )
+    print(f"added {b.slug}: 500 results of {metric.name} on {dataset.name}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--clear", action="store_true")
+    parser.add_argument(
+        "--b500-only",
+        action="store_true",
+        help="add only the benchmark with 500 rows (syn-b500) to a catalogue already loaded, "
+        "e.g. the synthetic archive imported with import_archive, which has none so large",
+    )
     args = parser.parse_args()
 
     import django
@@ -82,6 +121,9 @@ def main() -> None:
             Area.objects.filter(slug__startswith="syn-").delete()
     if args.clear:
         print(f"cleared in {time.monotonic() - t0:.1f} s")
+        return
+    if args.b500_only:
+        b500_only(random.Random(args.seed))
         return
 
     rng = random.Random(args.seed)

@@ -11,11 +11,14 @@ redis://127.0.0.1:6379/10) as in production, and requests each URL one at a time
   as any catalogue write does), so every cache entry (page, counts, figures) is missed and the
   page is computed from the database.
 
-The database should hold the full-size synthetic catalogue (benchmarks/catalogue_gen.py); the
-URLs are picked from it (the largest task, a benchmark with 500 rows, the largest dataset).
+The database should hold the full-size synthetic archive (``manage.py generate_archive`` then
+``import_archive --all``; it has no benchmark of 500 rows, so ``catalogue_gen.py --b500-only``
+adds one, and ``load_seed`` the MAML paper) or else ``catalogue_gen.py``'s catalogue; the URLs
+are picked from it (the task with most benchmarks, a benchmark with 500 rows, the dataset with
+most results, the MAML paper, the newest method).
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/verisota_pages \\
-        .venv/bin/python benchmarks/page_load.py --warm 200 --cold 30
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_h10 \\
+        .venv/bin/python benchmarks/page_load.py --warm 200 --cold 50
 """
 
 import argparse

@@ -7,6 +7,7 @@ class LeaderboardConfig(AppConfig):
     verbose_name = "Leaderboard"
 
     def ready(self):
+        from .counters import install_counters
         from .search_sql import install_search
         from .signals import install_version_triggers
 
@@ -14,3 +15,4 @@ class LeaderboardConfig(AppConfig):
             install_version_triggers, sender=self, dispatch_uid="leaderboard_version_triggers"
         )
         post_migrate.connect(install_search, sender=self, dispatch_uid="leaderboard_search")
+        post_migrate.connect(install_counters, sender=self, dispatch_uid="leaderboard_counters")

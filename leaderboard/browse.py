@@ -6,6 +6,7 @@ from django.db.models import Q
 from django.shortcuts import get_object_or_404, render
 
 from .bests import attach_bests
+from .cache import DeferredJoinPaginator
 from .models import Area, Benchmark, Collection, Method
 from .views import paginate
 
@@ -39,7 +40,12 @@ def sota(request):
         )
     order = ["task__name", "benchmark__name", "pk"]
     order = ["task__area__name", *order]
-    page = paginate(request, pairs.order_by(*order), SOTA_PER_PAGE)
+    pairs = pairs.defer(
+        "task__description", "benchmark__description", "benchmark__dataset__description"
+    )
+    page = DeferredJoinPaginator(pairs.order_by(*order), SOTA_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
     benchmarks = {p.benchmark_id: p.benchmark for p in page.object_list}
     attach_bests(benchmarks.values())
     groups, last = [], None

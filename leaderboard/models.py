@@ -227,6 +227,8 @@ class Paper(models.Model):
             models.Index(Upper("title"), name="paper_title_upper_idx"),
             # The papers list's order: a page is an index scan, not a sort of every paper.
             models.Index(F("date").desc(), "title", "id", name="paper_list_idx"),
+            # paper_newest_idx (date DESC NULLS LAST, id DESC): PostgreSQL only, made by
+            # migration 0010 (SQLite cannot index NULLS LAST); the papers list and search.
         ]
 
     def __str__(self) -> str:
@@ -451,6 +453,9 @@ class Result(models.Model):
         indexes = [
             models.Index(fields=["benchmark", "metric", "value"]),
             models.Index(fields=["source", "-verified_at"], name="result_source_verified_idx"),
+            # The home page's notable benchmarks: results and verified results per benchmark
+            # by an index-only scan, not a scan of the table.
+            models.Index(fields=["benchmark", "source"], name="result_benchmark_source_idx"),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -509,3 +514,29 @@ class CatalogueVersion(models.Model):
         transactions already begin IMMEDIATE (one writer at a time) and this is a no-op.
         """
         list(cls.objects.select_for_update().filter(pk=1).values_list("pk", flat=True))
+
+
+class RowCount(models.Model):
+    """Maintained row counts of the catalogue's tables (``leaderboard/counters.py``): a table's
+    count is the sum of ``n`` over its rows (``name``: the table's name; ``<table>:verified``:
+    the verified results). Database triggers add a row per write statement on PostgreSQL (the
+    change; no shared row is updated, so a long import stays linear) and update the one row per
+    name on SQLite; reads fold the rows back into one per name now and then."""
+
+    name = models.CharField(max_length=100)
+    n = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.n:+d}"
+
+
+class PaperDayCount(models.Model):
+    """The number of papers of each day (``date``; null: undated), kept by database triggers on
+    PostgreSQL as change rows (``leaderboard/paper_pages.py``): deep pages of the papers list
+    start from the right day instead of walking every row before them."""
+
+    day = models.DateField(null=True)
+    n = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.day}: {self.n:+d}"

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpResponse
 
-from .cache import current_version
+from .cache import current_version, request_version
 
 
 def enabled() -> bool:
@@ -46,7 +46,8 @@ def cached_page(view):
             response = HttpResponse(body, content_type=content_type)
             response["X-Page-Cache"] = "hit"
             return response
-        response = view(request, *args, **kwargs)
+        with request_version(version):  # the counts it caches go under the same version
+            response = view(request, *args, **kwargs)
         if (
             response.status_code == 200
             and not response.streaming

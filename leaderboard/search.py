@@ -24,7 +24,7 @@ from django.db.models.functions import Coalesce, Greatest, Length
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from .models import Benchmark, Dataset, Method, Model, Paper, Result, Task
+from .models import Benchmark, Dataset, Method, Model, Paper, PaperSearch, Result, Task
 
 MAX_QUERY = 200
 WORD = re.compile(r"\w+", re.UNICODE)
@@ -59,9 +59,25 @@ def _all_words(fields: list[str], terms: list[str]) -> Q:
     return match
 
 
-def names(queryset: QuerySet, q: str, field: str = "name", also: str = "") -> QuerySet:
+def text_matches(q: str) -> bool:
+    """Whether any paper's text matches ``q`` (PostgreSQL; one query, quick for a common word
+    and for a word in no paper alike: the GIN index answers)."""
+    from django.contrib.postgres.search import SearchQuery
+
+    query = SearchQuery(clean(q), search_type="websearch", config="english")
+    return PaperSearch.objects.filter(vector=query).exists()
+
+
+def names(
+    queryset: QuerySet,
+    q: str,
+    field: str = "name",
+    also: str = "",
+    text_found: bool | None = None,
+) -> QuerySet:
     """Rows of ``queryset`` whose ``field`` (or ``also``: a method's full name) matches ``q``,
-    best first (annotated ``score``)."""
+    best first (annotated ``score``). ``text_found``: whether some paper's text matches ``q``,
+    where the caller knows (else looked up when needed)."""
     q = clean(q)
     terms = words(q)
     if not terms:
@@ -70,14 +86,17 @@ def names(queryset: QuerySet, q: str, field: str = "name", also: str = "") -> Qu
     if is_postgres():
         from django.contrib.postgres.search import TrigramWordSimilarity
 
-        # A name that contains the query is a match (the trigram index serves ILIKE); only when
-        # none does, the slower similarity scan finds names with a typo ("mamal" -> "MAML").
+        # A name that contains the query is a match (the trigram index serves ILIKE). The slower
+        # similarity scan finds names with a typo ("mamal" -> "MAML"), but only where the query
+        # is likely one: no paper's text matches it and no name contains it.
         match = Q()
         for f in fields:
             match |= Q(**{f"{f}__icontains": q})
         if len(terms) > 1:  # several words: each in the name, in any order
             match |= _all_words(fields, terms)
-        elif not queryset.filter(match).exists():
+        elif not (text_matches(q) if text_found is None else text_found) and not (
+            queryset.filter(match).exists()
+        ):
             for f in fields:
                 match |= Q(**{f"{f}__trigram_word_similar": q})
         score = TrigramWordSimilarity(q, field)
@@ -161,12 +180,14 @@ def papers(q: str, queryset: QuerySet | None = None) -> QuerySet:
     )
 
 
-# At full size a common word ("learning") matches most of the archive: ranking every match on
-# each request took over a second. PostgreSQL ranks a bounded candidate set instead: the newest
-# TEXT_CANDIDATES full-text matches (an index scan of the GIN index, then a top-N sort by date)
-# plus the papers of the best NAME_MODELS matching model names and NAME_METHODS methods (at
-# most NAME_CANDIDATES). The count is that of the candidates, so at most a few thousand.
-TEXT_CANDIDATES = 2000
+# At full size a common word ("learning") matches nearly every paper: ranking, or even sorting,
+# every match on each request took over a second. PostgreSQL ranks a bounded candidate set
+# instead: the newest TEXT_CANDIDATES full-text matches plus the papers of the best NAME_MODELS
+# matching model names and NAME_METHODS methods (at most NAME_CANDIDATES each). The planner
+# finds a common word's newest matches by walking ``paper_newest_idx`` and testing each paper's
+# vector until it has enough (a few hundred look-ups), a rare word's through the GIN index. The
+# count is that of the candidates, so at most about 1,500.
+TEXT_CANDIDATES = 500
 NAME_MODELS = 50
 NAME_METHODS = 20
 NAME_CANDIDATES = 500
@@ -181,17 +202,20 @@ def _papers_postgres(q: str, queryset: QuerySet) -> QuerySet:
         .order_by(F("date").desc(nulls_last=True), "-pk")
         .values_list("pk", flat=True)[:TEXT_CANDIDATES]
     )
-    models = list(names(Model.objects.all(), q).values_list("pk", flat=True)[:NAME_MODELS])
+    found = bool(text_ids)  # then a typo is unlikely: no near misses among the names
+    models = names(Model.objects.all(), q, text_found=found).values_list("pk", flat=True)
+    models = list(models[:NAME_MODELS])
     name_ids = set(
         Result.objects.filter(model_id__in=models, paper__isnull=False)
         .order_by()
         .values_list("paper_id", flat=True)
         .distinct()[:NAME_CANDIDATES]
     )
-    found = names(Method.objects.all(), q, also="full_name").values_list("pk", flat=True)
+    methods = names(Method.objects.all(), q, also="full_name", text_found=found)
+    methods = list(methods.values_list("pk", flat=True)[:NAME_METHODS])
     through = Paper.methods.through
     name_ids |= set(
-        through.objects.filter(method_id__in=list(found[:NAME_METHODS]))
+        through.objects.filter(method_id__in=methods)
         .order_by()
         .values_list("paper_id", flat=True)
         .distinct()[:NAME_CANDIDATES]
@@ -207,24 +231,24 @@ def _papers_postgres(q: str, queryset: QuerySet) -> QuerySet:
 # ---- the other kinds ---------------------------------------------------------------------
 
 
-def tasks(q: str) -> QuerySet:
-    return names(Task.objects.all(), q)
+def tasks(q: str, text_found: bool | None = None) -> QuerySet:
+    return names(Task.objects.all(), q, text_found=text_found)
 
 
-def datasets(q: str) -> QuerySet:
-    return names(Dataset.objects.all(), q)
+def datasets(q: str, text_found: bool | None = None) -> QuerySet:
+    return names(Dataset.objects.all(), q, text_found=text_found)
 
 
-def benchmarks(q: str) -> QuerySet:
-    return names(Benchmark.objects.select_related("dataset"), q)
+def benchmarks(q: str, text_found: bool | None = None) -> QuerySet:
+    return names(Benchmark.objects.select_related("dataset"), q, text_found=text_found)
 
 
-def methods(q: str) -> QuerySet:
-    return names(Method.objects.all(), q, also="full_name")
+def methods(q: str, text_found: bool | None = None) -> QuerySet:
+    return names(Method.objects.all(), q, also="full_name", text_found=text_found)
 
 
-def models(q: str) -> QuerySet:
-    return names(Model.objects.all(), q)
+def models(q: str, text_found: bool | None = None) -> QuerySet:
+    return names(Model.objects.all(), q, text_found=text_found)
 
 
 # ---- highlighting ------------------------------------------------------------------------

@@ -12,13 +12,15 @@ PREVIEW = 5
 
 
 def _kinds(q: str) -> dict:
+    # Whether some paper's text matches: one query for every kind's choice of near misses.
+    found = search.text_matches(q) if search.is_postgres() else None
     kinds = {
         "papers": search.papers(q),
-        "tasks": search.tasks(q),
-        "datasets": search.datasets(q),
-        "benchmarks": search.benchmarks(q),
-        "methods": search.methods(q),
-        "models": search.models(q),
+        "tasks": search.tasks(q, found),
+        "datasets": search.datasets(q, found),
+        "benchmarks": search.benchmarks(q, found),
+        "methods": search.methods(q, found),
+        "models": search.models(q, found),
     }
     return {k: v for k, v in kinds.items() if v is not None}
 

@@ -44,10 +44,16 @@ SQLITE_TRIGGER = (
 
 def catalogue_tables() -> list[str]:
     """Every table of this app whose writes change what the read API shows."""
-    version = global_apps.get_model("leaderboard", "CatalogueVersion")
+    # The version's own row, and the maintained row counts (leaderboard/counters.py: folding
+    # them changes no count, so it must not make every cached page stale).
+    skip = {
+        global_apps.get_model("leaderboard", "CatalogueVersion"),
+        global_apps.get_model("leaderboard", "RowCount"),
+        global_apps.get_model("leaderboard", "PaperDayCount"),
+    }
     config = global_apps.get_app_config("leaderboard")
     return sorted(
-        m._meta.db_table for m in config.get_models(include_auto_created=True) if m is not version
+        m._meta.db_table for m in config.get_models(include_auto_created=True) if m not in skip
     )
 
 

@@ -18,7 +18,7 @@ from django.db.models.functions import Coalesce
 from django.db.models.lookups import Exact
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
@@ -127,6 +127,35 @@ def _q(request, name):
     return value
 
 
+class NameFilterMixin:
+    """The list of a named kind: ``q`` searches names (ranked, as the search page does; also
+    ``also``, a second name field), each of ``exact_fields`` matches exactly without regard to
+    case. Subclasses give ``base_queryset()``; their list's schema names the parameters."""
+
+    exact_fields: tuple[str, ...] = ("name",)
+    also = ""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        labels = [_param(f, f.replace("_", " ").capitalize()) for f in cls.exact_fields]
+        params = [*PAGE_PARAMS, _param("q", "Search"), *labels]
+        extend_schema_view(list=extend_schema(parameters=params))(cls)
+
+    def base_queryset(self):
+        raise NotImplementedError
+
+    def get_queryset(self):
+        qs = self.base_queryset()
+        if self.action != "list":
+            return qs
+        for field in self.exact_fields:
+            if _q(self.request, field):
+                qs = qs.filter(**{f"{field}__iexact": self.request.query_params[field]})
+        if _q(self.request, "q"):
+            return search.names(qs, self.request.query_params["q"], also=self.also)
+        return qs
+
+
 @extend_schema(tags=["pwc v1"])
 class PaperViewSet(V1ViewSet):
     """Papers. ``q`` searches as the search page does (title, abstract, authors, model and
@@ -228,24 +257,13 @@ def tasks_qs():
 
 
 @extend_schema(tags=["pwc v1"])
-class TaskViewSet(V1ViewSet):
+class TaskViewSet(NameFilterMixin, V1ViewSet):
     """Tasks; ``q`` searches names (ranked), ``name`` matches exactly (any case)."""
 
     serializer_class = s.PwcTaskSerializer
 
-    def get_queryset(self):
-        qs = tasks_qs()
-        if self.action != "list":
-            return qs
-        if _q(self.request, "name"):
-            qs = qs.filter(name__iexact=self.request.query_params["name"])
-        if _q(self.request, "q"):
-            return search.names(qs, self.request.query_params["q"])
-        return qs
-
-    @extend_schema(parameters=[*PAGE_PARAMS, _param("q", "Search"), _param("name", "Name")])
-    def list(self, request, *args, **kwargs):
-        return super().list(request, *args, **kwargs)
+    def base_queryset(self):
+        return tasks_qs()
 
     def _task(self):
         return self.object_or_404(tasks_qs(), slug=self.kwargs["id"])
@@ -280,34 +298,14 @@ class TaskViewSet(V1ViewSet):
 
 
 @extend_schema(tags=["pwc v1"])
-class DatasetViewSet(V1ViewSet):
+class DatasetViewSet(NameFilterMixin, V1ViewSet):
     """Datasets; ``q`` searches names (ranked); ``name`` and ``full_name`` match exactly."""
 
     serializer_class = s.PwcDatasetSerializer
+    exact_fields = ("name", "full_name")
 
-    def get_queryset(self):
-        qs = Dataset.objects.order_by("name")
-        if self.action != "list":
-            return qs
-        params = self.request.query_params
-        if _q(self.request, "name"):
-            qs = qs.filter(name__iexact=params["name"])
-        if _q(self.request, "full_name"):
-            qs = qs.filter(full_name__iexact=params["full_name"])
-        if _q(self.request, "q"):
-            return search.names(qs, params["q"])
-        return qs
-
-    @extend_schema(
-        parameters=[
-            *PAGE_PARAMS,
-            _param("q", "Search"),
-            _param("name", "Name"),
-            _param("full_name", "Full name"),
-        ]
-    )
-    def list(self, request, *args, **kwargs):
-        return super().list(request, *args, **kwargs)
+    def base_queryset(self):
+        return Dataset.objects.order_by("name")
 
     @extend_schema(parameters=PAGE_PARAMS, responses=s.PwcEvaluationSerializer(many=True))
     @action(detail=True)
@@ -515,56 +513,25 @@ class ConferenceViewSet(CachedReadMixin, viewsets.GenericViewSet):
 
 
 @extend_schema(tags=["pwc v1"])
-class MethodViewSet(V1ViewSet):
+class MethodViewSet(NameFilterMixin, V1ViewSet):
     """Methods; ``q`` searches names (ranked), ``name`` and ``full_name`` match exactly."""
 
     serializer_class = s.PwcMethodSerializer
+    exact_fields = ("name", "full_name")
+    also = "full_name"
 
-    def get_queryset(self):
-        qs = Method.objects.select_related("paper").order_by("name")
-        if self.action != "list":
-            return qs
-        params = self.request.query_params
-        if _q(self.request, "name"):
-            qs = qs.filter(name__iexact=params["name"])
-        if _q(self.request, "full_name"):
-            qs = qs.filter(full_name__iexact=params["full_name"])
-        if _q(self.request, "q"):
-            return search.names(qs, params["q"], also="full_name")
-        return qs
-
-    @extend_schema(
-        parameters=[
-            *PAGE_PARAMS,
-            _param("q", "Search"),
-            _param("name", "Name"),
-            _param("full_name", "Full name"),
-        ]
-    )
-    def list(self, request, *args, **kwargs):
-        return super().list(request, *args, **kwargs)
+    def base_queryset(self):
+        return Method.objects.select_related("paper").order_by("name")
 
 
 @extend_schema(tags=["pwc v1"])
-class AreaViewSet(V1ViewSet):
+class AreaViewSet(NameFilterMixin, V1ViewSet):
     """Research areas and their tasks."""
 
     serializer_class = s.PwcAreaSerializer
 
-    def get_queryset(self):
-        qs = Area.objects.order_by("name")
-        if self.action != "list":
-            return qs
-        params = self.request.query_params
-        if _q(self.request, "name"):
-            qs = qs.filter(name__iexact=params["name"])
-        if _q(self.request, "q"):
-            return search.names(qs, params["q"])
-        return qs
-
-    @extend_schema(parameters=[*PAGE_PARAMS, _param("q", "Search"), _param("name", "Name")])
-    def list(self, request, *args, **kwargs):
-        return super().list(request, *args, **kwargs)
+    def base_queryset(self):
+        return Area.objects.order_by("name")
 
     @extend_schema(parameters=PAGE_PARAMS, responses=s.PwcTaskSerializer(many=True))
     @action(detail=True)

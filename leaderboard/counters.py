@@ -1,0 +1,272 @@
+"""Maintained row counts of the catalogue's tables: the home page's figures and every count over a
+whole table (a paginator's total of an unfiltered list) read them instead of scanning the table.
+
+Kept by database triggers, so that no write path can skip them (``save()``, ``delete()``,
+``bulk_create()``, ``QuerySet.update()``/``delete()``, raw SQL, the archive import), and
+re-established after every ``migrate`` (and test flush), like the catalogue version's triggers:
+
+- **PostgreSQL**: statement-level triggers with transition tables add one ``RowCount`` row per
+  write statement holding the change (+rows inserted, -rows deleted; for results also the change
+  in verified rows, an update included). Appending instead of updating one shared row per table
+  keeps a long import linear: updating the same row once per statement in one transaction makes
+  every update walk the row's earlier versions (quadratic). A TRUNCATE resets the table's count.
+  Reads sum the rows per name, and in the same statement fold them into one per name once
+  there are more than ``FOLD_AT`` (the rows it deletes are exactly the ones it re-inserts as
+  sums, so a writer committing meanwhile is never lost or counted twice).
+- **SQLite**: row triggers update the table's one row (SQLite has no statement triggers and no
+  row versions to walk).
+
+Installing recounts every table in one statement per table (a snapshot shared by the delete of
+the old rows and the count), so counts are right after ``migrate`` whatever happened before.
+"""
+
+from django.apps import apps as global_apps
+from django.db import connection, connections, transaction
+
+TABLE = "leaderboard_rowcount"
+RESULT = "leaderboard_result"
+VERIFIED = f"{RESULT}:verified"
+FOLD_AT = 200
+
+PG_FUNCTIONS = [
+    f"""
+CREATE OR REPLACE FUNCTION leaderboard_count_insert() RETURNS trigger AS $$
+DECLARE d bigint;
+BEGIN
+    SELECT count(*) INTO d FROM new_rows;
+    IF d <> 0 THEN
+        INSERT INTO {TABLE} (name, n) VALUES (TG_TABLE_NAME, d);
+    END IF;
+    RETURN NULL;
+END;
+$$ LANGUAGE plpgsql
+""",
+    f"""
+CREATE OR REPLACE FUNCTION leaderboard_count_delete() RETURNS trigger AS $$
+DECLARE d bigint;
+BEGIN
+    SELECT count(*) INTO d FROM old_rows;
+    IF d <> 0 THEN
+        INSERT INTO {TABLE} (name, n) VALUES (TG_TABLE_NAME, -d);
+    END IF;
+    RETURN NULL;
+END;
+$$ LANGUAGE plpgsql
+""",
+    # Results: the rows and, apart, the verified rows (an update may change a row's source).
+    f"""
+CREATE OR REPLACE FUNCTION leaderboard_count_results() RETURNS trigger AS $$
+DECLARE d bigint := 0; v bigint := 0;
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        SELECT count(*), count(*) FILTER (WHERE source = 'verified') INTO d, v FROM new_rows;
+    ELSIF TG_OP = 'DELETE' THEN
+        SELECT -count(*), -count(*) FILTER (WHERE source = 'verified') INTO d, v FROM old_rows;
+    ELSE
+        SELECT (SELECT count(*) FROM new_rows WHERE source = 'verified')
+             - (SELECT count(*) FROM old_rows WHERE source = 'verified') INTO v;
+    END IF;
+    IF d <> 0 THEN
+        INSERT INTO {TABLE} (name, n) VALUES (TG_TABLE_NAME, d);
+    END IF;
+    IF v <> 0 THEN
+        INSERT INTO {TABLE} (name, n) VALUES (TG_TABLE_NAME || ':verified', v);
+    END IF;
+    RETURN NULL;
+END;
+$$ LANGUAGE plpgsql
+""",
+    f"""
+CREATE OR REPLACE FUNCTION leaderboard_count_truncate() RETURNS trigger AS $$
+BEGIN
+    DELETE FROM {TABLE} WHERE name = TG_TABLE_NAME OR name = TG_TABLE_NAME || ':verified';
+    INSERT INTO {TABLE} (name, n) VALUES (TG_TABLE_NAME, 0);
+    IF TG_TABLE_NAME = '{RESULT}' THEN
+        INSERT INTO {TABLE} (name, n) VALUES ('{VERIFIED}', 0);
+    END IF;
+    RETURN NULL;
+END;
+$$ LANGUAGE plpgsql
+""",
+]
+PG_TRIGGER_NAMES = ("insert", "delete", "update", "truncate")
+
+
+def _pg_triggers(table: str) -> list[str]:
+    insert_fn = "leaderboard_count_results" if table == RESULT else "leaderboard_count_insert"
+    delete_fn = "leaderboard_count_results" if table == RESULT else "leaderboard_count_delete"
+    statements = [
+        f'CREATE TRIGGER leaderboard_count_insert AFTER INSERT ON "{table}" '
+        f"REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION {insert_fn}()",
+        f'CREATE TRIGGER leaderboard_count_delete AFTER DELETE ON "{table}" '
+        f"REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION {delete_fn}()",
+        f'CREATE TRIGGER leaderboard_count_truncate AFTER TRUNCATE ON "{table}" '
+        "FOR EACH STATEMENT EXECUTE FUNCTION leaderboard_count_truncate()",
+    ]
+    if table == RESULT:
+        statements.append(
+            f'CREATE TRIGGER leaderboard_count_update AFTER UPDATE ON "{table}" '
+            "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows "
+            "FOR EACH STATEMENT EXECUTE FUNCTION leaderboard_count_results()"
+        )
+    return statements
+
+
+def _sqlite_triggers(table: str) -> list[str]:
+    def trigger(event: str, body: str, when: str = "") -> str:
+        return (
+            f'CREATE TRIGGER "leaderboard_count_{table}_{event.lower()}" AFTER {event} '
+            f'ON "{table}" {when}BEGIN {body} END'
+        )
+
+    one = f"UPDATE {TABLE} SET n = n {{}} 1 WHERE name = '{table}';"
+    statements = [trigger("INSERT", one.format("+")), trigger("DELETE", one.format("-"))]
+    if table == RESULT:
+        is_verified = "(CASE WHEN {}.source = 'verified' THEN 1 ELSE 0 END)"
+        change = f"UPDATE {TABLE} SET n = n + {{}} WHERE name = '{VERIFIED}';"
+        statements = [
+            trigger("INSERT", one.format("+") + change.format(is_verified.format("new"))),
+            trigger("DELETE", one.format("-") + change.format("-" + is_verified.format("old"))),
+            trigger(
+                "UPDATE",
+                change.format(f"{is_verified.format('new')} - {is_verified.format('old')}"),
+                "WHEN old.source IS NOT new.source ",
+            ),
+        ]
+    return statements
+
+
+def counted_tables() -> list[str]:
+    """Every table of this app but the version's and the counts' own (rows and days)."""
+    config = global_apps.get_app_config("leaderboard")
+    skip = {
+        global_apps.get_model("leaderboard", "CatalogueVersion")._meta.db_table,
+        global_apps.get_model("leaderboard", "RowCount")._meta.db_table,
+        global_apps.get_model("leaderboard", "PaperDayCount")._meta.db_table,
+    }
+    return sorted(
+        m._meta.db_table
+        for m in config.get_models(include_auto_created=True)
+        if m._meta.db_table not in skip
+    )
+
+
+def _recount(cursor, vendor: str, name: str, table: str, where: str = "") -> None:
+    count = f'SELECT %s, count(*) FROM "{table}" {where}'
+    if vendor == "postgresql":  # one statement, one snapshot for the delete and the count
+        cursor.execute(
+            f"WITH gone AS (DELETE FROM {TABLE} WHERE name = %s RETURNING 1) "
+            f"INSERT INTO {TABLE} (name, n) {count}",
+            [name, name],
+        )
+    else:
+        cursor.execute(f"DELETE FROM {TABLE} WHERE name = %s", [name])
+        cursor.execute(f"INSERT INTO {TABLE} (name, n) {count}", [name])
+
+
+def install_counters(using: str = "default", **kwargs) -> None:
+    """Idempotent: (re)create the triggers and recount every table on database ``using``."""
+    conn = connections[using]
+    existing = set(conn.introspection.table_names())
+    if TABLE not in existing or conn.vendor not in ("postgresql", "sqlite"):
+        return
+    tables = [t for t in counted_tables() if t in existing]
+    with transaction.atomic(using=using), conn.cursor() as cursor:
+        if conn.vendor == "postgresql":
+            for statement in PG_FUNCTIONS:
+                cursor.execute(statement)
+        for table in tables:
+            if conn.vendor == "postgresql":
+                for event in PG_TRIGGER_NAMES:
+                    cursor.execute(f'DROP TRIGGER IF EXISTS leaderboard_count_{event} ON "{table}"')
+                statements = _pg_triggers(table)
+            else:
+                for event in ("insert", "delete", "update"):
+                    cursor.execute(f'DROP TRIGGER IF EXISTS "leaderboard_count_{table}_{event}"')
+                statements = _sqlite_triggers(table)
+            for statement in statements:
+                cursor.execute(statement)
+        cursor.execute(
+            f"DELETE FROM {TABLE} WHERE name NOT IN ({', '.join(['%s'] * len(tables))})"
+            f" AND name <> %s",
+            [*tables, VERIFIED],
+        )
+        for table in tables:
+            _recount(cursor, conn.vendor, table, table)
+        if RESULT in tables:
+            _recount(cursor, conn.vendor, VERIFIED, RESULT, "WHERE source = 'verified'")
+    from .paper_pages import install_paper_days
+
+    install_paper_days(using)
+
+
+SUM = f"SELECT name, SUM(n) FROM {TABLE} GROUP BY name"
+# PostgreSQL: the same sums, and, once there are more than FOLD_AT rows, the rows folded into one
+# per name, in one statement. Every part of it sees the same snapshot: the sums are of the rows
+# as they were (folding changes no sum), and the rows deleted are exactly the ones re-inserted
+# as sums (a concurrent fold waits, then skips the rows already folded). Below FOLD_AT it
+# deletes and inserts nothing.
+PG_SUM = (
+    f"WITH gone AS (DELETE FROM {TABLE} WHERE (SELECT count(*) FROM {TABLE}) > {FOLD_AT} "
+    f"RETURNING name, n), "
+    f"folded AS (INSERT INTO {TABLE} (name, n) SELECT name, SUM(n) FROM gone GROUP BY name) "
+    f"{SUM}"
+)
+
+
+def totals() -> dict[str, int]:
+    """Every maintained count, by table name (``VERIFIED``: verified results): one query. Empty
+    where no counts are kept (another database): callers then count."""
+    if connection.vendor not in ("postgresql", "sqlite"):
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(PG_SUM if connection.vendor == "postgresql" else SUM)
+        return {name: int(n) for name, n in cursor.fetchall()}
+
+
+def count(model_or_table) -> int | None:
+    """The maintained row count of a model's table (or of a table by name), None if not kept."""
+    name = getattr(getattr(model_or_table, "_meta", None), "db_table", model_or_table)
+    return totals().get(name)
+
+
+def _joins_keep_rows(query) -> bool:
+    """Whether the query's joins neither drop nor repeat rows of its model: every join follows a
+    foreign key forwards (``select_related``: one row or none, kept by a LEFT join where the key
+    may be null), or the rows are grouped by the model's key (an aggregate annotation)."""
+    if query.group_by is True:
+        return True
+    if query.group_by is not None:
+        return False
+    for alias, join in query.alias_map.items():
+        if alias == query.base_table:
+            continue
+        field = getattr(join, "join_field", None)
+        if field is None or not getattr(field, "concrete", False):
+            return False  # a reverse or many-to-many relation: rows may repeat
+        if not (field.many_to_one or field.one_to_one):
+            return False
+        if field.null and join.join_type != "LEFT OUTER JOIN":
+            return False
+    return True
+
+
+def whole_table_count(queryset) -> int | None:
+    """The maintained count of ``queryset``'s table if ``queryset`` holds every row of it exactly
+    once (no filter, no distinct, no slice, no union, no ``values()``, joins that keep the rows);
+    None otherwise (the caller counts)."""
+    query = getattr(queryset, "query", None)
+    if query is None or getattr(queryset, "_fields", None) is not None:
+        return None
+    if (
+        query.where
+        or query.distinct
+        or query.combinator
+        or query.low_mark
+        or query.high_mark is not None
+        or query.extra
+        or query.extra_tables
+        or not _joins_keep_rows(query)
+    ):
+        return None
+    return count(queryset.model)

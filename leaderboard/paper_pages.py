@@ -1,0 +1,141 @@
+"""Deep pages of the papers list at the cost of a shallow one (PostgreSQL).
+
+The list is ordered newest first (``date DESC NULLS LAST, id DESC``: the ``paper_newest_idx``
+index). An OFFSET of 250,000 walks 250,000 index entries, however narrow the index: page 10,000
+cost five times page 1. Instead, database triggers keep the number of papers of each day
+(``PaperDayCount``: one row per write statement and day, the change; folded on read, as the row
+counts of ``counters.py``), and a page is found in two steps: one query sums the days' counts
+newest first and picks the day the page starts in and how many of that day's papers come before
+it, then the page's ids are an index range scan from that day (offset: fewer than one day's
+papers). Exact, whatever the depth; a write between the two queries shifts a page by at most
+its own rows, as it would with OFFSET. SQLite (the embedded default) keeps plain OFFSET.
+"""
+
+from django.db import connection, connections
+from django.db.models import F
+
+from .cache import DeferredJoinPaginator
+
+TABLE = "leaderboard_paperdaycount"
+# The papers list's order (the ``paper_newest_idx`` index).
+NEWEST = (F("date").desc(nulls_last=True), F("id").desc())
+PAPER = "leaderboard_paper"
+
+PG_FUNCTION = f"""
+CREATE OR REPLACE FUNCTION leaderboard_paper_days() RETURNS trigger AS $$
+BEGIN
+    IF TG_OP = 'TRUNCATE' THEN
+        DELETE FROM {TABLE};
+    ELSIF TG_OP = 'INSERT' THEN
+        INSERT INTO {TABLE} (day, n) SELECT date, count(*) FROM new_rows GROUP BY date;
+    ELSIF TG_OP = 'DELETE' THEN
+        INSERT INTO {TABLE} (day, n) SELECT date, -count(*) FROM old_rows GROUP BY date;
+    ELSE
+        INSERT INTO {TABLE} (day, n)
+        SELECT day, SUM(n) FROM (
+            SELECT date AS day, 1 AS n FROM new_rows UNION ALL SELECT date, -1 FROM old_rows
+        ) moved GROUP BY day HAVING SUM(n) <> 0;
+    END IF;
+    RETURN NULL;
+END;
+$$ LANGUAGE plpgsql
+"""
+_EACH = "FOR EACH STATEMENT EXECUTE FUNCTION leaderboard_paper_days()"
+PG_TRIGGERS = [
+    f"CREATE TRIGGER leaderboard_days_insert AFTER INSERT ON {PAPER} "
+    f"REFERENCING NEW TABLE AS new_rows {_EACH}",
+    f"CREATE TRIGGER leaderboard_days_delete AFTER DELETE ON {PAPER} "
+    f"REFERENCING OLD TABLE AS old_rows {_EACH}",
+    f"CREATE TRIGGER leaderboard_days_update AFTER UPDATE ON {PAPER} "
+    f"REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows {_EACH}",
+    f"CREATE TRIGGER leaderboard_days_truncate AFTER TRUNCATE ON {PAPER} {_EACH}",
+]
+# One statement, one snapshot: the old rows go and the days are counted from the same papers.
+PG_RECOUNT = (
+    f"WITH gone AS (DELETE FROM {TABLE} RETURNING 1) "
+    f"INSERT INTO {TABLE} (day, n) SELECT date, count(*) FROM {PAPER} GROUP BY date"
+)
+# The day the row at OFFSET %s falls in, and the rows of the list before that day; the change
+# rows folded into one per day in the same statement once they outnumber the days by 500 (the
+# fold changes no sum, and every part of the statement sees the same rows).
+PG_LOCATE = f"""
+WITH gone AS (
+    DELETE FROM {TABLE}
+    WHERE (SELECT count(*) FROM {TABLE}) > (SELECT count(DISTINCT day) FROM {TABLE}) + 500
+    RETURNING day, n
+), folded AS (
+    INSERT INTO {TABLE} (day, n) SELECT day, SUM(n) FROM gone GROUP BY day
+), days AS (
+    SELECT day, SUM(n) AS n FROM {TABLE} GROUP BY day HAVING SUM(n) > 0
+), running AS (
+    SELECT day, SUM(n) OVER (ORDER BY day DESC NULLS LAST) - n AS before FROM days
+)
+SELECT day, before FROM running WHERE before <= %s ORDER BY before DESC LIMIT 1
+"""
+
+
+def install_paper_days(using: str = "default") -> None:
+    """Idempotent (PostgreSQL): (re)create the triggers and recount the days."""
+    conn = connections[using]
+    if conn.vendor != "postgresql" or TABLE not in conn.introspection.table_names():
+        return
+    with conn.cursor() as cursor:
+        cursor.execute(PG_FUNCTION)
+        for event in ("insert", "delete", "update", "truncate"):
+            cursor.execute(f"DROP TRIGGER IF EXISTS leaderboard_days_{event} ON {PAPER}")
+        for statement in PG_TRIGGERS:
+            cursor.execute(statement)
+        cursor.execute(PG_RECOUNT)
+
+
+def page_ids(offset: int, limit: int) -> list[int] | None:
+    """The ids of the papers list's rows ``offset`` to ``offset + limit`` (newest first), or None
+    where the day counts are not kept (SQLite)."""
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(PG_LOCATE, [offset])
+        found = cursor.fetchone()
+        if found is None:
+            return []
+        day, before = found
+        skip = offset - int(before)
+        # From that day on: its papers and the older ones, then the undated ones (listed last;
+        # with ``day`` null, only they): one query, each part an index range of at most
+        # skip + limit rows.
+        cursor.execute(
+            f"SELECT id FROM ((SELECT id, 0 AS undated, date FROM {PAPER} WHERE date <= %s "
+            "ORDER BY date DESC NULLS LAST, id DESC LIMIT %s) UNION ALL "
+            f"(SELECT id, 1, NULL FROM {PAPER} WHERE date IS NULL ORDER BY id DESC LIMIT %s)) "
+            "page ORDER BY undated, date DESC, id DESC OFFSET %s LIMIT %s",
+            [day, skip + limit, skip + limit, skip, limit],
+        )
+        return [r[0] for r in cursor.fetchall()]
+
+
+class PaperListPaginator(DeferredJoinPaginator):
+    """The papers list (every paper, ``NEWEST`` order): a page's ids by ``page_ids``, then its
+    rows by id; elsewhere, or for any other list, the deferred join of ``DeferredJoinPaginator``."""
+
+    def _whole_list(self) -> bool:
+        qs = self.object_list
+        query = getattr(qs, "query", None)
+        return (
+            query is not None
+            and qs.model._meta.db_table == PAPER
+            and not query.where
+            and not query.distinct
+            and tuple(query.order_by) == NEWEST
+        )
+
+    def _get_page(self, object_list, number, paginator):
+        bottom = (number - 1) * self.per_page
+        ids = page_ids(bottom, self.per_page) if self._whole_list() else None
+        if ids is None:
+            return super()._get_page(object_list, number, paginator)
+        rows = self.object_list.model._default_manager.filter(pk__in=ids)
+        rows.query.deferred_loading = self.object_list.query.deferred_loading
+        by_id = {row.pk: row for row in rows}
+        return super(DeferredJoinPaginator, self)._get_page(
+            [by_id[i] for i in ids if i in by_id], number, paginator
+        )
