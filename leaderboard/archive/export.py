@@ -11,6 +11,8 @@ and says so in each task (``"verisota_extended": true``).
 import json
 from collections import defaultdict
 
+from django.db import transaction
+
 from ..models import Benchmark, BenchmarkMetric, CodeLink, Dataset, Method, Paper, Result, Task
 
 
@@ -19,12 +21,18 @@ def _dumps(obj) -> str:
 
 
 def _stream(objects):
-    """A JSON list, one item per chunk, the opening bracket sent at once."""
+    """A JSON list, one item per chunk, the opening bracket sent at once.
+
+    The items are read inside a transaction: outside one (autocommit), Django declares its
+    server-side cursors WITH HOLD, and PostgreSQL then materialises the whole result at the
+    DECLARE's commit (2.7 s before the first code link of the full archive); inside one the
+    cursor streams, so the first item follows at once and the snapshot is one for the file."""
     yield "["
     first = True
-    for obj in objects:
-        yield ("\n" if first else ",\n") + _dumps(obj)
-        first = False
+    with transaction.atomic():
+        for obj in objects:
+            yield ("\n" if first else ",\n") + _dumps(obj)
+            first = False
     yield "\n]\n"
 
 

@@ -221,3 +221,33 @@ def test_it_takes_no_arxiv_id_from_a_url_with_too_many_digits():
     assert v.arxiv_id("", "https://arxiv.org/abs/cs/0112017") == "cs/0112017"
     # Not the paper 1000.10000: two papers would become one.
     assert v.arxiv_id("", "https://arxiv.org/abs/1000.100000v1") == ""
+
+
+def test_an_import_leaves_the_planner_statistics_fresh_on_postgresql(tmp_path, capsys):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("planner statistics are PostgreSQL's (SQLite has no ANALYZE here)")
+
+    def estimates() -> dict[str, float]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT relname, reltuples FROM pg_class WHERE relname = ANY(%s)",
+                [["leaderboard_paper", "leaderboard_codelink", "leaderboard_method"]],
+            )
+            return dict(cursor.fetchall())
+
+    with connection.cursor() as cursor:  # as after a bulk load the planner has not seen
+        cursor.execute("ANALYZE leaderboard_paper, leaderboard_codelink, leaderboard_method")
+    assert estimates() == {
+        "leaderboard_paper": 0,
+        "leaderboard_codelink": 0,
+        "leaderboard_method": 0,
+    }
+    files = {"p": papers(), "l": links(), "m": methods(), "d": datasets()}
+    call_command("import_archive", "--all", str(write(tmp_path / "a", **files)))
+    assert estimates() == {
+        "leaderboard_paper": Paper.objects.count(),
+        "leaderboard_codelink": CodeLink.objects.count(),
+        "leaderboard_method": Method.objects.count(),
+    }

@@ -4,7 +4,9 @@ import sys
 from pathlib import Path
 
 import ijson
+from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
 from tqdm import tqdm
 
 from leaderboard.archive import IMPORT_ORDER, ArchiveFormatError, detect_kind, import_file
@@ -72,5 +74,18 @@ class Command(BaseCommand):
                 for warning in report.warnings[shown:]:
                     self.stderr.write(f"warning: {path.name} {warning}")
             self.stdout.write(f"Imported {path} ({kinds[path]}).")
+        analyse_catalogue()
         self.stdout.write(f"Summary: {report.summary()}.")
         self.stdout.write(f"{report.warning_count} warnings.")
+
+
+def analyse_catalogue() -> None:
+    """Fresh planner statistics for the catalogue's tables on PostgreSQL (about 2 s at full
+    size). Autovacuum gets there eventually, but right after a large import the planner still
+    believes the tables small: the papers export's first prefetch took 1.5 s instead of 0.02 s."""
+    if connection.vendor != "postgresql":
+        return
+    config = apps.get_app_config("leaderboard")
+    tables = sorted({m._meta.db_table for m in config.get_models(include_auto_created=True)})
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE " + ", ".join(connection.ops.quote_name(t) for t in tables))
