@@ -37,7 +37,12 @@ sys.path.insert(0, str(ROOT))
 from maml_ref import model  # noqa: E402
 from maml_ref.checkpoint import load_checkpoint  # noqa: E402
 from maml_ref.data.loading import load_pool  # noqa: E402
-from maml_ref.evaluate import _chunk_size, _query_outputs, fixed_episodes  # noqa: E402
+from maml_ref.evaluate import (  # noqa: E402
+    _chunk_size,
+    _query_outputs,
+    episode_outputs,
+    fixed_episodes,
+)
 from maml_ref.maml import InnerLoop, adapt  # noqa: E402
 from maml_ref.protocols import get_protocol  # noqa: E402
 
@@ -88,12 +93,17 @@ def maml_ref_logits(params, batch, dtype, relu: ReluSides | None = None):
 
 
 def maml_ref_runs(params, batch) -> dict[str, np.ndarray]:
-    """float32, float64, and float64 on the float32 run's side of every ReLU; the evaluation's
-    chunks of episodes (``evaluate._chunk_size``), so the float32 run is what evaluate computes."""
+    """What ``maml_ref.evaluate`` computes (``evaluate``: float64 adaptation, float32 query
+    forward); the float32 fast path throughout (``float32``, the training's arithmetic), float64,
+    and float64 on the float32 run's side of every ReLU; in the evaluation's chunks of episodes
+    (``evaluate._chunk_size``)."""
     size = _chunk_size(PROTOCOL, True)
-    out: dict[str, list] = {"float32": [], "float64": [], "float64_sides": []}
+    inner = InnerLoop(PROTOCOL.inner_steps_test, PROTOCOL.inner_lr_test)
+    out: dict[str, list] = {"evaluate": [], "float32": [], "float64": [], "float64_sides": []}
     for a in range(0, batch.tasks, size):
         part = batch.slice(a, min(batch.tasks, a + size))
+        logits = episode_outputs(params, part, PROTOCOL, inner, transductive=True)
+        out["evaluate"].append(logits.double().numpy())
         rec = ReluSides("record")
         out["float32"].append(maml_ref_logits(params, part, torch.float32, rec))
         out["float64"].append(maml_ref_logits(params, part, torch.float64))
@@ -131,7 +141,7 @@ def summary(name: str, l32: np.ndarray, l64: np.ndarray) -> str:
     flips = int((l32.argmax(-1) != l64.argmax(-1)).sum())
     qs = zip(QUANTILES, np.percentile(e, QUANTILES), strict=True)
     q = "  ".join(f"p{p:g} {v:.2e}" for p, v in qs)
-    return f"  {name:26s} {q}  max {e.max():.2e} (episode {int(e.argmax())})  flips {flips}"
+    return f"  {name:28s} {q}  max {e.max():.2e} (episode {int(e.argmax())})  flips {flips}"
 
 
 def main() -> None:
@@ -167,7 +177,8 @@ def main() -> None:
             f"eval seed {seed}: float64 runs agree to {agree:.1e}, "
             f"largest |logit| {np.abs(ours['float64']).max():.1f}"
         )
-        for name, runs in (("maml_ref", ours), ("learn2learn", peer)):
+        print(summary("maml_ref evaluate", ours["evaluate"], ours["float64"]))
+        for name, runs in (("maml_ref float32", ours), ("learn2learn float32", peer)):
             print(summary(name, runs["float32"], runs["float64"]))
             print(summary(name + " (sides)", runs["float32"], runs["float64_sides"]))
         sys.stdout.flush()

@@ -100,6 +100,28 @@ def adapt(
     return fast
 
 
+def adapt_each(params: Params, x: Tensor, y: Tensor, arch: Arch, inner: InnerLoop) -> Params:
+    """Adapted parameters of T tasks, computed one task at a time with no autograd tape (the
+    hand-written pass of ``query.query_loss_and_grads`` on each support set, for networks it
+    handles; else ``adapt`` over all tasks). Nothing is differentiable: for evaluation.
+    x (T, B, ...), y (T, B); the result's adapted entries have a leading task dimension T, the
+    others are ``params``' own. The same values as ``adapt(..., tasks=True, meta=False)``, to
+    round-off (compared in float64 by the tests)."""
+    if not query.supports(arch):
+        return adapt(params, x, y, arch, inner, tasks=True, meta=False)
+    names = adapted_names(arch)
+    per_class = _per_class(y, arch.out_features)
+    base = {k: v.detach() for k, v in params.items()}
+    tasks = []
+    for i in range(x.shape[0]):
+        fast = base
+        for _ in range(inner.steps):
+            _, grads = query.query_loss_and_grads(fast, x[i], y[i], arch, per_class)
+            fast = {**fast, **{k: fast[k] - inner.lr * grads[k] for k in names}}
+        tasks.append(fast)
+    return {k: (torch.stack([t[k] for t in tasks]) if k in names else v) for k, v in base.items()}
+
+
 def meta_gradient_per_task(
     params: Params, batch: Episodes, arch: Arch, inner: InnerLoop
 ) -> tuple[dict[str, Tensor], float]:

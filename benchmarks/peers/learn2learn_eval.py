@@ -9,10 +9,10 @@ OUT.npz: ``logits_float64`` and ``logits_float32`` (transductive: the query set 
 ``logits_float64_sides`` (float64 taking the float32 run's side at every ReLU: its ReLU masks are
 recorded and replayed, so that the difference to ``logits_float32`` is round-off alone, without
 the jumps where a pre-activation within round-off of 0 fell on the other side) and
-``logits_single_float32`` (each query example in a batch with the support set), each
-(episodes, queries, ways). learn2learn's package ``__init__`` imports torchvision, so its MAML
-modules are loaded by file path, as benchmarks/maml_speed.py does. Only this file, numpy, torch
-and learn2learn run here: nothing of maml_ref.
+``logits_single_float32`` and ``logits_single_float64`` (each query example in a batch with the
+support set), each (episodes, queries, ways). learn2learn's package ``__init__`` imports
+torchvision, so its MAML modules are loaded by file path, as benchmarks/maml_speed.py does.
+Only this file, numpy, torch and learn2learn run here: nothing of maml_ref.
 """
 
 import importlib.util
@@ -137,6 +137,7 @@ def main():
         logits_float32=logits32,
         logits_float64_sides=logits64_sides,
         logits_single_float32=run(data, torch.float32, True),
+        logits_single_float64=run(data, torch.float64, True),
         torch_version=np.array(torch.__version__),
     )
 

@@ -7,7 +7,14 @@ import pytest
 import torch
 
 from maml_ref.data.episodes import Episodes
-from maml_ref.maml import InnerLoop, adapt, meta_gradient, meta_gradient_per_task, task_loss
+from maml_ref.maml import (
+    InnerLoop,
+    adapt,
+    adapt_each,
+    meta_gradient,
+    meta_gradient_per_task,
+    task_loss,
+)
 from maml_ref.model import adapted_names, forward, forward_tasks, init_params
 from maml_ref.protocols import Arch, get_protocol
 
@@ -207,3 +214,32 @@ def test_arch_rejects_unknown_activation():
             torch.zeros(2, 1, dtype=torch.float64),
             dataclasses.replace(TINY_MLP, activation="gelu"),
         )
+
+
+MINI_POOL = get_protocol("miniimagenet-5w1s").arch
+
+
+@pytest.mark.parametrize(
+    "arch, shots", [(OMNIGLOT, 1), (OMNIGLOT, 3), (MINI_POOL, 2), (TINY_CONV, 2)],
+    ids=["omniglot-1shot", "omniglot-3shot", "miniimagenet-pool", "tanh-autograd"],
+)  # fmt: skip
+def test_adapt_each_equals_batched_adaptation_in_float64(arch, shots):
+    params = {k: v.detach() for k, v in params64(arch).items()}
+    batch = image_batch(arch, tasks=3, shots=shots, queries=1, seed=3)
+    inner = InnerLoop(3, 0.4)
+    got = adapt_each(params, batch.support_x, batch.support_y, arch, inner)
+    ref = adapt(params, batch.support_x, batch.support_y, arch, inner, tasks=True, meta=False)
+    assert set(got) == set(ref)
+    assert_close(got, ref, rtol=1e-10)
+    assert all(not v.requires_grad for v in got.values())
+    moved = got["conv1.weight"] - params["conv1.weight"]
+    assert moved.abs().min() > 0 and not torch.equal(moved[0], moved[1])  # each task its own
+
+
+def test_adapt_each_falls_back_to_autograd_for_the_mlp():
+    params = {k: v.detach() for k, v in params64(TINY_MLP).items()}
+    batch = regression_batch(tasks=2, shots=4)
+    inner = InnerLoop(2, 0.01)
+    got = adapt_each(params, batch.support_x, batch.support_y, TINY_MLP, inner)
+    ref = adapt(params, batch.support_x, batch.support_y, TINY_MLP, inner, tasks=True, meta=False)
+    assert_close(got, ref, rtol=1e-12)
