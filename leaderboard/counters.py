@@ -10,9 +10,12 @@ re-established after every ``migrate`` (and test flush), like the catalogue vers
   in verified rows, an update included). Appending instead of updating one shared row per table
   keeps a long import linear: updating the same row once per statement in one transaction makes
   every update walk the row's earlier versions (quadratic). A TRUNCATE resets the table's count.
-  Reads sum the rows per name, and in the same statement fold them into one per name once
-  there are more than ``FOLD_AT`` (the rows it deletes are exactly the ones it re-inserts as
-  sums, so a writer committing meanwhile is never lost or counted twice).
+  **The writer folds**: every ``FOLD_EVERY``-th change row (by its id) folds the rows it can
+  lock into one per name (``FOR UPDATE SKIP LOCKED``: rows another transaction is folding are
+  left to it, so writers never wait for each other; the rows deleted are exactly the ones
+  re-inserted as sums). ``fold()`` does the same on demand (after an import). **Reads only
+  read**: one ``SELECT name, SUM(n) ... GROUP BY name`` over at most about ``FOLD_EVERY`` rows
+  more than there are names, so a GET writes nothing (a read-only replica can serve it).
 - **SQLite**: row triggers update the table's one row (SQLite has no statement triggers and no
   row versions to walk).
 
@@ -26,35 +29,62 @@ from django.db import connection, connections, transaction
 TABLE = "leaderboard_rowcount"
 RESULT = "leaderboard_result"
 VERIFIED = f"{RESULT}:verified"
-FOLD_AT = 200
+# A writer folds the change rows when it appends the FOLD_EVERY-th (by id): the rows a read sums
+# stay under about FOLD_EVERY plus one per name.
+FOLD_EVERY = 200
 
 PG_FUNCTIONS = [
+    # The fold: the change rows this transaction can lock, into one per name (SKIP LOCKED: rows
+    # a concurrent fold holds are left to it). Every sum stays what it was.
     f"""
+CREATE OR REPLACE FUNCTION leaderboard_count_fold() RETURNS void AS $$
+BEGIN
+    WITH gone AS (
+        DELETE FROM {TABLE} WHERE id IN (SELECT id FROM {TABLE} FOR UPDATE SKIP LOCKED)
+        RETURNING name, n
+    )
+    INSERT INTO {TABLE} (name, n) SELECT name, SUM(n) FROM gone GROUP BY name;
+END;
+$$ LANGUAGE plpgsql
+""",
+    # One change row; the FOLD_EVERY-th (by id) folds.
+    f"""
+CREATE OR REPLACE FUNCTION leaderboard_count_add(table_name text, d bigint) RETURNS void AS $$
+DECLARE rid bigint;
+BEGIN
+    INSERT INTO {TABLE} (name, n) VALUES (table_name, d) RETURNING id INTO rid;
+    IF rid % {FOLD_EVERY} = 0 THEN
+        PERFORM leaderboard_count_fold();
+    END IF;
+END;
+$$ LANGUAGE plpgsql
+""",
+    """
 CREATE OR REPLACE FUNCTION leaderboard_count_insert() RETURNS trigger AS $$
 DECLARE d bigint;
 BEGIN
     SELECT count(*) INTO d FROM new_rows;
     IF d <> 0 THEN
-        INSERT INTO {TABLE} (name, n) VALUES (TG_TABLE_NAME, d);
+        PERFORM leaderboard_count_add(TG_TABLE_NAME, d);
     END IF;
     RETURN NULL;
 END;
 $$ LANGUAGE plpgsql
 """,
-    f"""
+    """
 CREATE OR REPLACE FUNCTION leaderboard_count_delete() RETURNS trigger AS $$
 DECLARE d bigint;
 BEGIN
     SELECT count(*) INTO d FROM old_rows;
     IF d <> 0 THEN
-        INSERT INTO {TABLE} (name, n) VALUES (TG_TABLE_NAME, -d);
+        PERFORM leaderboard_count_add(TG_TABLE_NAME, -d);
     END IF;
     RETURN NULL;
 END;
 $$ LANGUAGE plpgsql
 """,
     # Results: the rows and, apart, the verified rows (an update may change a row's source).
-    f"""
+    """
 CREATE OR REPLACE FUNCTION leaderboard_count_results() RETURNS trigger AS $$
 DECLARE d bigint := 0; v bigint := 0;
 BEGIN
@@ -67,10 +97,10 @@ BEGIN
              - (SELECT count(*) FROM old_rows WHERE source = 'verified') INTO v;
     END IF;
     IF d <> 0 THEN
-        INSERT INTO {TABLE} (name, n) VALUES (TG_TABLE_NAME, d);
+        PERFORM leaderboard_count_add(TG_TABLE_NAME, d);
     END IF;
     IF v <> 0 THEN
-        INSERT INTO {TABLE} (name, n) VALUES (TG_TABLE_NAME || ':verified', v);
+        PERFORM leaderboard_count_add(TG_TABLE_NAME || ':verified', v);
     END IF;
     RETURN NULL;
 END;
@@ -201,17 +231,15 @@ def install_counters(using: str = "default", **kwargs) -> None:
 
 
 SUM = f"SELECT name, SUM(n) FROM {TABLE} GROUP BY name"
-# PostgreSQL: the same sums, and, once there are more than FOLD_AT rows, the rows folded into one
-# per name, in one statement. Every part of it sees the same snapshot: the sums are of the rows
-# as they were (folding changes no sum), and the rows deleted are exactly the ones re-inserted
-# as sums (a concurrent fold waits, then skips the rows already folded). Below FOLD_AT it
-# deletes and inserts nothing.
-PG_SUM = (
-    f"WITH gone AS (DELETE FROM {TABLE} WHERE (SELECT count(*) FROM {TABLE}) > {FOLD_AT} "
-    f"RETURNING name, n), "
-    f"folded AS (INSERT INTO {TABLE} (name, n) SELECT name, SUM(n) FROM gone GROUP BY name) "
-    f"{SUM}"
-)
+
+
+def fold(using: str = "default") -> None:
+    """PostgreSQL: fold the change rows into one per name now (the import ends with it; writers
+    fold as they go). Changes no count. Elsewhere nothing to do."""
+    conn = connections[using]
+    if conn.vendor == "postgresql" and TABLE in conn.introspection.table_names():
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT leaderboard_count_fold()")
 
 
 def totals() -> dict[str, int]:
@@ -220,7 +248,7 @@ def totals() -> dict[str, int]:
     if connection.vendor not in ("postgresql", "sqlite"):
         return {}
     with connection.cursor() as cursor:
-        cursor.execute(PG_SUM if connection.vendor == "postgresql" else SUM)
+        cursor.execute(SUM)  # a read: it writes nothing
         return {name: int(n) for name, n in cursor.fetchall()}
 
 
