@@ -186,11 +186,28 @@ def papers(q: str, queryset: QuerySet | None = None) -> QuerySet:
 # matching model names and NAME_METHODS methods (at most NAME_CANDIDATES each). The planner
 # finds a common word's newest matches by walking ``paper_newest_idx`` and testing each paper's
 # vector until it has enough (a few hundred look-ups), a rare word's through the GIN index. The
-# count is that of the candidates, so at most about 1,500.
+# count is that of the candidates, so at most about 1,500; where more papers' text matches than
+# were ranked, ``bound_of`` says so and the page and the APIs say what the count means.
 TEXT_CANDIDATES = 500
 NAME_MODELS = 50
 NAME_METHODS = 20
 NAME_CANDIDATES = 500
+
+
+def bound_of(queryset) -> int | None:
+    """``TEXT_CANDIDATES`` where ``queryset`` (from ``papers``) ranks only the newest
+    ``TEXT_CANDIDATES`` of more papers whose text matches (its count is then that of the ranked
+    candidates, not of every match); None where it ranks every match. Kept on the query, whose
+    clones (slices, ``prefetch_related``, counts) carry it."""
+    return getattr(getattr(queryset, "query", None), "search_bound", None)
+
+
+def bound_note(bound: int) -> str:
+    """What the count of a bounded paper search means, in words (the page and the APIs)."""
+    return (
+        f"ranked among the {bound:,} newest papers whose text matches (more papers match; "
+        "a rarer word narrows the search) and those found through model or method names"
+    )
 
 
 def _papers_postgres(q: str, queryset: QuerySet) -> QuerySet:
@@ -200,8 +217,10 @@ def _papers_postgres(q: str, queryset: QuerySet) -> QuerySet:
     text_ids = list(
         queryset.filter(search__vector=query)
         .order_by(F("date").desc(nulls_last=True), "-pk")
-        .values_list("pk", flat=True)[:TEXT_CANDIDATES]
+        .values_list("pk", flat=True)[: TEXT_CANDIDATES + 1]
     )
+    bounded = len(text_ids) > TEXT_CANDIDATES  # more match than are ranked
+    text_ids = text_ids[:TEXT_CANDIDATES]
     found = bool(text_ids)  # then a typo is unlikely: no near misses among the names
     models = names(Model.objects.all(), q, text_found=found).values_list("pk", flat=True)
     models = list(models[:NAME_MODELS])
@@ -221,11 +240,13 @@ def _papers_postgres(q: str, queryset: QuerySet) -> QuerySet:
         .distinct()[:NAME_CANDIDATES]
     )
     bonus = Case(When(pk__in=name_ids or [0], then=Value(NAME_BONUS)), default=Value(0.0))
-    return (
+    found_qs = (
         queryset.filter(Q(pk__in=[*text_ids, *name_ids]) | Q(arxiv_id=q))
         .annotate(score=Coalesce(SearchRank(F("search__vector"), query), 0.0) + bonus)
         .order_by("-score", "-date", "pk")
     )
+    found_qs.query.search_bound = TEXT_CANDIDATES if bounded else None
+    return found_qs
 
 
 # ---- the other kinds ---------------------------------------------------------------------
