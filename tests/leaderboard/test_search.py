@@ -181,3 +181,23 @@ def test_a_bounded_paper_search_says_what_its_count_means(client, monkeypatch):
     pwc = client.get("/api/v1/papers/", {"q": "axolotl"}).json()
     assert "ranked among" not in body and "All 6 papers" in body
     assert pwc["count"] == 6 and "count_note" not in pwc
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'")  # SQLite matches the words: "50"
+def test_names_match_a_percent_or_an_underscore_literally(db):
+    from leaderboard.models import Task
+
+    Task.objects.create(name="Top 50% split", slug="top-50-percent")
+    Task.objects.create(name="Top 500 split", slug="top-500")
+    Task.objects.create(name="snake_case parsing", slug="snake-case")
+    Task.objects.create(name="snakeXcase parsing", slug="snakexcase")
+    assert [t.name for t in search.tasks("50%")] == ["Top 50% split"]
+    assert [t.name for t in search.tasks("snake_case")] == ["snake_case parsing"]
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'")
+def test_name_searches_are_ilike_which_the_trigram_indexes_serve(db):
+    # Django's icontains is UPPER(name) LIKE UPPER(...): no index of the name serves it.
+    for qs in (search.tasks("shot"), search.methods("maml"), search.models("maml")):
+        sql = str(qs.query)
+        assert "ILIKE" in sql and "UPPER(" not in sql
