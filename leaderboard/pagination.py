@@ -16,7 +16,9 @@ class SearchBoundMixin:
     def get_paginated_response(self, data):
         response = super().get_paginated_response(data)
         if getattr(self, "search_bound", None):
-            response.data["count_note"] = f"count: papers {search.bound_note(self.search_bound)}"
+            response.data["count_note"] = (
+                f"count: the papers ranked, {search.bound_note(self.search_bound)}"
+            )
         return response
 
     def get_paginated_response_schema(self, schema):

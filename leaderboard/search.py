@@ -241,8 +241,8 @@ def bound_of(queryset) -> int | None:
 def bound_note(bound: int) -> str:
     """What the count of a bounded paper search means, in words (the page and the APIs)."""
     return (
-        f"ranked among the {bound:,} newest papers whose text matches (more papers match; "
-        "a rarer word narrows the search) and those found through model or method names"
+        f"the {bound:,} newest of the papers whose text matches (more papers match; a rarer "
+        "word narrows the search) and those found through model or method names"
     )
 
 

@@ -166,20 +166,20 @@ def test_a_bounded_paper_search_says_what_its_count_means(client, monkeypatch):
     api = client.get("/api/papers/", {"search": "axolotl"}).json()
     listed = [p.title for p in page.context["sections"][0]["page"]]
     if postgres:
-        note = "ranked among the 6 newest papers whose text matches (more papers match"
-        assert "6 ranked</small>" in body and f"6 {note}" in body
+        note = "the 6 newest of the papers whose text matches (more papers match"
+        assert "6 ranked</small>" in body and f"6 papers ranked: {note}" in body
         assert "All 6 ranked papers" in body
         assert pwc["count"] == api["count"] == 6
         assert note in pwc["count_note"] and note in api["count_note"]
         assert listed == [f"Axolotl study {i}" for i in (11, 10, 9, 8, 7)]  # the newest
     else:  # SQLite ranks every match: the count is of every match, nothing to add
-        assert "ranked among" not in body and "All 12 papers" in body
+        assert "newest of the papers" not in body and "All 12 papers" in body
         assert pwc["count"] == api["count"] == 12
         assert "count_note" not in pwc and "count_note" not in api
     Paper.objects.filter(slug__in=[f"ax-{i}" for i in range(6)]).delete()  # 6 left: all ranked
     body = client.get("/search/", {"q": "axolotl"}).content.decode()
     pwc = client.get("/api/v1/papers/", {"q": "axolotl"}).json()
-    assert "ranked among" not in body and "All 6 papers" in body
+    assert "newest of the papers" not in body and "All 6 papers" in body
     assert pwc["count"] == 6 and "count_note" not in pwc
 
 
