@@ -23,21 +23,31 @@ NEWEST = (F("date").desc(nulls_last=True), F("id").desc())
 PAPER = "leaderboard_paper"
 
 # The writer folds: a statement whose change rows reach a multiple of FOLD_EVERY (by id) folds
-# the rows it can lock into one per day (SKIP LOCKED: rows a concurrent fold holds are left to
-# it; every day's sum stays what it was), so reads sum at most about FOLD_EVERY rows more than
-# there are days.
+# the rows of the last FOLD_WINDOW ids it can lock into one per day (SKIP LOCKED: rows a
+# concurrent fold holds are left to it; every day's sum stays what it was), so reads sum at most
+# about FOLD_EVERY rows more than there are days. An index range, as for the row counts, so a
+# long import stays linear; the window spans the last fold's rows (one per day: up to about
+# 9,000 days) and what came since. Every FULL_FOLD_EVERY ids, ``fold_days()`` (after an import)
+# and ``migrate`` fold every row.
 FOLD_EVERY = 500
-PG_FOLD = f"""
-CREATE OR REPLACE FUNCTION leaderboard_paper_days_fold() RETURNS void AS $$
+FOLD_WINDOW = 20 * FOLD_EVERY
+FULL_FOLD_EVERY = 100 * FOLD_EVERY
+PG_FOLD = [
+    "DROP FUNCTION IF EXISTS leaderboard_paper_days_fold()",
+    f"""
+CREATE OR REPLACE FUNCTION leaderboard_paper_days_fold(since bigint) RETURNS void AS $$
 BEGIN
     WITH gone AS (
-        DELETE FROM {TABLE} WHERE id IN (SELECT id FROM {TABLE} FOR UPDATE SKIP LOCKED)
+        DELETE FROM {TABLE} WHERE id > since AND id IN (
+            SELECT id FROM {TABLE} WHERE id > since FOR UPDATE SKIP LOCKED
+        )
         RETURNING day, n
     )
     INSERT INTO {TABLE} (day, n) SELECT day, SUM(n) FROM gone GROUP BY day HAVING SUM(n) <> 0;
 END;
-$$ LANGUAGE plpgsql
-"""
+$$ LANGUAGE plpgsql SET enable_seqscan = off
+""",
+]
 PG_FUNCTION = f"""
 CREATE OR REPLACE FUNCTION leaderboard_paper_days() RETURNS trigger AS $$
 DECLARE added bigint; last bigint;
@@ -58,8 +68,10 @@ BEGIN
     GET DIAGNOSTICS added = ROW_COUNT;
     IF added > 0 THEN
         last := currval(pg_get_serial_sequence('{TABLE}', 'id'));
-        IF last / {FOLD_EVERY} <> (last - added) / {FOLD_EVERY} THEN
-            PERFORM leaderboard_paper_days_fold();
+        IF last / {FULL_FOLD_EVERY} <> (last - added) / {FULL_FOLD_EVERY} THEN
+            PERFORM leaderboard_paper_days_fold(0);
+        ELSIF last / {FOLD_EVERY} <> (last - added) / {FOLD_EVERY} THEN
+            PERFORM leaderboard_paper_days_fold(last - {FOLD_WINDOW});
         END IF;
     END IF;
     RETURN NULL;
@@ -99,7 +111,8 @@ def install_paper_days(using: str = "default") -> None:
     if conn.vendor != "postgresql" or TABLE not in conn.introspection.table_names():
         return
     with conn.cursor() as cursor:
-        cursor.execute(PG_FOLD)
+        for statement in PG_FOLD:
+            cursor.execute(statement)
         cursor.execute(PG_FUNCTION)
         for event in ("insert", "delete", "update", "truncate"):
             cursor.execute(f"DROP TRIGGER IF EXISTS leaderboard_days_{event} ON {PAPER}")
@@ -113,7 +126,7 @@ def fold_days(using: str = "default") -> None:
     conn = connections[using]
     if conn.vendor == "postgresql" and TABLE in conn.introspection.table_names():
         with conn.cursor() as cursor:
-            cursor.execute("SELECT leaderboard_paper_days_fold()")
+            cursor.execute("SELECT leaderboard_paper_days_fold(0)")
 
 
 def page_ids(offset: int, limit: int) -> list[int] | None:
