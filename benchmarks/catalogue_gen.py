@@ -5,7 +5,8 @@ Sizes default to the PWC archive's (57,000 papers, 11,000 benchmarks, 212,000 re
 --scale. Every generated row's slug starts with "syn-"; --clear removes them. Titles and
 abstracts draw from a small machine-learning vocabulary, so common words ("learning") match tens
 of thousands of papers, as in the real archive. One benchmark gets exactly 500 results
-("syn-b500") and one task 600 benchmarks ("syn-task-large"). Rows go in with
+("syn-b500") and one task 600 benchmarks ("syn-task-large"); ``--b500-only`` adds only those
+two (400 benchmarks for the task) to a catalogue already loaded. Rows go in with
 bulk_create, so the database's triggers (catalogue version, search vector) run as for any write.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/verisota_pages \\
@@ -76,6 +77,52 @@ def b500_only(rng) -> None:
     print(f"added {b.slug}: 500 results of {metric.name} on {dataset.name}")
 
 
+LARGE_TASK = 400  # benchmarks under syn-task-large
+
+
+def large_task_only(rng) -> None:
+    """One task with LARGE_TASK benchmarks ("syn-task-large"), each with 3 results of one metric
+    (its own benchmarks; existing datasets, models and papers), in one transaction: the full-size
+    synthetic archive's largest task has 16."""
+    from django.db import transaction
+
+    from leaderboard.models import Benchmark, Dataset, Metric, Model, Paper, Result, Task
+
+    with transaction.atomic():
+        task = Task.objects.create(name="Syn task with many benchmarks", slug="syn-task-large")
+        datasets = list(Dataset.objects.order_by("pk")[:LARGE_TASK])
+        metric = Metric.objects.filter(higher_is_better=True).order_by("pk").first()
+        benchmarks = Benchmark.objects.bulk_create(
+            Benchmark(
+                name=f"Syn large-task benchmark {i}",
+                slug=f"syn-large-task-benchmark-{i}",
+                dataset=datasets[i % len(datasets)],
+            )
+            for i in range(LARGE_TASK)
+        )
+        Benchmark.tasks.through.objects.bulk_create(
+            Benchmark.tasks.through(benchmark_id=b.pk, task_id=task.pk) for b in benchmarks
+        )
+        Benchmark.metrics.through.objects.bulk_create(
+            Benchmark.metrics.through(benchmark_id=b.pk, metric_id=metric.pk) for b in benchmarks
+        )
+        models_ = list(Model.objects.order_by("pk")[: 3 * LARGE_TASK])
+        papers = list(Paper.objects.order_by("pk")[: 3 * LARGE_TASK])
+        Result.objects.bulk_create(
+            Result(
+                benchmark=b,
+                metric=metric,
+                model=models_[(3 * i + k) % len(models_)],
+                paper=papers[(3 * i + k) % len(papers)],
+                value=round(rng.uniform(20, 99), 2),
+                raw_value="",
+            )
+            for i, b in enumerate(benchmarks)
+            for k in range(3)
+        )
+    print(f"added {task.slug}: {LARGE_TASK} benchmarks, 3 results each, of {metric.name}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--scale", type=float, default=1.0)
@@ -84,8 +131,9 @@ def main() -> None:
     parser.add_argument(
         "--b500-only",
         action="store_true",
-        help="add only the benchmark with 500 rows (syn-b500) to a catalogue already loaded, "
-        "e.g. the synthetic archive imported with import_archive, which has none so large",
+        help="add only the benchmark with 500 rows (syn-b500) and the task with 400 benchmarks "
+        "(syn-task-large) to a catalogue already loaded, e.g. the synthetic archive imported "
+        "with import_archive, which has none so large",
     )
     args = parser.parse_args()
 
@@ -124,6 +172,7 @@ def main() -> None:
         return
     if args.b500_only:
         b500_only(random.Random(args.seed))
+        large_task_only(random.Random(args.seed))
         return
 
     rng = random.Random(args.seed)

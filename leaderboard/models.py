@@ -521,7 +521,8 @@ class RowCount(models.Model):
     count is the sum of ``n`` over its rows (``name``: the table's name; ``<table>:verified``:
     the verified results). Database triggers add a row per write statement on PostgreSQL (the
     change; no shared row is updated, so a long import stays linear) and update the one row per
-    name on SQLite; reads fold the rows back into one per name now and then."""
+    name on SQLite; on PostgreSQL the writers fold the rows back into one per name now and then
+    (reads only read)."""
 
     name = models.CharField(max_length=100)
     n = models.BigIntegerField(default=0)

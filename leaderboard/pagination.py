@@ -1,8 +1,37 @@
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
 
+from . import search
 
-class ApiPagination(PageNumberPagination):
+
+class SearchBoundMixin:
+    """A paginator whose list may be a bounded paper search (``search.bound_of``): its response
+    then says what ``count`` means (``count_note``) instead of passing the number of ranked
+    candidates off as the number of matches."""
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self.search_bound = search.bound_of(queryset)
+        return super().paginate_queryset(queryset, request, view)
+
+    def get_paginated_response(self, data):
+        response = super().get_paginated_response(data)
+        if getattr(self, "search_bound", None):
+            response.data["count_note"] = (
+                f"count: the papers ranked, {search.bound_note(self.search_bound)}"
+            )
+        return response
+
+    def get_paginated_response_schema(self, schema):
+        schema = super().get_paginated_response_schema(schema)
+        schema["properties"]["count_note"] = {
+            "type": "string",
+            "description": "Only where a search ranks a bounded set of candidates (a very common "
+            "word): what count counts.",
+        }
+        return schema
+
+
+class ApiPagination(SearchBoundMixin, PageNumberPagination):
     """Page numbers; a page or page size that is not a positive integer is a 400, not a guess
     (``page_size=null`` or ``0`` included), and the schema says so (``minimum: 1``)."""
 

@@ -3,12 +3,13 @@
 The list is ordered newest first (``date DESC NULLS LAST, id DESC``: the ``paper_newest_idx``
 index). An OFFSET of 250,000 walks 250,000 index entries, however narrow the index: page 10,000
 cost five times page 1. Instead, database triggers keep the number of papers of each day
-(``PaperDayCount``: one row per write statement and day, the change; folded on read, as the row
-counts of ``counters.py``), and a page is found in two steps: one query sums the days' counts
-newest first and picks the day the page starts in and how many of that day's papers come before
-it, then the page's ids are an index range scan from that day (offset: fewer than one day's
-papers). Exact, whatever the depth; a write between the two queries shifts a page by at most
-its own rows, as it would with OFFSET. SQLite (the embedded default) keeps plain OFFSET.
+(``PaperDayCount``: one row per write statement and day, the change; folded by the writer, as
+the row counts of ``counters.py``, so a read writes nothing), and a page is found in two steps:
+one query sums the days' counts newest first and picks the day the page starts in and how many
+of that day's papers come before it, then the page's ids are an index range scan from that day
+(offset: fewer than one day's papers). Exact, whatever the depth; a write between the two
+queries shifts a page by at most its own rows, as it would with OFFSET. SQLite (the embedded
+default) keeps plain OFFSET.
 """
 
 from django.db import connection, connections
@@ -21,11 +22,39 @@ TABLE = "leaderboard_paperdaycount"
 NEWEST = (F("date").desc(nulls_last=True), F("id").desc())
 PAPER = "leaderboard_paper"
 
+# The writer folds: a statement whose change rows reach a multiple of FOLD_EVERY (by id) folds
+# the rows of the last FOLD_WINDOW ids it can lock into one per day (SKIP LOCKED: rows a
+# concurrent fold holds are left to it; every day's sum stays what it was), so reads sum at most
+# about FOLD_EVERY rows more than there are days. An index range, as for the row counts, so a
+# long import stays linear; the window spans the last fold's rows (one per day: up to about
+# 9,000 days) and what came since. Every FULL_FOLD_EVERY ids, ``fold_days()`` (after an import)
+# and ``migrate`` fold every row.
+FOLD_EVERY = 500
+FOLD_WINDOW = 20 * FOLD_EVERY
+FULL_FOLD_EVERY = 100 * FOLD_EVERY
+PG_FOLD = [
+    "DROP FUNCTION IF EXISTS leaderboard_paper_days_fold()",
+    f"""
+CREATE OR REPLACE FUNCTION leaderboard_paper_days_fold(since bigint) RETURNS void AS $$
+BEGIN
+    WITH gone AS (
+        DELETE FROM {TABLE} WHERE id > since AND id IN (
+            SELECT id FROM {TABLE} WHERE id > since FOR UPDATE SKIP LOCKED
+        )
+        RETURNING day, n
+    )
+    INSERT INTO {TABLE} (day, n) SELECT day, SUM(n) FROM gone GROUP BY day HAVING SUM(n) <> 0;
+END;
+$$ LANGUAGE plpgsql SET enable_seqscan = off
+""",
+]
 PG_FUNCTION = f"""
 CREATE OR REPLACE FUNCTION leaderboard_paper_days() RETURNS trigger AS $$
+DECLARE added bigint; last bigint;
 BEGIN
     IF TG_OP = 'TRUNCATE' THEN
         DELETE FROM {TABLE};
+        RETURN NULL;
     ELSIF TG_OP = 'INSERT' THEN
         INSERT INTO {TABLE} (day, n) SELECT date, count(*) FROM new_rows GROUP BY date;
     ELSIF TG_OP = 'DELETE' THEN
@@ -35,6 +64,15 @@ BEGIN
         SELECT day, SUM(n) FROM (
             SELECT date AS day, 1 AS n FROM new_rows UNION ALL SELECT date, -1 FROM old_rows
         ) moved GROUP BY day HAVING SUM(n) <> 0;
+    END IF;
+    GET DIAGNOSTICS added = ROW_COUNT;
+    IF added > 0 THEN
+        last := currval(pg_get_serial_sequence('{TABLE}', 'id'));
+        IF last / {FULL_FOLD_EVERY} <> (last - added) / {FULL_FOLD_EVERY} THEN
+            PERFORM leaderboard_paper_days_fold(0);
+        ELSIF last / {FOLD_EVERY} <> (last - added) / {FOLD_EVERY} THEN
+            PERFORM leaderboard_paper_days_fold(last - {FOLD_WINDOW});
+        END IF;
     END IF;
     RETURN NULL;
 END;
@@ -55,17 +93,10 @@ PG_RECOUNT = (
     f"WITH gone AS (DELETE FROM {TABLE} RETURNING 1) "
     f"INSERT INTO {TABLE} (day, n) SELECT date, count(*) FROM {PAPER} GROUP BY date"
 )
-# The day the row at OFFSET %s falls in, and the rows of the list before that day; the change
-# rows folded into one per day in the same statement once they outnumber the days by 500 (the
-# fold changes no sum, and every part of the statement sees the same rows).
+# The day the row at OFFSET %s falls in, and the rows of the list before that day: a read only
+# (the writers fold the change rows).
 PG_LOCATE = f"""
-WITH gone AS (
-    DELETE FROM {TABLE}
-    WHERE (SELECT count(*) FROM {TABLE}) > (SELECT count(DISTINCT day) FROM {TABLE}) + 500
-    RETURNING day, n
-), folded AS (
-    INSERT INTO {TABLE} (day, n) SELECT day, SUM(n) FROM gone GROUP BY day
-), days AS (
+WITH days AS (
     SELECT day, SUM(n) AS n FROM {TABLE} GROUP BY day HAVING SUM(n) > 0
 ), running AS (
     SELECT day, SUM(n) OVER (ORDER BY day DESC NULLS LAST) - n AS before FROM days
@@ -80,12 +111,22 @@ def install_paper_days(using: str = "default") -> None:
     if conn.vendor != "postgresql" or TABLE not in conn.introspection.table_names():
         return
     with conn.cursor() as cursor:
+        for statement in PG_FOLD:
+            cursor.execute(statement)
         cursor.execute(PG_FUNCTION)
         for event in ("insert", "delete", "update", "truncate"):
             cursor.execute(f"DROP TRIGGER IF EXISTS leaderboard_days_{event} ON {PAPER}")
         for statement in PG_TRIGGERS:
             cursor.execute(statement)
         cursor.execute(PG_RECOUNT)
+
+
+def fold_days(using: str = "default") -> None:
+    """PostgreSQL: fold the day change rows into one per day now (after an import)."""
+    conn = connections[using]
+    if conn.vendor == "postgresql" and TABLE in conn.introspection.table_names():
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT leaderboard_paper_days_fold(0)")
 
 
 def page_ids(offset: int, limit: int) -> list[int] | None:

@@ -48,5 +48,8 @@ def search_page(request):
             number = request.GET.get("page") if kind else 1
             page = CachedCountPaginator(querysets[name], per_page).get_page(number)
             _decorate(name, page, q)
-            sections.append({"kind": name, "page": page})
+            bound = search.bound_of(querysets[name]) if name == "papers" else None
+            sections.append(
+                {"kind": name, "page": page, "bound_note": bound and search.bound_note(bound)}
+            )
     return render(request, "leaderboard/search.html", {"q": q, "kind": kind, "sections": sections})

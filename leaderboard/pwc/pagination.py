@@ -2,9 +2,10 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
 
 from ..cache import CachedCountPaginator
+from ..pagination import SearchBoundMixin
 
 
-class PwcPagination(PageNumberPagination):
+class PwcPagination(SearchBoundMixin, PageNumberPagination):
     """PWC's pagination: ``page`` and ``items_per_page`` (default 50, at most 500); the total
     comes from the read cache (``CachedCountPaginator``), so a deep page costs its own query."""
 

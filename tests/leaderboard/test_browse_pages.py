@@ -93,6 +93,39 @@ def test_a_task_page_says_each_benchmarks_best(client):
     assert "98.7" in row[: row.index("</tr>")]
 
 
+def test_a_large_task_is_paginated_with_each_benchmarks_best_in_the_same_queries(client):
+    from leaderboard.views import PER_PAGE
+
+    task = Task.objects.create(name="Large task", slug="large-task")
+    metric = Metric.objects.get(name="Accuracy")
+    dataset = Dataset.objects.first()
+
+    def grow(n: int) -> None:
+        start = task.benchmarks.count()
+        for i in range(start, start + n):
+            b = Benchmark.objects.create(name=f"Large {i:03d}", slug=f"large-{i}", dataset=dataset)
+            b.tasks.add(task)
+            add_results(b, metric, 2, start=20.0 + i)
+
+    def queries(page: int) -> tuple[int, str]:
+        with CaptureQueriesContext(connection) as ctx:
+            body = html(client, task.get_absolute_url(), {"page": page})
+        return len(ctx.captured_queries), body
+
+    grow(3)
+    few, _ = queries(1)
+    grow(PER_PAGE + 4)  # now PER_PAGE + 7 benchmarks: two pages
+    many, body = queries(1)
+    assert many == few
+    assert body.count('href="/benchmarks/large-') == PER_PAGE
+    assert f"Page 1 of 2 · {PER_PAGE + 7} in all" in body
+    _, body = queries(2)
+    assert body.count('href="/benchmarks/large-') == 7
+    last = Benchmark.objects.get(name=f"Large {PER_PAGE + 6:03d}")
+    row = body[body.index(last.get_absolute_url()) :]
+    assert f"{20 + PER_PAGE + 6}.1" in row[: row.index("</tr>")]  # its best of 2
+
+
 def test_the_paper_page_lists_every_code_link_official_first(client):
     paper = Paper.objects.get(slug=MAML)
     CodeLink.objects.create(

@@ -11,7 +11,17 @@ from django.db.models import Count, F
 from django.test.utils import CaptureQueriesContext
 
 from leaderboard import counters
-from leaderboard.models import Benchmark, CodeLink, Metric, Model, Paper, Result, RowCount, Task
+from leaderboard.models import (
+    Benchmark,
+    CodeLink,
+    Metric,
+    Model,
+    Paper,
+    PaperDayCount,
+    Result,
+    RowCount,
+    Task,
+)
 
 from .conftest import add_results, make_verified
 
@@ -136,12 +146,57 @@ def test_an_archive_import_and_a_second_seed_leave_the_counts_right(seeded_count
 
 
 @pytest.mark.skipif("connection.vendor != 'postgresql'")
-def test_the_change_rows_are_folded_into_one_per_table_and_the_counts_stay_right(seeded):
-    for i in range(counters.FOLD_AT + 10):  # one statement, so one change row, each
+def test_the_writers_fold_the_change_rows_and_the_counts_stay_right(seeded):
+    counters.fold()
+    names = len(RowCount.objects.values("name").distinct())
+    assert RowCount.objects.count() == names  # folded: one row per name
+    for i in range(3 * counters.FOLD_EVERY + 10):  # one statement, so one change row, each
         Model.objects.create(name=f"Fold {i}", slug=f"fold-{i}")
-    assert RowCount.objects.count() > counters.FOLD_AT
-    assert_counts_right()  # reads, and folds
-    assert RowCount.objects.count() == len(RowCount.objects.values("name").distinct())
+        assert RowCount.objects.count() <= counters.FOLD_EVERY + names
+    assert_counts_right()
+    counters.fold()
+    assert RowCount.objects.count() == names
+    assert_counts_right()
+
+
+def pending_change_rows(n: int = 3 * counters.FOLD_EVERY) -> None:
+    """Change rows that change no count, more than reads once folded at (one statement: the
+    writers' fold does not run)."""
+    RowCount.objects.bulk_create(RowCount(name="leaderboard_model", n=0) for _ in range(n))
+    if connection.vendor == "postgresql":
+        PaperDayCount.objects.bulk_create(PaperDayCount(day=None, n=0) for _ in range(n))
+
+
+def test_reading_the_counts_writes_nothing(seeded):
+    pending_change_rows()
+    rows = sorted(RowCount.objects.values_list("pk", "name", "n"))
+    with CaptureQueriesContext(connection) as ctx:
+        kept = counters.totals()
+    assert [q["sql"] for q in ctx.captured_queries if is_write(q["sql"])] == []
+    assert sorted(RowCount.objects.values_list("pk", "name", "n")) == rows
+    assert kept == real_counts()
+
+
+def is_write(sql: str) -> bool:
+    return any(word in sql.upper() for word in ("INSERT ", "UPDATE ", "DELETE ", "TRUNCATE "))
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["/", "/papers/", "/papers/?page=3", "/tasks/", "/datasets/", "/sota/", "/methods/",
+     "/api/v1/papers/", "/search/?q=learning"],
+)  # fmt: skip
+def test_a_get_of_home_and_the_unfiltered_lists_issues_no_write(client, seeded, url, settings):
+    settings.PAGE_CACHE = False
+    add_results(Benchmark.objects.first(), Metric.objects.first(), 80)
+    pending_change_rows()  # which reads used to fold
+    days = sorted(PaperDayCount.objects.values_list("pk", "day", "n"))
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(url)
+    assert response.status_code == 200
+    assert len(ctx.captured_queries) > 0
+    assert [q["sql"] for q in ctx.captured_queries if is_write(q["sql"])] == []
+    assert sorted(PaperDayCount.objects.values_list("pk", "day", "n")) == days
     assert_counts_right()
 
 

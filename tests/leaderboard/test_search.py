@@ -148,3 +148,56 @@ def test_the_api_searches_names_too(client):
 def test_without_fts5_sqlite_falls_back_to_substrings(monkeypatch, q):
     monkeypatch.setattr(search, "_fts_available", lambda: False)
     assert MAML in titles(search.papers(q))
+
+
+def test_a_bounded_paper_search_says_what_its_count_means(client, monkeypatch):
+    import datetime
+
+    day = datetime.date(2020, 1, 1)
+    Paper.objects.bulk_create(
+        Paper(title=f"Axolotl study {i}", slug=f"ax-{i}", date=day + datetime.timedelta(days=i))
+        for i in range(12)
+    )
+    postgres = connection.vendor == "postgresql"
+    monkeypatch.setattr(search, "TEXT_CANDIDATES", 6)  # PostgreSQL ranks the newest 6 only
+    page = client.get("/search/", {"q": "axolotl"})
+    body = page.content.decode()
+    pwc = client.get("/api/v1/papers/", {"q": "axolotl"}).json()
+    api = client.get("/api/papers/", {"search": "axolotl"}).json()
+    listed = [p.title for p in page.context["sections"][0]["page"]]
+    if postgres:
+        note = "the 6 newest of the papers whose text matches (more papers match"
+        assert "6 ranked</small>" in body and f"6 papers ranked: {note}" in body
+        assert "All 6 ranked papers" in body
+        assert pwc["count"] == api["count"] == 6
+        assert note in pwc["count_note"] and note in api["count_note"]
+        assert listed == [f"Axolotl study {i}" for i in (11, 10, 9, 8, 7)]  # the newest
+    else:  # SQLite ranks every match: the count is of every match, nothing to add
+        assert "newest of the papers" not in body and "All 12 papers" in body
+        assert pwc["count"] == api["count"] == 12
+        assert "count_note" not in pwc and "count_note" not in api
+    Paper.objects.filter(slug__in=[f"ax-{i}" for i in range(6)]).delete()  # 6 left: all ranked
+    body = client.get("/search/", {"q": "axolotl"}).content.decode()
+    pwc = client.get("/api/v1/papers/", {"q": "axolotl"}).json()
+    assert "newest of the papers" not in body and "All 6 papers" in body
+    assert pwc["count"] == 6 and "count_note" not in pwc
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'")  # SQLite matches the words: "50"
+def test_names_match_a_percent_or_an_underscore_literally(db):
+    from leaderboard.models import Task
+
+    Task.objects.create(name="Top 50% split", slug="top-50-percent")
+    Task.objects.create(name="Top 500 split", slug="top-500")
+    Task.objects.create(name="snake_case parsing", slug="snake-case")
+    Task.objects.create(name="snakeXcase parsing", slug="snakexcase")
+    assert [t.name for t in search.tasks("50%")] == ["Top 50% split"]
+    assert [t.name for t in search.tasks("snake_case")] == ["snake_case parsing"]
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'")
+def test_name_searches_are_ilike_which_the_trigram_indexes_serve(db):
+    # Django's icontains is UPPER(name) LIKE UPPER(...): no index of the name serves it.
+    for qs in (search.tasks("shot"), search.methods("maml"), search.models("maml")):
+        sql = str(qs.query)
+        assert "ILIKE" in sql and "UPPER(" not in sql

@@ -11,6 +11,8 @@ from tqdm import tqdm
 
 from leaderboard.archive import IMPORT_ORDER, ArchiveFormatError, detect_kind, import_file
 from leaderboard.archive.common import Context, ImportReport
+from leaderboard.counters import fold
+from leaderboard.paper_pages import fold_days
 
 
 class Command(BaseCommand):
@@ -74,9 +76,17 @@ class Command(BaseCommand):
                 for warning in report.warnings[shown:]:
                     self.stderr.write(f"warning: {path.name} {warning}")
             self.stdout.write(f"Imported {path} ({kinds[path]}).")
+        fold_counts()
         analyse_catalogue()
         self.stdout.write(f"Summary: {report.summary()}.")
         self.stdout.write(f"{report.warning_count} warnings.")
+
+
+def fold_counts() -> None:
+    """The maintained counts' change rows folded into one per table and per day (PostgreSQL;
+    the writers fold as they go, this leaves the fewest rows for reads to sum)."""
+    fold()
+    fold_days()
 
 
 def analyse_catalogue() -> None:
