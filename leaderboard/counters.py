@@ -42,24 +42,30 @@ FOLD_EVERY = 200
 FOLD_WINDOW = 10 * FOLD_EVERY
 FULL_FOLD_EVERY = 100 * FOLD_EVERY
 
-PG_FUNCTIONS = [
-    "DROP FUNCTION IF EXISTS leaderboard_count_fold()",  # the one-argument version replaces it
-    # The fold: the change rows after id ``since`` that this transaction can lock, into one per
-    # name (SKIP LOCKED: rows a concurrent fold holds are left to it). Every sum stays what it
-    # was. An index range however many dead rows the heap holds (no sequential scan).
-    f"""
-CREATE OR REPLACE FUNCTION leaderboard_count_fold(since bigint) RETURNS void AS $$
+
+def fold_function(function: str, table: str, key: str, having: str = "") -> str:
+    """PostgreSQL: ``function(since)`` folds the change rows of ``table`` after id ``since``
+    that this transaction can lock into one row per ``key`` (SKIP LOCKED: rows a concurrent fold
+    holds are left to it; every key's sum stays what it was). An index range however many dead
+    rows the heap holds (no sequential scan). ``having``: a condition on the folded rows kept."""
+    return f"""
+CREATE OR REPLACE FUNCTION {function}(since bigint) RETURNS void AS $$
 BEGIN
     WITH gone AS (
-        DELETE FROM {TABLE} WHERE id > since AND id IN (
-            SELECT id FROM {TABLE} WHERE id > since FOR UPDATE SKIP LOCKED
+        DELETE FROM {table} WHERE id > since AND id IN (
+            SELECT id FROM {table} WHERE id > since FOR UPDATE SKIP LOCKED
         )
-        RETURNING name, n
+        RETURNING {key}, n
     )
-    INSERT INTO {TABLE} (name, n) SELECT name, SUM(n) FROM gone GROUP BY name;
+    INSERT INTO {table} ({key}, n) SELECT {key}, SUM(n) FROM gone GROUP BY {key} {having};
 END;
 $$ LANGUAGE plpgsql SET enable_seqscan = off
-""",
+"""
+
+
+PG_FUNCTIONS = [
+    "DROP FUNCTION IF EXISTS leaderboard_count_fold()",  # the one-argument version replaces it
+    fold_function("leaderboard_count_fold", TABLE, "name"),
     # One change row; the FOLD_EVERY-th (by id) folds the window, the FULL_FOLD_EVERY-th all.
     f"""
 CREATE OR REPLACE FUNCTION leaderboard_count_add(table_name text, d bigint) RETURNS void AS $$

@@ -16,6 +16,7 @@ from django.db import connection, connections
 from django.db.models import F
 
 from .cache import DeferredJoinPaginator
+from .counters import fold_function
 
 TABLE = "leaderboard_paperdaycount"
 # The papers list's order (the ``paper_newest_idx`` index).
@@ -34,19 +35,7 @@ FOLD_WINDOW = 20 * FOLD_EVERY
 FULL_FOLD_EVERY = 100 * FOLD_EVERY
 PG_FOLD = [
     "DROP FUNCTION IF EXISTS leaderboard_paper_days_fold()",
-    f"""
-CREATE OR REPLACE FUNCTION leaderboard_paper_days_fold(since bigint) RETURNS void AS $$
-BEGIN
-    WITH gone AS (
-        DELETE FROM {TABLE} WHERE id > since AND id IN (
-            SELECT id FROM {TABLE} WHERE id > since FOR UPDATE SKIP LOCKED
-        )
-        RETURNING day, n
-    )
-    INSERT INTO {TABLE} (day, n) SELECT day, SUM(n) FROM gone GROUP BY day HAVING SUM(n) <> 0;
-END;
-$$ LANGUAGE plpgsql SET enable_seqscan = off
-""",
+    fold_function("leaderboard_paper_days_fold", TABLE, "day", "HAVING SUM(n) <> 0"),
 ]
 PG_FUNCTION = f"""
 CREATE OR REPLACE FUNCTION leaderboard_paper_days() RETURNS trigger AS $$
