@@ -21,7 +21,6 @@ import argparse
 import dataclasses
 import hashlib
 import os
-import subprocess
 import sys
 import tempfile
 from contextlib import contextmanager, nullcontext
@@ -45,6 +44,9 @@ from maml_ref.evaluate import (  # noqa: E402
 )
 from maml_ref.maml import InnerLoop, adapt  # noqa: E402
 from maml_ref.protocols import get_protocol  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "benchmarks" / "peers"))
+from learn2learn_io import run_learn2learn  # noqa: E402
 
 PROTOCOL = get_protocol("omniglot-5w1s")
 
@@ -115,21 +117,7 @@ def maml_ref_runs(params, batch) -> dict[str, np.ndarray]:
 
 def learn2learn_runs(python: Path, params, batch) -> dict[str, np.ndarray]:
     with tempfile.TemporaryDirectory() as work:
-        src, dst = Path(work) / "in.npz", Path(work) / "out.npz"
-        np.savez(
-            src,
-            support_x=batch.support_x.double().numpy(),
-            support_y=batch.support_y.numpy(),
-            query_x=batch.query_x.double().numpy(),
-            query_y=batch.query_y.numpy(),
-            config=np.array(
-                [PROTOCOL.ways, PROTOCOL.shots, PROTOCOL.inner_steps_test, PROTOCOL.inner_lr_test]
-            ),
-            **{f"p:{k}": v.double().numpy() for k, v in params.items()},
-        )
-        script = ROOT / "benchmarks" / "peers" / "learn2learn_eval.py"
-        subprocess.run([python, script, src, dst], check=True, cwd=work)
-        peer = dict(np.load(dst))
+        peer = run_learn2learn(python, params, batch, PROTOCOL, Path(work))
     return {k: peer[f"logits_{k}"] for k in ("float32", "float64", "float64_sides")}
 
 

@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 import torch
 
+from benchmarks.peers.learn2learn_io import run_learn2learn
 from maml_ref import model
 from maml_ref.checkpoint import load_checkpoint, metadata_for, save_checkpoint
 from maml_ref.data.loading import load_pool
@@ -31,7 +32,6 @@ from maml_ref.train import TrainConfig, meta_train
 
 ROOT = Path(__file__).resolve().parents[2]
 SETUP = ROOT / "benchmarks" / "setup_peers.sh"
-PEER = ROOT / "benchmarks" / "peers" / "learn2learn_eval.py"
 PROTOCOL = get_protocol("omniglot-5w1s")
 EPISODES = 60  # a slice of the 600 fixed test episodes
 
@@ -111,27 +111,8 @@ def both(checkpoint, peer_python, tmp_path_factory):
     params = load_checkpoint(checkpoint, PROTOCOL).params
     pool = load_pool(PROTOCOL, "test")
     batch = fixed_episodes(PROTOCOL, pool, EPISODES).chunk(pool, 0, EPISODES, PROTOCOL.shots)
-    work = tmp_path_factory.mktemp("l2l-io")
-    np.savez(
-        work / "in.npz",
-        support_x=batch.support_x.double().numpy(),
-        support_y=batch.support_y.numpy(),
-        query_x=batch.query_x.double().numpy(),
-        query_y=batch.query_y.numpy(),
-        config=np.array(
-            [PROTOCOL.ways, PROTOCOL.shots, PROTOCOL.inner_steps_test, PROTOCOL.inner_lr_test]
-        ),
-        **{f"p:{k}": v.double().numpy() for k, v in params.items()},
-    )
-    run = subprocess.run(
-        [peer_python, PEER, work / "in.npz", work / "out.npz"],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        cwd=work,  # nothing of this repository on the peer's path
-    )
-    assert run.returncode == 0, run.stderr[-2000:]
-    peer = dict(np.load(work / "out.npz"))
+    work = tmp_path_factory.mktemp("l2l-io")  # nothing of this repository on the peer's path
+    peer = run_learn2learn(peer_python, params, batch, PROTOCOL, work)
     assert str(peer["torch_version"]).startswith("2.13.0")
 
     ours = {"float64": _maml_ref_logits(params, batch, torch.float64)}
