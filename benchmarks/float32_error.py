@@ -1,18 +1,22 @@
-"""Float32 logit error of maml_ref's evaluation and of learn2learn's MAML against float64, on the
-same fixed Omniglot episodes from the same checkpoint.
+"""Logit error against float64 of maml_ref's evaluation, of maml_ref's float32 fast path and of
+learn2learn's MAML in float32, on the same fixed Omniglot episodes from the same checkpoint.
 
     python benchmarks/float32_error.py --checkpoint CKPT [--episodes 600] [--peers-venv DIR]
         [--eval-seeds 20170306 1 2 ...]
 
 learn2learn runs in its own virtualenv (benchmarks/setup_peers.sh; default: $VERISOTA_PEERS_VENV
 or the cache folder the tests and .ci/run use) through benchmarks/peers/learn2learn_eval.py.
-Prints, for each set of episodes and each implementation, the per-episode largest absolute logit
-error (float32 against that implementation's float64 run): median, 90th, 99th, 99.9th
-percentile, largest and its episode, and the query predictions that changed; then the same
-against a float64 run that takes the float32 run's side at every ReLU ("sides": round-off alone).
-The largest episodes are decided by ReLU kinks (a pre-activation within round-off of 0 after an
-adaptation step, where float32 may take the other side: docs/maml_ref.md), the "sides" figures
-by round-off.
+Prints, for each set of episodes, the per-episode largest absolute logit error against float64
+(median, 90th, 99th, 99.9th percentile, largest and its episode, and the query predictions that
+changed) of:
+- "maml_ref evaluate": what ``maml_ref.evaluate`` computes (each episode adapted in float64, one
+  float32 forward of the query set: ``evaluate.episode_outputs``);
+- "maml_ref float32": the float32 fast path throughout (the training's arithmetic), and
+  "learn2learn float32": plain float32 autograd; each also against a float64 run that takes the
+  float32 run's side at every ReLU ("sides": round-off alone).
+Under float32 adaptation the largest episodes are decided by ReLU kinks (a pre-activation within
+round-off of 0 after an adaptation step, where float32 may take the other side:
+docs/maml_ref.md), the "sides" figures by round-off.
 """
 
 from __future__ import annotations
