@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import hashlib
-import os
 import sys
 import tempfile
 from contextlib import contextmanager, nullcontext
@@ -50,16 +48,9 @@ from maml_ref.maml import InnerLoop, adapt  # noqa: E402
 from maml_ref.protocols import get_protocol  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "benchmarks" / "peers"))
-from learn2learn_io import run_learn2learn  # noqa: E402
+from learn2learn_io import peers_venv, run_learn2learn  # noqa: E402
 
 PROTOCOL = get_protocol("omniglot-5w1s")
-
-
-def default_venv() -> Path:
-    if os.environ.get("VERISOTA_PEERS_VENV"):
-        return Path(os.environ["VERISOTA_PEERS_VENV"])
-    key = hashlib.sha256((ROOT / "benchmarks" / "setup_peers.sh").read_bytes()).hexdigest()[:12]
-    return Path.home() / ".cache" / "verisota" / "peers" / f"venv-{key}"
 
 
 class ReluSides:
@@ -155,7 +146,7 @@ def main() -> None:
     params = load_checkpoint(args.checkpoint, PROTOCOL).params
     pool = load_pool(PROTOCOL, "test", args.data_dir)
     n = args.episodes
-    python = (args.peers_venv or default_venv()) / "bin" / "python"
+    python = (args.peers_venv or peers_venv()) / "bin" / "python"
     print(f"{PROTOCOL.name}, {n} test episodes per set, checkpoint {args.checkpoint}, 1 thread")
     print("per-episode largest |logit error| (float32 against float64); 'sides': float64 taking")
     print("the float32 run's side at every ReLU (round-off alone); flips: changed predictions")

@@ -6,12 +6,24 @@ exactly the same file.
 
 from __future__ import annotations
 
+import hashlib
+import os
 import subprocess
 from pathlib import Path
 
 import numpy as np
 
 PEER = Path(__file__).resolve().parent / "learn2learn_eval.py"
+SETUP = Path(__file__).resolve().parent.parent / "setup_peers.sh"
+
+
+def peers_venv() -> Path:
+    """The peers' virtualenv: $VERISOTA_PEERS_VENV, else the cache folder named after
+    setup_peers.sh's content (a changed script builds a new one), as ``.ci/run`` names it."""
+    if os.environ.get("VERISOTA_PEERS_VENV"):
+        return Path(os.environ["VERISOTA_PEERS_VENV"])
+    digest = hashlib.sha256(SETUP.read_bytes()).hexdigest()[:12]
+    return Path.home() / ".cache" / "verisota" / "peers" / f"venv-{digest}"
 
 
 def write_input(path: Path, params: dict, batch, protocol) -> None:

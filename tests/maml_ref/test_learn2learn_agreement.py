@@ -11,7 +11,6 @@ fails the test (.ci/run builds it first); elsewhere the test builds it (about 2 
 PyPI) and skips, saying why, only if that build fails.
 """
 
-import hashlib
 import os
 import shutil
 import subprocess
@@ -21,7 +20,7 @@ import numpy as np
 import pytest
 import torch
 
-from benchmarks.peers.learn2learn_io import run_learn2learn
+from benchmarks.peers.learn2learn_io import SETUP, peers_venv, run_learn2learn
 from maml_ref import model
 from maml_ref.checkpoint import load_checkpoint, metadata_for, save_checkpoint
 from maml_ref.data.loading import load_pool
@@ -30,19 +29,8 @@ from maml_ref.maml import InnerLoop, adapt
 from maml_ref.protocols import get_protocol
 from maml_ref.train import TrainConfig, meta_train
 
-ROOT = Path(__file__).resolve().parents[2]
-SETUP = ROOT / "benchmarks" / "setup_peers.sh"
 PROTOCOL = get_protocol("omniglot-5w1s")
 EPISODES = 60  # a slice of the 600 fixed test episodes
-
-
-def peers_venv() -> Path:
-    """$VERISOTA_PEERS_VENV, else a cache folder named after setup_peers.sh's content (a changed
-    script builds a new one)."""
-    if os.environ.get("VERISOTA_PEERS_VENV"):
-        return Path(os.environ["VERISOTA_PEERS_VENV"])
-    digest = hashlib.sha256(SETUP.read_bytes()).hexdigest()[:12]
-    return Path.home() / ".cache" / "verisota" / "peers" / f"venv-{digest}"
 
 
 def _usable(venv: Path) -> bool:
