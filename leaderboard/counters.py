@@ -254,13 +254,19 @@ def install_counters(using: str = "default", **kwargs) -> None:
 SUM = f"SELECT name, SUM(n) FROM {TABLE} GROUP BY name"
 
 
-def fold(using: str = "default") -> None:
-    """PostgreSQL: fold the change rows into one per name now (the import ends with it; writers
-    fold as they go). Changes no count. Elsewhere nothing to do."""
+def run_fold(function: str, table: str, using: str = "default") -> None:
+    """PostgreSQL: every change row of ``table`` folded now by its ``fold_function`` named
+    ``function``. Changes no sum. Elsewhere (or before the table exists) nothing to do."""
     conn = connections[using]
-    if conn.vendor == "postgresql" and TABLE in conn.introspection.table_names():
+    if conn.vendor == "postgresql" and table in conn.introspection.table_names():
         with conn.cursor() as cursor:
-            cursor.execute("SELECT leaderboard_count_fold(0)")
+            cursor.execute(f"SELECT {function}(0)")
+
+
+def fold(using: str = "default") -> None:
+    """The row counts' change rows into one per name now (the import ends with it; writers
+    fold as they go)."""
+    run_fold("leaderboard_count_fold", TABLE, using)
 
 
 def totals() -> dict[str, int]:

@@ -16,7 +16,7 @@ from django.db import connection, connections
 from django.db.models import F
 
 from .cache import DeferredJoinPaginator
-from .counters import fold_function
+from .counters import fold_function, run_fold
 
 TABLE = "leaderboard_paperdaycount"
 # The papers list's order (the ``paper_newest_idx`` index).
@@ -111,11 +111,8 @@ def install_paper_days(using: str = "default") -> None:
 
 
 def fold_days(using: str = "default") -> None:
-    """PostgreSQL: fold the day change rows into one per day now (after an import)."""
-    conn = connections[using]
-    if conn.vendor == "postgresql" and TABLE in conn.introspection.table_names():
-        with conn.cursor() as cursor:
-            cursor.execute("SELECT leaderboard_paper_days_fold(0)")
+    """The day change rows into one per day now (after an import; PostgreSQL)."""
+    run_fold("leaderboard_paper_days_fold", TABLE, using)
 
 
 def page_ids(offset: int, limit: int) -> list[int] | None:
