@@ -8,19 +8,12 @@ import re
 
 from django.utils.text import slugify
 
+from .direction_guess import NAME, guess_higher_is_better
 from .models import Benchmark, Dataset, Metric, Model, Paper, Result, Task, unique_slug
 
-# Metrics whose name says that less is better (the archive format does not carry a direction).
-_LOWER_IS_BETTER = re.compile(
-    r"\b(error|rank|mse|mae|rmse|loss|perplexity|fid|time|latency|distance|regret)\b", re.I
-)
 _WAYS = re.compile(r"(\d+)[- ]way", re.I)
 _SHOTS = re.compile(r"(\d+)[- ]shot", re.I)
 _ARXIV = re.compile(r"arxiv\.org/(?:abs|pdf)/(\d{4}\.\d{4,5})", re.I)
-
-
-def guess_higher_is_better(metric_name: str) -> bool:
-    return not _LOWER_IS_BETTER.search(metric_name)
 
 
 def ways_shots(benchmark_name: str) -> tuple[int | None, int | None]:
@@ -68,12 +61,14 @@ def get_metric(
     metric = _by_slug_or_name(Metric, name)
     if metric:
         return metric, False
+    source = ""
     if higher_is_better is None:
-        higher_is_better = guess_higher_is_better(name)
+        higher_is_better, source = guess_higher_is_better(name), NAME
     return Metric.objects.create(
         name=name,
         slug=unique_slug(Metric, name),
         higher_is_better=higher_is_better,
+        direction_source=source,
         unit=unit or "",
     ), True
 

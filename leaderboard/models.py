@@ -6,6 +6,7 @@ nothing of ``evaluator``: a verified row carries its own badge fields (reproduce
 interval, evaluation mode, link to the run).
 """
 
+from django.conf import settings
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import Case, F, OuterRef, Q, Subquery, When, Window
@@ -121,11 +122,24 @@ class Dataset(models.Model):
         return reverse("leaderboard:dataset", args=[self.slug])
 
 
+class DirectionSource(models.TextChoices):
+    """Where a stored direction came from (``leaderboard/direction_guess.py``)."""
+
+    UNKNOWN = "", "not recorded"
+    NAME = "name", "guessed from the metric's name"
+    TABLE = "table", "guessed from the table's other metrics"
+    ARCHIVE = "archive", "as the imported file gave it"
+    CURATOR = "curator", "set by a curator"
+
+
 class Metric(models.Model):
     name = models.CharField(max_length=200, unique=True)
     slug = models.SlugField(max_length=200, unique=True)
     unit = models.CharField(max_length=20, blank=True, help_text='e.g. "%"; blank for none')
     higher_is_better = models.BooleanField(default=True)
+    direction_source = models.CharField(
+        max_length=10, choices=DirectionSource.choices, blank=True, default=""
+    )
 
     class Meta:
         ordering = ["name"]
@@ -159,6 +173,10 @@ class Benchmark(models.Model):
     citations = models.JSONField(
         default=list, blank=True, help_text="The archive's dataset_citations"
     )
+    # The v1 API's evaluation tables: a client's own id (``evaluation_synchronize`` upserts by
+    # it) and the table this one mirrors.
+    external_id = models.CharField(max_length=200, blank=True, db_index=True)
+    mirror_url = models.URLField(max_length=500, blank=True)
     ways = models.PositiveSmallIntegerField(null=True, blank=True)
     shots = models.PositiveSmallIntegerField(null=True, blank=True)
     description = models.TextField(blank=True)
@@ -186,6 +204,14 @@ class BenchmarkMetric(models.Model):
     higher_is_better = models.BooleanField(
         null=True, blank=True, help_text="Empty: the metric's own direction"
     )
+    direction_source = models.CharField(
+        max_length=10,
+        choices=DirectionSource.choices,
+        blank=True,
+        default="",
+        help_text="Where higher_is_better came from (when it is set)",
+    )
+    description = models.TextField(blank=True, help_text="What the metric means in this table")
 
     class Meta:
         # The table the many-to-many field had before it gained this model (migration 0005).
@@ -252,6 +278,26 @@ class PaperSearch(models.Model):
 
     def __str__(self) -> str:
         return f"search vector of paper {self.paper_id}"
+
+
+class PaperAuthor(models.Model):
+    """One name of a paper's ``authors`` list, indexed: the v1 API's authors (an author's id is
+    the slug of the name). Kept in step with ``Paper.authors`` by ``leaderboard/authors.py``
+    (the archive importer writes its batches, a signal every other save)."""
+
+    paper = models.ForeignKey(Paper, on_delete=models.CASCADE, related_name="author_rows")
+    position = models.PositiveSmallIntegerField()
+    name = models.CharField(max_length=300)
+    slug = models.SlugField(max_length=300)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["paper", "position"], name="unique_author_position")
+        ]
+        indexes = [models.Index(fields=["slug", "paper"], name="paperauthor_slug_idx")]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class CodeLink(models.Model):
@@ -416,6 +462,9 @@ class Result(models.Model):
     ci95 = models.FloatField(
         null=True, blank=True, help_text="The interval of an archive value such as 0.84 ± 0.01"
     )
+    # The row's own date (an archive row's ``paper_date``, the v1 API's ``evaluated_on``), which
+    # may differ from its paper's; empty: the paper's date, if any.
+    date = models.DateField(null=True, blank=True)
     # Identity of an archive row: a digest of every field of the row it came from, so that two
     # rows of one table that differ in any field stay two results (see leaderboard/archive/).
     archive_key = models.CharField(max_length=40, blank=True, db_index=True)
@@ -541,3 +590,33 @@ class PaperDayCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day}: {self.n:+d}"
+
+
+class CatalogueEdit(models.Model):
+    """A change a curator made through the v1 API's write calls, as the public ledger shows it
+    (``/log``): who, when, what (the kind, the action, the object's name) and on which table."""
+
+    class Action(models.TextChoices):
+        ADD = "add", "added"
+        UPDATE = "update", "updated"
+        DELETE = "delete", "deleted"
+        SYNC = "sync", "synchronised"
+
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    username = models.CharField(max_length=150, blank=True, help_text="As it was at the time")
+    action = models.CharField(max_length=10, choices=Action.choices)
+    kind = models.CharField(max_length=20, help_text="task, dataset, evaluation, metric, result")
+    label = models.CharField(max_length=500, help_text="The object's name at the time")
+    benchmark = models.ForeignKey(
+        Benchmark, null=True, blank=True, on_delete=models.SET_NULL, related_name="edits"
+    )
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.label} {self.get_action_display()}"

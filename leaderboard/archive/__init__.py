@@ -73,7 +73,20 @@ def detect_kind(path) -> str:
 
 
 def _run(stream, report, ctx=None, progress=None) -> str:
-    kind, first, rest = _first(iter_items(stream))
+    state = {"kind": None, "held": []}
+
+    def note(index, path, message):
+        """A string the reader cleaned, named by its path once the file's kind is known."""
+        if state["kind"] is None:
+            state["held"].append((index, path, message))
+            return
+        root = "tasks" if state["kind"] == "evaluation-tables" else ""
+        report.warn(f"{root}[{index}]{path}", message)
+
+    kind, first, rest = _first(iter_items(stream, note))
+    state["kind"] = kind
+    for held in state.pop("held"):
+        note(*held)
     if first is None:
         raise ArchiveFormatError("the file is an empty list")
     if kind is None:

@@ -9,13 +9,15 @@ FLAGS = ("official", "framework", "mentioned_in_paper", "mentioned_in_github")
 
 
 def paper_for(item: dict, ctx: Context, prefix: str = "paper_") -> int | None:
-    """The paper a link or a row names (created from what it says if none matches)."""
+    """The paper a link or a row names (created from what it says if none matches: a paper
+    known only by an address that is neither arXiv nor PWC is titled by that address); None
+    when it names none."""
     pwc = v.http_url(item.get(f"{prefix}url"))
     url = v.http_url(item.get(f"{prefix}url_abs"))
     arxiv = v.arxiv_id(item.get(f"{prefix}arxiv_id"), url)
     title = v.clean_text(item.get(f"{prefix}title"))[:500]
     pk = ctx.papers.find(pwc, arxiv, url, title)
-    if pk or not (pwc or arxiv or title):
+    if pk or not (pwc or arxiv or title or url):
         return pk
     ctx.report.count("papers", "created")
     return ctx.new_paper(
@@ -40,7 +42,7 @@ def import_code_links(items, ctx: Context) -> None:
             paper = paper_for(item, ctx)
             if paper is None:
                 report.count(KIND, "skipped")
-                report.warn(where, "no paper_url, paper_arxiv_id or paper_title, link skipped")
+                report.warn(where, "names no paper (no URL, arXiv id or title), link skipped")
                 continue
             wanted[(paper, repo)] = {
                 "official": v.as_bool(item.get("is_official")),

@@ -65,16 +65,19 @@ class Slugs:
 
 
 class Named:
-    """Find-or-create by name (case-insensitive, as catalogue.py matches) for a small table."""
+    """Find-or-create by name for a small table: without regard to case (as catalogue.py
+    matches), or with ``exact`` by the name as written (models: "BERT (single model)" is not
+    "bert (single model)", as ``catalogue.get_model`` matches)."""
 
-    def __init__(self, model_cls, max_length: int = 200, **extra_fields):
+    def __init__(self, model_cls, max_length: int = 200, exact: bool = False):
         self.model_cls = model_cls
         self.max_length = max_length
-        self.by_name = {n.casefold(): pk for pk, n in model_cls.objects.values_list("pk", "name")}
+        self.key = (lambda n: n) if exact else str.casefold
+        self.by_name = {self.key(n): pk for pk, n in model_cls.objects.values_list("pk", "name")}
         self.slugs = Slugs(model_cls, max_length)
 
     def get(self, name: str, **fields) -> tuple[int, bool]:
-        key = name.casefold()
+        key = self.key(name)
         pk = self.by_name.get(key)
         if pk is not None:
             return pk, False
@@ -89,7 +92,7 @@ class Named:
         returns how many were created."""
         new = {}
         for name in names:
-            key = name.casefold()
+            key = self.key(name)
             if key not in self.by_name and key not in new:
                 new[key] = name
         if not new:
@@ -142,7 +145,7 @@ class Context:
         self.areas = Named(Area)
         self.tasks = Named(Task)
         self.metrics = Named(Metric)
-        self.models = Named(Model, 300)
+        self.models = Named(Model, 300, exact=True)
         self.datasets = Named(Dataset)
         self.collections = Named(Collection, 300)
         self._methods = None
@@ -271,6 +274,20 @@ def bulk_insert(objs: list) -> None:
         obj.pk = pk
         obj._state.adding = False
         obj._state.db = connection.alias
+
+
+def int_field(item: dict, key: str, lo: int, hi: int, where: str, report, what="") -> int | None:
+    """``item[key]`` as an integer within [lo, hi], or None with a warning naming the path when
+    the item gives something else (text, "²", 40000 as a year, 10^12 papers)."""
+    raw = item.get(key)
+    n = v.as_int(raw, lo, hi)
+    if n is None and raw not in (None, ""):
+        shown = raw if isinstance(raw, str) else str(raw)
+        report.warn(
+            f"{where}.{key}",
+            f"{shown[:40]!r} is not {what or f'an integer from {lo} to {hi}'}, dropped",
+        )
+    return n
 
 
 def valid_items(batch, report, kind: str):

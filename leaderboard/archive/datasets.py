@@ -3,9 +3,10 @@
 from ..models import Dataset
 from . import values as v
 from .code_links import paper_for
-from .common import Context, chunks, valid_items
+from .common import Context, chunks, int_field, valid_items
 
 KIND = "datasets"
+MAX_COUNT = 2_147_483_647  # PositiveIntegerField
 FIELDS = (
     "full_name",
     "homepage",
@@ -60,7 +61,7 @@ def read_dataset(item: dict, where: str, ctx: Context):
         "modalities": v.string_list(item.get("modalities")),
         "languages": v.string_list(item.get("languages")),
         "variants": v.string_list(item.get("variants")),
-        "num_papers": max(v.as_int(item.get("num_papers")) or 0, 0),
+        "num_papers": int_field(item, "num_papers", 0, MAX_COUNT, where, report) or 0,
         "data_loaders": _loaders(item.get("data_loaders"), where, ctx),
         "paper_id": paper_for(paper, ctx, prefix="") if isinstance(paper, dict) else None,
         "pwc_url": v.http_url(item.get("url")),

@@ -9,9 +9,10 @@ new methods, one ``bulk_update`` of the changed ones and one insert of the new c
 from ..models import Method
 from . import values as v
 from .code_links import paper_for
-from .common import Context, chunks, valid_items
+from .common import Context, chunks, int_field, valid_items
 
 KIND = "methods"
+MAX_COUNT = 2_147_483_647  # PositiveIntegerField
 FIELDS = (
     "name",
     "full_name",
@@ -40,11 +41,11 @@ def read_method(item: dict, where: str, ctx: Context):
         "name": name,
         "full_name": v.clean_text(item.get("full_name"))[:500],
         "description": item["description"] if isinstance(item.get("description"), str) else "",
-        "introduced_year": v.as_int(item.get("introduced_year")),
+        "introduced_year": int_field(item, "introduced_year", 1000, 2999, where, report, "a year"),
         "source_url": v.http_url(item.get("source_url")),
         "source_title": v.clean_text(item.get("source_title"))[:500],
         "code_snippet_url": v.http_url(item.get("code_snippet_url")),
-        "num_papers": max(v.as_int(item.get("num_papers")) or 0, 0),
+        "num_papers": int_field(item, "num_papers", 0, MAX_COUNT, where, report) or 0,
         "pwc_url": v.http_url(item.get("url")),
         "paper_id": paper_id,
     }

@@ -4,7 +4,7 @@ from types import SimpleNamespace
 
 from ..models import Method, Paper
 from . import values as v
-from .common import Context, bulk_insert, chunks, valid_items, where_in
+from .common import Context, bulk_insert, chunks, int_field, valid_items, where_in
 from .reader import read_ahead
 
 KIND = "papers"
@@ -53,7 +53,9 @@ def method_of_paper(entry, where: str, ctx: Context) -> int | None:
         slug=index["slugs"].new(name),
         full_name=v.clean_text(entry.get("full_name"))[:500],
         description=entry.get("description") if isinstance(entry.get("description"), str) else "",
-        introduced_year=v.as_int(entry.get("introduced_year")),
+        introduced_year=int_field(
+            entry, "introduced_year", 1000, 2999, where, ctx.report, "a year"
+        ),
         source_url=v.http_url(entry.get("source_url")),
         source_title=v.clean_text(entry.get("source_title"))[:500],
         code_snippet_url=v.http_url(entry.get("code_snippet_url")),

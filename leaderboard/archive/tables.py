@@ -18,13 +18,16 @@ from collections import defaultdict
 from types import SimpleNamespace
 
 from ..catalogue import dataset_name_from_benchmark, ways_shots
-from ..models import Benchmark, BenchmarkMetric, CodeLink, Paper, Result, Task
+from ..direction_guess import TABLE, guess_higher_is_better, guess_in_table
+from ..models import Benchmark, BenchmarkMetric, CodeLink, DirectionSource, Paper, Result, Task
 from . import values as v
 from .code_links import paper_for
-from .common import Context, Slugs
+from .common import Context, Slugs, int_field
 
 KIND = "results"
 FLUSH = 2000
+# The model of a row without a model_name: its value is kept, under a name that says so.
+UNNAMED = "(unnamed model)"
 
 
 def row_key(row: dict) -> str:
@@ -52,7 +55,14 @@ class TableImporter:
         for pk, name, archive_name in Benchmark.objects.values_list("pk", "name", "archive_name"):
             self.by_archive_name.setdefault((archive_name or name).casefold(), []).append(pk)
         self.names = {n.casefold() for n in Benchmark.objects.values_list("name", flat=True)}
-        self.links = set(BenchmarkMetric.objects.values_list("benchmark_id", "metric_id"))
+        # (benchmark, metric) -> [higher_is_better, direction_source] of each link
+        self.links = {
+            (b, m): [hib, source]
+            for b, m, hib, source in BenchmarkMetric.objects.values_list(
+                "benchmark_id", "metric_id", "higher_is_better", "direction_source"
+            )
+        }
+        self.metric_hib = dict(ctx.metrics.model_cls.objects.values_list("pk", "higher_is_better"))
         rows = Benchmark.objects.values_list("pk", "parent_id", "dataset_id")
         self.benchmarks = {
             pk: SimpleNamespace(pk=pk, parent_id=parent, dataset_id=dataset)
@@ -81,7 +91,7 @@ class TableImporter:
                 ctx.report.count("models", "created", created)
             results = []
             for result, name in self.pending:
-                result.model_id = ctx.models.by_name[name.casefold()]
+                result.model_id = ctx.models.by_name[ctx.models.key(name)]
                 results.append(result)
             Result.objects.bulk_create(results, batch_size=500)
             self.pending = []
@@ -131,6 +141,14 @@ class TableImporter:
         ):
             updates["parent_id"] = parent
             ctx.task_parent[pk] = parent
+        link = item.get("source_link")
+        link = (
+            {"title": v.clean_text(link.get("title")), "url": v.http_url(link.get("url"))}
+            if isinstance(link, dict) and (link.get("title") or link.get("url"))
+            else None
+        )
+        # A task named twice (in two files, or twice in one) keeps what it was first given: a
+        # field is filled when empty, never replaced by another occurrence's (a warning says so).
         for field, value in (
             (
                 "description",
@@ -138,17 +156,19 @@ class TableImporter:
             ),
             ("categories", v.string_list(item.get("categories"))),
             ("synonyms", v.string_list(item.get("synonyms"))),
+            ("source_link", link),
         ):
-            if value and getattr(task, field) != value:
+            have = getattr(task, field)
+            if not value or have == value:
+                continue
+            if have:
+                ctx.report.warn(
+                    where,
+                    f"task {item['task'][:80]!r} already has another {field.replace('_', ' ')}"
+                    " (from where it was first named); kept",
+                )
+            else:
                 updates[field] = value
-        link = item.get("source_link")
-        if isinstance(link, dict) and task.source_link != link:
-            updates["source_link"] = {
-                "title": v.clean_text(link.get("title")),
-                "url": v.http_url(link.get("url")),
-            }
-            if updates["source_link"] == task.source_link:
-                del updates["source_link"]
         cats = v.string_list(item.get("categories"))
         if cats and task.area_id is None:
             updates["area_id"] = ctx.area(cats[0])
@@ -186,7 +206,9 @@ class TableImporter:
             dataset, created = ctx.datasets.get((dname or dataset_name_from_benchmark(name))[:200])
             if created:
                 ctx.report.count("datasets", "created")
-        ways, shots = v.as_int(entry.get("ways")), v.as_int(entry.get("shots"))
+        report = ctx.report
+        ways = int_field(entry, "ways", 1, 32767, self.where, report)
+        shots = int_field(entry, "shots", 0, 32767, self.where, report)
         if ways is None and shots is None:
             ways, shots = ways_shots(name)
         b = Benchmark.objects.create(
@@ -224,6 +246,7 @@ class TableImporter:
         sota = entry.get("sota") if isinstance(entry.get("sota"), dict) else {}
         rows = v.as_list(sota.get("rows"))
         keys = [row_key(r) for r in rows if isinstance(r, dict)]
+        self.where = where
         benchmark, _ = self._benchmark(name, entry, task, parent, keys)
         if task not in self.bench_tasks[benchmark.pk]:
             Benchmark.tasks.through.objects.create(benchmark_id=benchmark.pk, task_id=task)
@@ -232,31 +255,16 @@ class TableImporter:
             sota.get("metric_directions") if isinstance(sota.get("metric_directions"), dict) else {}
         )
         metrics = {}
+        # Every metric the table names (its list and its rows' keys): a metric named only
+        # "Test" takes the direction its neighbours share (direction_guess.guess_in_table).
+        names = {m[:200] for m in v.string_list(sota.get("metrics"))}
+        for r in rows:
+            if isinstance(r, dict) and isinstance(r.get("metrics"), dict):
+                names.update(v.clean_text(k)[:200] for k in r["metrics"])
 
         def metric(mname: str) -> int:
             if mname not in metrics:
-                spec = directions.get(mname) if isinstance(directions.get(mname), dict) else {}
-                hib = spec.get("higher_is_better")
-                pk, created = ctx.metrics.get(
-                    mname,
-                    higher_is_better=v.guess_higher_is_better(mname)
-                    if not isinstance(hib, bool)
-                    else hib,
-                )
-                if created:
-                    ctx.report.count("metrics", "created")
-                if (benchmark.pk, pk) not in self.links:
-                    BenchmarkMetric.objects.create(
-                        benchmark_id=benchmark.pk,
-                        metric_id=pk,
-                        higher_is_better=hib if isinstance(hib, bool) else None,
-                    )
-                    self.links.add((benchmark.pk, pk))
-                elif isinstance(hib, bool):
-                    BenchmarkMetric.objects.filter(benchmark_id=benchmark.pk, metric_id=pk).exclude(
-                        higher_is_better=hib
-                    ).update(higher_is_better=hib)
-                metrics[mname] = pk
+                metrics[mname] = self.metric(benchmark.pk, mname, directions.get(mname), names)
             return metrics[mname]
 
         for mname in v.string_list(sota.get("metrics")):
@@ -270,6 +278,46 @@ class TableImporter:
             self.flush()
         for i, sub in enumerate(v.as_list(entry.get("subdatasets"))):
             self.table(sub, f"{where}.subdatasets[{i}]", task, benchmark)
+
+    def metric(self, benchmark: int, name: str, spec, table_names) -> int:
+        """The metric ``name`` of a table, linked to its benchmark with its direction there: as
+        the file gives it (VeriSOTA's extended export), else guessed (``direction_guess``); a
+        link a curator corrected keeps its correction."""
+        ctx = self.ctx
+        hib = spec.get("higher_is_better") if isinstance(spec, dict) else None
+        from_file = isinstance(hib, bool)
+        pk, created = ctx.metrics.get(
+            name,
+            higher_is_better=hib if from_file else guess_higher_is_better(name),
+            direction_source=DirectionSource.ARCHIVE if from_file else DirectionSource.NAME,
+        )
+        if created:
+            ctx.report.count("metrics", "created")
+            self.metric_hib[pk] = hib if from_file else guess_higher_is_better(name)
+        if from_file:
+            wanted = [hib, DirectionSource.ARCHIVE]
+        else:
+            guess, why = guess_in_table(name, table_names)
+            own = self.metric_hib.get(pk, True)
+            wanted = [guess, DirectionSource.TABLE] if why == TABLE and guess != own else None
+        link = self.links.get((benchmark, pk))
+        if link is None:
+            hib_value, source = wanted or [None, DirectionSource.UNKNOWN]
+            BenchmarkMetric.objects.create(
+                benchmark_id=benchmark,
+                metric_id=pk,
+                higher_is_better=hib_value,
+                direction_source=source,
+            )
+            self.links[(benchmark, pk)] = [hib_value, source]
+        elif wanted is not None and link[0] != wanted[0]:
+            # The file's direction replaces anything; a table guess fills an uncorrected link.
+            if from_file or link[0] is None:
+                BenchmarkMetric.objects.filter(benchmark_id=benchmark, metric_id=pk).update(
+                    higher_is_better=wanted[0], direction_source=wanted[1]
+                )
+                self.links[(benchmark, pk)] = list(wanted)
+        return pk
 
     def _keys(self, benchmark: int) -> set:
         """(row key, metric) of the benchmark's archive results, read when first asked for."""
@@ -290,24 +338,22 @@ class TableImporter:
             return
         model_name = v.clean_text(row.get("model_name"))[:300]
         values = row.get("metrics") if isinstance(row.get("metrics"), dict) else {}
-        if not model_name:
-            report.count(KIND, "skipped")
-            report.warn(where, "no model_name, row skipped")
-            return
         if not values:
             report.count(KIND, "skipped")
             report.warn(where, "no metric values, row skipped")
             return
+        if not model_name:
+            model_name = UNNAMED
+            report.warn(where, f"no model_name: its values are kept as {UNNAMED!r}")
         key = row_key(row)
         paper = self.paper(row, where)
+        date = v.parse_date(row.get("paper_date"))
         extra = {
             "paper_title": row.get("paper_title")
             if isinstance(row.get("paper_title"), str)
             else "",
             "paper_url": v.http_url(row.get("paper_url")),
-            "paper_date": v.parse_date(row.get("paper_date")).isoformat()
-            if v.parse_date(row.get("paper_date"))
-            else None,
+            "paper_date": date.isoformat() if date else None,
             "code_links": _links(row.get("code_links")),
             "model_links": _links(row.get("model_links")),
         }
@@ -339,6 +385,7 @@ class TableImporter:
                 value=parsed[0] if parsed else None,
                 ci95=parsed[1] if parsed else None,
                 raw_value=raw_text[:100],
+                date=date,
                 uses_additional_data=v.as_bool(row.get("uses_additional_data")),
                 archive_key=key,
                 archive_row=extra,
@@ -360,16 +407,19 @@ class TableImporter:
                     f"code link {str(link_url)[:80]!r} is not an http(s) URL, dropped",
                 )
         title = v.clean_text(row.get("paper_title"))
-        if not (title or url):
-            return None
-        item = {"paper_title": title, ("paper_url" if v.is_pwc_url(url) else "paper_url_abs"): url}
-        pk = paper_for(item, self.ctx)
         date = v.parse_date(row.get("paper_date"))
         if row.get("paper_date") and date is None:
             report.warn(where, f"paper_date {str(row['paper_date'])[:40]!r} is not a date, dropped")
+        links = _links(row.get("code_links"))
+        item = {"paper_title": title, ("paper_url" if v.is_pwc_url(url) else "paper_url_abs"): url}
+        pk = paper_for(item, self.ctx) if title or url else None
+        if pk is None:
+            if links:  # kept with the row (archive_row), exported back with it
+                report.warn(where, "no paper to attach its code links to: kept on the row only")
+            return None
         if date:
             self.dates.setdefault(pk, date)
-        for link in _links(row.get("code_links")):
+        for link in links:
             self.code_links.setdefault((pk, link["url"]), v.as_bool(link.get("official")))
         return pk
 

@@ -19,26 +19,8 @@ _VALUE = re.compile(
 _TRAILING_MARKS = "*†‡§¶#'\""
 _SCALE = {None: 1.0, "%": 1.0, "k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9}
 _SCALE.update({k.upper(): v for k, v in list(_SCALE.items()) if k})
-
-# Names of metrics for which less is better (the archive format carries no direction).
-LOWER_IS_BETTER = re.compile(
-    r"(?<![a-z])("
-    r"error|err|wer|cer|ter|per|bpc|bpb|bits?[ -]per[ -](?:char(?:acter)?|byte|dim)|nll|"
-    r"perplexity|ppl|mae|mse|rmse|rmsle|mape|smape|fid|kid|lpips|params|parameters|"
-    r"#?\s?params|flops|gflops|macs|latency|inference time|runtime|time|seconds|ms|"
-    r"rank|mean rank|median rank|loss|distance|regret|eer|far|frr|miss rate|"
-    r"abs ?rel|sq ?rel|chamfer|emd|hausdorff|epe|ade|fde|model size|memory|"
-    r"log[- ]?likelihood loss|cross[- ]entropy"
-    r")(?![a-z])",
-    re.I,
-)
-# ... unless the name says it is a rate of something good ("Error reduction", "1 - error").
-_HIGHER_DESPITE = re.compile(r"reduction|accuracy|recall@|hits@|improvement|speed ?up", re.I)
-
-
-def guess_higher_is_better(metric_name: str) -> bool:
-    name = metric_name or ""
-    return bool(_HIGHER_DESPITE.search(name)) or not LOWER_IS_BETTER.search(name)
+MAX_NUMBER_TEXT = 100  # characters: a longer cell is text, never parsed as a number
+MAX_FLOAT_INT = 10**308
 
 
 def clean_text(raw) -> str:
@@ -60,9 +42,11 @@ def parse_value(raw) -> tuple[float, float | None] | None:
     if isinstance(raw, bool) or raw is None:
         return None
     if isinstance(raw, int | float):
+        if isinstance(raw, int) and not -MAX_FLOAT_INT < raw < MAX_FLOAT_INT:
+            return None  # float() would raise
         value = float(raw)
         return (value, None) if value == value and abs(value) != float("inf") else None
-    if not isinstance(raw, str):
+    if not isinstance(raw, str) or len(raw) > MAX_NUMBER_TEXT:
         return None
     text = unicodedata.normalize("NFKC", raw.translate(_INVISIBLE)).translate(_MINUSES)
     text = text.strip().rstrip(_TRAILING_MARKS).strip().replace(",", "")
@@ -159,16 +143,23 @@ def string_list(raw) -> list[str]:
     return [t for t in (clean_text(x) for x in as_list(raw)) if t]
 
 
-def as_int(raw) -> int | None:
+_ASCII_INT = re.compile(r"[-+]?[0-9]{1,18}\Z")
+
+
+def as_int(raw, lo: int = -(10**18), hi: int = 10**18) -> int | None:
+    """An integer from a number or ASCII digits, within [lo, hi]; None otherwise (``"²"`` is
+    a digit to ``str.isdigit`` but no number here; a value past the bounds is never built)."""
     if isinstance(raw, bool):
         return None
     if isinstance(raw, int):
-        return raw
-    if isinstance(raw, float) and raw.is_integer():
-        return int(raw)
-    if isinstance(raw, str) and raw.strip().isdigit():
-        return int(raw.strip())
-    return None
+        n = raw
+    elif isinstance(raw, float) and raw.is_integer() and abs(raw) < 1e18:
+        n = int(raw)
+    elif isinstance(raw, str) and _ASCII_INT.match(raw.strip()):
+        n = int(raw.strip())
+    else:
+        return None
+    return n if lo <= n <= hi else None
 
 
 def as_bool(raw) -> bool:

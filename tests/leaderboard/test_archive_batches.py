@@ -152,7 +152,7 @@ def test_an_item_listed_twice_in_one_batch_updates_what_the_first_made(tmp_path,
     assert Paper.objects.get().abstract == "Abstract 0."
 
 
-def test_models_of_all_tables_are_created_once_whatever_their_case(tmp_path, capsys):
+def test_a_model_keeps_each_spelling_of_its_name(tmp_path, capsys):
     def table(dataset, model):
         return {
             "dataset": dataset,
@@ -166,10 +166,15 @@ def test_models_of_all_tables_are_created_once_whatever_their_case(tmp_path, cap
         {"task": "Image Classification", "datasets": [table("CIFAR-10", "ResNet-50")]},
         {"task": "Object Detection", "datasets": [table("COCO", "resnet-50")]},
     ]
-    call_command("import_archive", str(write(tmp_path / "a", t=data) / "t.json"))
-    assert "models: 1 created" in summary(capsys)
-    assert Model.objects.count() == 1
-    assert Result.objects.filter(model__name="ResNet-50").count() == 2
+    folder = write(tmp_path / "a", t=data)
+    call_command("import_archive", str(folder / "t.json"))
+    # Each spelling is shown as the archive wrote it (not the first one met for both).
+    assert "models: 2 created" in summary(capsys)
+    assert sorted(Model.objects.values_list("name", flat=True)) == ["ResNet-50", "resnet-50"]
+    assert Result.objects.get(benchmark__name="COCO").model.name == "resnet-50"
+    call_command("import_archive", str(folder / "t.json"))
+    assert "models:" not in summary(capsys).split("Summary:")[-1]  # none created again
+    assert Model.objects.count() == 2
 
 
 def test_it_skips_an_item_past_a_bound_and_reads_the_rest(tmp_path, capsys, monkeypatch):
