@@ -10,6 +10,7 @@ from .models import (
     CodeLink,
     Collection,
     Dataset,
+    DirectionSource,
     Method,
     Metric,
     Model,
@@ -33,7 +34,8 @@ class BenchmarkMetricInline(admin.TabularInline):
 
     model = BenchmarkMetric
     extra = 0
-    fields = ["metric", "higher_is_better"]
+    fields = ["metric", "higher_is_better", "direction_source", "description"]
+    readonly_fields = ["direction_source"]
     autocomplete_fields = ["metric"]
     verbose_name = "metric (direction in this benchmark)"
     verbose_name_plural = "metrics (direction in this benchmark)"
@@ -104,12 +106,24 @@ class MethodAdmin(admin.ModelAdmin):
 class BenchmarkMetricAdmin(admin.ModelAdmin):
     """Every (benchmark, metric) pair with its direction, correctable in the list itself."""
 
-    list_display = ["benchmark", "metric", "higher_is_better"]
+    list_display = ["benchmark", "metric", "higher_is_better", "direction_source"]
     list_editable = ["higher_is_better"]
-    list_filter = ["higher_is_better", "metric__higher_is_better"]
+    list_filter = ["higher_is_better", "direction_source", "metric__higher_is_better"]
     list_select_related = ["benchmark", "metric"]
     search_fields = ["benchmark__name", "metric__name"]
     autocomplete_fields = ["benchmark", "metric"]
+    readonly_fields = ["direction_source"]
+
+    def save_model(self, request, obj, form, change):
+        mark_curated(form, obj)
+        super().save_model(request, obj, form, change)
+
+
+def mark_curated(form, obj) -> None:
+    """A direction a curator set in a form is marked as theirs (no longer a guess)."""
+    if "higher_is_better" in form.changed_data:
+        curated = obj.higher_is_better is not None or isinstance(obj, Metric)
+        obj.direction_source = DirectionSource.CURATOR if curated else DirectionSource.UNKNOWN
 
 
 @admin.register(Dataset)
@@ -124,10 +138,15 @@ class DatasetAdmin(admin.ModelAdmin):
 
 @admin.register(Metric)
 class MetricAdmin(admin.ModelAdmin):
-    list_display = ["name", "unit", "higher_is_better"]
-    list_filter = ["higher_is_better"]
+    list_display = ["name", "unit", "higher_is_better", "direction_source"]
+    list_filter = ["higher_is_better", "direction_source"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
+    readonly_fields = ["direction_source"]
+
+    def save_model(self, request, obj, form, change):
+        mark_curated(form, obj)
+        super().save_model(request, obj, form, change)
 
 
 @admin.register(Model)
@@ -147,6 +166,13 @@ class BenchmarkAdmin(admin.ModelAdmin):
     filter_horizontal = ["tasks"]
     autocomplete_fields = ["dataset"]
     inlines = [BenchmarkMetricInline, BenchmarkResultInline]
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is BenchmarkMetric:
+            for f in formset.forms:
+                if f.has_changed() and hasattr(f, "cleaned_data"):
+                    mark_curated(f, f.instance)
+        super().save_formset(request, form, formset, change)
 
 
 @admin.register(Paper)

@@ -1,5 +1,5 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
+from django.db.models.signals import post_migrate, post_save
 
 
 class LeaderboardConfig(AppConfig):
@@ -7,6 +7,7 @@ class LeaderboardConfig(AppConfig):
     verbose_name = "Leaderboard"
 
     def ready(self):
+        from .authors import on_paper_saved
         from .counters import install_counters
         from .search_sql import install_search
         from .signals import install_version_triggers
@@ -16,3 +17,6 @@ class LeaderboardConfig(AppConfig):
         )
         post_migrate.connect(install_search, sender=self, dispatch_uid="leaderboard_search")
         post_migrate.connect(install_counters, sender=self, dispatch_uid="leaderboard_counters")
+        post_save.connect(
+            on_paper_saved, sender=self.get_model("Paper"), dispatch_uid="leaderboard_authors"
+        )

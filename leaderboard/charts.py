@@ -62,7 +62,9 @@ def progress_chart(
     95% half-width, label) are drawn apart, as diamonds with their interval as a whisker. One
     point or one date gets an axis around it (its date labelled under it, a y range of a few
     units), and a percentage axis never passes 100."""
-    verified = verified or []
+    # A day or a verified row without a number (text values only) is no point on the chart.
+    points = [(d, v) for d, v in points if d is not None and v is not None]
+    verified = [p for p in verified or [] if p[0] is not None and p[1] is not None]
     if not points and not verified:
         return {"empty": True}
     days = [d.toordinal() for d, _ in points] + [d.toordinal() for d, *_ in verified]

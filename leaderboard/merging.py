@@ -8,7 +8,7 @@ duplicates are deleted. One transaction: a conflict leaves everything as it was.
 from django.db import transaction
 from django.db.models import Q
 
-from .models import CodeLink, Paper, PaperSearch, Result
+from .models import CodeLink, Paper, PaperAuthor, PaperSearch, Result
 
 
 class MergeConflict(ValueError):
@@ -44,7 +44,7 @@ def merge_papers(keep: Paper, duplicates: list[Paper]) -> int:
                 )
             row.delete()  # the same archive row, listed under both papers
         for rel in Paper._meta.related_objects:
-            if rel.related_model is PaperSearch:  # derived from the paper by a trigger
+            if rel.related_model in (PaperSearch, PaperAuthor):  # derived from the paper
                 continue
             if rel.one_to_many or rel.one_to_one:
                 rel.related_model._base_manager.filter(**{rel.field.name: dup}).update(

@@ -522,6 +522,14 @@ class Result(models.Model):
         return self.source == self.Source.VERIFIED
 
     @property
+    def row_date(self):
+        """The row's own date, else its paper's; None when neither is known (such a row is
+        listed, never charted on some other day)."""
+        if self.date is not None:
+            return self.date
+        return self.paper.date if self.paper_id is not None else None
+
+    @property
     def level_name(self) -> str:
         """``archive``, ``evaluated`` or ``reproduced`` (the API's ``verification_level``)."""
         return self.verification_level or "archive" if self.is_verified else "archive"

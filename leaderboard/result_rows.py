@@ -16,6 +16,8 @@ VALUE_FIELDS = (
     "metric__higher_is_better",
     "value",
     "raw_value",
+    "ci95",
+    "date",
     "model__name",
     "paper__slug",
     "paper__title",
@@ -44,7 +46,7 @@ def result_rows(rows: list[dict]) -> list[dict]:
     out = []
     for r in rows:
         b = benchmarks[r["benchmark_id"]]
-        date, verified_at = r["paper__date"], r["verified_at"]
+        date, verified_at = r["date"] or r["paper__date"], r["verified_at"]
         out.append(
             {
                 "id": r["id"],
@@ -56,6 +58,7 @@ def result_rows(rows: list[dict]) -> list[dict]:
                 "higher_is_better": r["metric__higher_is_better"],
                 "value": r["value"],
                 "raw_value": r["raw_value"],
+                "ci95": r["ci95"],
                 "model": r["model__name"],
                 "paper": r["paper__slug"],
                 "paper_title": r["paper__title"],

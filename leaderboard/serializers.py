@@ -39,7 +39,16 @@ class ResultSerializer(serializers.ModelSerializer):
     model = serializers.CharField(source="model.name")
     paper = serializers.CharField(source="paper.slug", allow_null=True, default=None)
     paper_title = serializers.CharField(source="paper.title", allow_null=True, default=None)
-    paper_date = serializers.DateField(source="paper.date", allow_null=True, default=None)
+    paper_date = serializers.DateField(
+        source="row_date",
+        allow_null=True,
+        default=None,
+        help_text="The row's own date (as the archive row gives it), else its paper's",
+    )
+    ci95 = serializers.FloatField(
+        allow_null=True,
+        help_text="The ± the source gave with the value (an archive row's interval)",
+    )
     verified = serializers.BooleanField(source="is_verified")
     verification_level = serializers.ChoiceField(
         source="level_name",
@@ -64,6 +73,7 @@ class ResultSerializer(serializers.ModelSerializer):
             "higher_is_better",
             "value",
             "raw_value",
+            "ci95",
             "model",
             "paper",
             "paper_title",
@@ -95,10 +105,11 @@ class ResultSerializer(serializers.ModelSerializer):
             "higher_is_better": metric.higher_is_better,
             "value": r.value,
             "raw_value": r.raw_value,
+            "ci95": r.ci95,
             "model": r.model.name,
             "paper": paper.slug if paper else None,
             "paper_title": paper.title if paper else None,
-            "paper_date": paper.date.isoformat() if paper and paper.date else None,
+            "paper_date": r.row_date.isoformat() if r.row_date else None,
             "uses_additional_data": r.uses_additional_data,
             "source": r.source,
             "verified": r.is_verified,

@@ -5,7 +5,7 @@ Each function runs a fixed number of queries, however many rows the benchmark ho
 from django.db.models import Count, Max, Min, Q
 from django.db.models.functions import Coalesce, TruncDate
 
-from .models import Benchmark, Metric, Result
+from .models import Benchmark, BenchmarkMetric, CodeLink, DirectionSource, Metric, Result
 
 SOTA_ROWS = 100
 
@@ -63,13 +63,16 @@ def sota_tables(benchmark: Benchmark, limit: int = SOTA_ROWS) -> list[dict]:
 
 def progress(benchmark: Benchmark, metric: Metric, archive_only: bool = False) -> list[tuple]:
     """(date, best value that day) for every dated day, oldest first (one query); with
-    ``archive_only``, of the archive rows (the chart draws verified rows apart)."""
+    ``archive_only``, of the archive rows (the chart draws verified rows apart). A row's day is
+    its own date, else its paper's; a row with neither is not charted (never on the day it was
+    imported), nor is a value that is not a number (a day of text only is no point)."""
     best = Max("value") if metric.higher_is_better else Min("value")
-    qs = Result.objects.filter(benchmark=benchmark, metric=metric)
+    qs = Result.objects.filter(benchmark=benchmark, metric=metric, value__isnull=False)
     if archive_only:
         qs = qs.archive()
     return list(
-        qs.annotate(day=Coalesce("paper__date", TruncDate("created_at")))
+        qs.annotate(day=Coalesce("date", "paper__date"))
+        .filter(day__isnull=False)
         .values("day")
         .annotate(best=best)
         .order_by("day")
@@ -91,3 +94,38 @@ def verified_points(benchmark: Benchmark, metric: Metric, limit: int = VERIFIED_
         .values_list("day", "reproduced_value", "value", "reproduced_ci95", "model__name")[:limit]
     )
     return [(day, value if rep is None else rep, ci, name) for day, rep, value, ci, name in rows]
+
+
+def row_code_links(rows) -> None:
+    """Set ``code`` on each row: its own code links (an archive row's, as the archive gave
+    them), else its paper's (official first; one query for the rows without their own)."""
+    wanted = set()
+    for r in rows:
+        own = (r.archive_row or {}).get("code_links") if isinstance(r.archive_row, dict) else None
+        r.code = [c for c in own if isinstance(c, dict) and c.get("url")] if own else None
+        if r.code is None and r.paper_id is not None:
+            wanted.add(r.paper_id)
+    by_paper: dict = {}
+    if wanted:
+        links = CodeLink.objects.filter(paper_id__in=wanted).order_by("-official", "url")
+        for paper_id, url, official in links.values_list("paper_id", "url", "official"):
+            by_paper.setdefault(paper_id, []).append({"url": url, "official": official})
+    for r in rows:
+        if r.code is None:
+            r.code = by_paper.get(r.paper_id, [])[:3]
+
+
+def direction_note(benchmark: Benchmark, metric: Metric) -> str:
+    """Where the direction the table is ranked by comes from, in words: the guess of its
+    name, of its table's other metrics, the imported file, or a curator (one query)."""
+    link = BenchmarkMetric.objects.filter(benchmark=benchmark, metric=metric).first()
+    if link is not None and link.higher_is_better is not None:
+        source = link.direction_source or DirectionSource.CURATOR
+    else:
+        source = metric.direction_source
+    if not source:
+        return ""
+    note = DirectionSource(source).label
+    if source in (DirectionSource.NAME, DirectionSource.TABLE):
+        note += "; a curator can correct it"
+    return note

@@ -8,7 +8,14 @@ from . import charts, counters, paper_pages, ranking
 from .bests import attach_bests, related_papers
 from .cache import CachedCountPaginator, versioned
 from .models import Benchmark, CodeLink, Dataset, Paper, Result, Task
-from .sota import benchmark_metrics, progress, ranked_rows, verified_points
+from .sota import (
+    benchmark_metrics,
+    direction_note,
+    progress,
+    ranked_rows,
+    row_code_links,
+    verified_points,
+)
 
 PER_PAGE = 25
 SOTA_PER_PAGE = 50
@@ -129,6 +136,7 @@ def benchmark_detail(request, slug):
         previous = rows[start - 2] if start > 1 else None  # the last row of the page before
         page.object_list = list(page.object_list)
         ranking.annotate_ranks(page.object_list, previous)
+        row_code_links(page.object_list)
         chart = charts.progress_chart(
             progress(benchmark, metric, archive_only=True),
             metric.higher_is_better,
@@ -145,6 +153,7 @@ def benchmark_detail(request, slug):
             "metric": metric,
             "page": page,
             "chart": chart,
+            "direction_note": direction_note(benchmark, metric) if metric else "",
         },
     )
 

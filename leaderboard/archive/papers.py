@@ -2,6 +2,7 @@
 
 from types import SimpleNamespace
 
+from .. import authors
 from ..models import Method, Paper
 from . import values as v
 from .common import Context, bulk_insert, chunks, int_field, valid_items, where_in
@@ -122,7 +123,7 @@ def _write_batch(rows, ctx: Context) -> None:
         row[0]: SimpleNamespace(**dict(zip(columns, row, strict=True)))
         for row in where_in(Paper.objects, "id", set(found.values())).values_list(*columns)
     }
-    to_update, changed, pk_of, changed_fields = [], set(), {}, set()
+    to_update, changed, pk_of, changed_fields, author_changes = [], set(), {}, set(), {}
     pending, pending_keys, pending_of = [], {}, {}
     for n, (f, _, _) in enumerate(rows):
         paper = existing.get(found.get(n))
@@ -149,6 +150,8 @@ def _write_batch(rows, ctx: Context) -> None:
                 setattr(paper, name, new)
                 dirty = True
                 changed_fields.add(name)
+                if name == "authors":
+                    author_changes[paper.pk] = new
         if dirty:
             to_update.append(Paper(**vars(paper)))
             changed.add(paper.pk)
@@ -157,11 +160,13 @@ def _write_batch(rows, ctx: Context) -> None:
         bulk_insert(pending)
         for paper in pending:
             index.add(paper.pk, paper.pwc_url, paper.arxiv_id, paper.url, paper.title)
+        bulk_insert([row for p in pending for row in authors.rows_of(p.pk, p.authors)])
         report.count(KIND, "created", len(pending))
     for n, j in pending_of.items():
         pk_of[n] = pending[j].pk
     if to_update:
         Paper.objects.bulk_update(to_update, sorted(changed_fields), batch_size=500)
+    authors.sync(author_changes)
     changed |= _add_links(Paper.tasks.through, "task_id", rows, pk_of, 1)
     changed |= _add_links(Paper.methods.through, "method_id", rows, pk_of, 2)
     counted = set()

@@ -240,7 +240,7 @@ class PwcResultSerializer(serializers.Serializer):
 
     def to_representation(self, r):
         value = r.raw_value or ("" if r.value is None else f"{r.value:.6g}")
-        date = r.paper.date if r.paper_id and r.paper.date else None
+        date = r.row_date
         return {
             "id": str(r.pk),
             "best_rank": getattr(r, "best_rank", None),

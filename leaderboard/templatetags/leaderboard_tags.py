@@ -21,7 +21,16 @@ def interval(result):
     (``ci95``, where the catalogue has it); None when it has none."""
     if result.is_verified and result.reproduced_ci95 is not None:
         return result.reproduced_ci95
-    return getattr(result, "ci95", None)
+    ci = getattr(result, "ci95", None)
+    if ci is not None and shows_interval(result.raw_value):
+        return None  # "0.7426 ± 0.0017" as written: the interval is shown once, not twice
+    return ci
+
+
+def shows_interval(raw_value) -> bool:
+    """Whether a value's text already carries its interval ("84.2 ± 0.4", "2.53+/-0.40")."""
+    text = raw_value or ""
+    return "±" in text or "+/-" in text or "+-" in text
 
 
 @register.filter

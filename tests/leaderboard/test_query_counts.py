@@ -38,7 +38,9 @@ def test_the_benchmark_page_runs_the_same_queries_for_a_few_rows_and_for_hundred
     make_verified(omniglot, accuracy, 99.95, model="Another verified")
     many = _queries(client, omniglot.get_absolute_url())
     assert many == few
-    assert few <= 8  # the catalogue version is read once, by the page cache
+    # The catalogue version is read once, by the page cache; the rows' code links (their
+    # papers', for rows without their own) and the direction's source are one query each.
+    assert few <= 10
 
 
 @pytest.mark.parametrize(
