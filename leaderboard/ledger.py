@@ -1,4 +1,5 @@
-"""The public ledger: every published verdict and every archive import, newest first.
+"""The public ledger: every published verdict, every archive import and every curator's change
+through the v1 API's write calls (``CatalogueEdit``), newest first.
 
 Verified rows come with their difference from the benchmark's previous best (the best value of
 the same benchmark and metric published before it) and a "new state of the art" mark when they
@@ -17,14 +18,14 @@ from itertools import groupby
 from django.db.models import Count, Max, Min, OuterRef, Subquery
 from django.db.models.functions import TruncDate
 
-from .models import Benchmark, Result
+from .models import Benchmark, CatalogueEdit, Result
 
 LIMIT = 100
 
 
 @dataclass
 class Entry:
-    kind: str  # "verified" or "import"
+    kind: str  # "verified", "import" or "edit"
     at: datetime.datetime
     benchmark: Benchmark | None = None
     result: Result | None = None
@@ -33,6 +34,7 @@ class Entry:
     difference: float | None = None  # value - previous best, signed (+ is better)
     new_sota: bool = False
     metric: str = ""
+    edit: CatalogueEdit | None = None
 
     @property
     def day(self) -> datetime.date:
@@ -40,6 +42,15 @@ class Entry:
 
     @property
     def title(self) -> str:
+        if self.kind == "edit":
+            e = self.edit
+            where = (
+                f" on {self.benchmark.name}" if self.benchmark and e.kind != "evaluation" else ""
+            )
+            return (
+                f"{e.kind.capitalize()} {e.label} {e.get_action_display()}{where} by curator "
+                f"{e.username or 'unknown'} through the API (claimed, not re-run)"
+            )
         if self.kind == "import":
             plural = "s" if self.count != 1 else ""
             return f"{self.count} archive result{plural} imported on {self.benchmark.name}"
@@ -123,11 +134,25 @@ def import_entries(benchmark=None, before=None, limit: int = LIMIT) -> list[Entr
     return [Entry("import", g["last"], benchmarks[g["benchmark_id"]], count=g["n"]) for g in groups]
 
 
+def edit_entries(benchmark=None, before=None, limit: int = LIMIT) -> list[Entry]:
+    """Curators' changes through the v1 API (``leaderboard/pwc/writes.py``), one query."""
+    qs = CatalogueEdit.objects.select_related("benchmark").order_by("-at", "-id")
+    if benchmark is not None:
+        qs = qs.filter(benchmark=benchmark)
+    if before is not None:
+        qs = qs.filter(at__date__lt=before)
+    return [Entry("edit", e.at, e.benchmark, edit=e) for e in qs[:limit]]
+
+
 def ledger(
     benchmark=None, before=None, limit: int = LIMIT
 ) -> tuple[list[Day], datetime.date | None]:
     """Days of entries, newest first, and the ``before`` of the next (older) page, if any."""
-    entries = verified_entries(benchmark, before, limit) + import_entries(benchmark, before, limit)
+    entries = (
+        verified_entries(benchmark, before, limit)
+        + import_entries(benchmark, before, limit)
+        + edit_entries(benchmark, before, limit)
+    )
     entries.sort(key=lambda e: (e.at, e.kind == "verified"), reverse=True)
     older = None
     if len(entries) > limit:

@@ -61,6 +61,8 @@ class LedgerFeed(Feed):
     def item_description(self, entry):
         if entry.kind == "import":
             return "Imported from the Papers With Code archive: not re-run."
+        if entry.kind == "edit":
+            return f"{entry.title}. What the API writes is claimed, not re-run."
         r = entry.result
         text = (
             f"Reproduced {r.reproduced_value:.2f} ± {r.reproduced_ci95:.2f} by the reference run "
@@ -80,11 +82,15 @@ class LedgerFeed(Feed):
     def item_link(self, entry):
         if entry.kind == "verified" and entry.result.verification_url:
             return entry.result.verification_url
+        if entry.benchmark is None:
+            return reverse("leaderboard:log")
         return reverse("leaderboard:benchmark", args=[entry.benchmark.slug])
 
     def item_guid(self, entry):
         if entry.kind == "verified":
             return f"tag:verisota,2026:result/{entry.result.pk}"
+        if entry.kind == "edit":
+            return f"tag:verisota,2026:edit/{entry.edit.pk}"
         return f"tag:verisota,2026:import/{entry.benchmark.slug}/{entry.day.isoformat()}"
 
     item_guid_is_permalink = False
@@ -96,7 +102,7 @@ class LedgerFeed(Feed):
         return entry.at
 
     def item_categories(self, entry):
-        tags = ["verified" if entry.kind == "verified" else "archive import"]
+        tags = [{"verified": "verified", "edit": "curator edit"}.get(entry.kind, "archive import")]
         if entry.new_sota:
             tags.append("new state of the art")
         return tags

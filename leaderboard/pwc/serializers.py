@@ -8,6 +8,8 @@ from urllib.parse import urlsplit
 from django.urls import reverse
 from rest_framework import serializers
 
+from ..urls_safe import http_url_or_empty
+
 _YEAR = re.compile(r"\s*'?(\d{4}|\d{2})\s*$")
 
 
@@ -161,6 +163,8 @@ class PwcDatasetSerializer(serializers.Serializer):
     full_name = serializers.CharField(allow_null=True)
     url = serializers.CharField(allow_null=True)
     description = serializers.CharField(help_text="VeriSOTA")
+    num_papers = serializers.IntegerField(help_text="VeriSOTA: as Papers With Code counted")
+    pwc_url = serializers.CharField(allow_null=True, help_text="VeriSOTA: its PWC page")
     page_url = serializers.CharField()
 
     def to_representation(self, d):
@@ -170,6 +174,8 @@ class PwcDatasetSerializer(serializers.Serializer):
             "full_name": _none(getattr(d, "full_name", "")),
             "url": _none(getattr(d, "homepage", "") or d.url),
             "description": d.description or "",
+            "num_papers": getattr(d, "num_papers", 0),
+            "pwc_url": _none(http_url_or_empty(getattr(d, "pwc_url", ""))),
             "page_url": d.get_absolute_url(),
         }
 
@@ -269,6 +275,8 @@ class PwcMethodSerializer(serializers.Serializer):
     description = serializers.CharField()
     paper = serializers.CharField(allow_null=True)
     introduced_year = serializers.IntegerField(allow_null=True, help_text="VeriSOTA")
+    num_papers = serializers.IntegerField(help_text="VeriSOTA: as Papers With Code counted")
+    pwc_url = serializers.CharField(allow_null=True, help_text="VeriSOTA: its PWC page")
     page_url = serializers.CharField()
 
     def to_representation(self, m):
@@ -279,6 +287,8 @@ class PwcMethodSerializer(serializers.Serializer):
             "description": m.description or "",
             "paper": m.paper.slug if m.paper_id else None,
             "introduced_year": m.introduced_year,
+            "num_papers": m.num_papers,
+            "pwc_url": _none(http_url_or_empty(m.pwc_url)),
             "page_url": reverse("leaderboard:method", args=[m.slug]),
         }
 

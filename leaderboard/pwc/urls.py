@@ -1,7 +1,8 @@
 from django.urls import re_path
 from rest_framework.routers import SimpleRouter
 
-from . import views
+from . import views, writes
+from .authors import AuthorViewSet
 from .views import Area, Method
 
 # The client asks for "/papers/" and once for "/repositories/{owner}" without a slash: both work.
@@ -9,9 +10,11 @@ router = SimpleRouter()
 router.trailing_slash = "/?"
 router.register("papers", views.PaperViewSet, basename="pwc-paper")
 router.register("search", views.SearchViewSet, basename="pwc-search")
-router.register("tasks", views.TaskViewSet, basename="pwc-task")
-router.register("datasets", views.DatasetViewSet, basename="pwc-dataset")
-router.register("evaluations", views.EvaluationViewSet, basename="pwc-evaluation")
+# Tasks, datasets and evaluation tables take writes from staff tokens (pwc/writes.py).
+router.register("tasks", writes.TaskViewSet, basename="pwc-task")
+router.register("datasets", writes.DatasetViewSet, basename="pwc-dataset")
+router.register("evaluations", writes.EvaluationViewSet, basename="pwc-evaluation")
+router.register("authors", AuthorViewSet, basename="pwc-author")
 if Method() is not None:
     router.register("methods", views.MethodViewSet, basename="pwc-method")
 if Area() is not None:
@@ -21,6 +24,11 @@ ID = r"(?P<{}>[^/]+)"
 repos = views.RepositoryViewSet
 confs = views.ConferenceViewSet
 urlpatterns = [
+    re_path(
+        r"^rpc/evaluation-synchronize/?$",
+        writes.SynchronizeView.as_view(),
+        name="pwc-evaluation-synchronize",
+    ),
     re_path(r"^repositories/?$", repos.as_view({"get": "list"}), name="pwc-repository-list"),
     re_path(
         rf"^repositories/{ID.format('owner')}/{ID.format('name')}/papers/?$",

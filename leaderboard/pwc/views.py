@@ -40,6 +40,7 @@ from ..models import (
     direction_expression,
 )
 from . import serializers as s
+from .ids import paper_or_404
 from .pagination import PwcPagination
 
 ID = r"[^/]+"
@@ -191,7 +192,11 @@ class PaperViewSet(V1ViewSet):
         return super().list(request, *args, **kwargs)
 
     def _paper(self):
-        return self.object_or_404(Paper.objects.all(), slug=self.kwargs["id"])
+        return paper_or_404(self.kwargs["id"])
+
+    def get_object(self):
+        """By slug, or by the id of the PWC URL it was imported with (``pwc/ids.py``)."""
+        return paper_or_404(self.kwargs["id"], self.get_queryset())
 
     @extend_schema(parameters=PAGE_PARAMS, responses=s.PwcRepositorySerializer(many=True))
     @action(detail=True)

@@ -44,10 +44,15 @@ def pwc_python():
 
 @pytest.fixture
 def pwc(pwc_python, live_server):
-    """``pwc([(method, args, kwargs), ...])``: the client's parsed answers, in order."""
+    """``pwc([(method, args, kwargs), ...], token=None)``: the client's parsed answers, in
+    order (each call must succeed)."""
 
-    def run(calls):
-        job = {"url": live_server.url, "calls": [[n, list(a), dict(k)] for n, a, k in calls]}
+    def run(calls, token=None):
+        job = {
+            "url": live_server.url,
+            "token": token,
+            "calls": [[n, list(a), dict(k)] for n, a, k in calls],
+        }
         done = subprocess.run(
             [str(pwc_python), str(DRIVER)],
             input=json.dumps(job),
@@ -62,3 +67,40 @@ def pwc(pwc_python, live_server):
         return [a["value"] for a in answers]
 
     return run
+
+
+@pytest.fixture
+def pwc_errors(pwc_python, live_server):
+    """``pwc_errors([(method, args, kwargs), ...], token=None)``: each call's error text, or
+    None where it succeeded."""
+
+    def run(calls, token=None):
+        job = {
+            "url": live_server.url,
+            "token": token,
+            "calls": [[n, list(a), dict(k)] for n, a, k in calls],
+        }
+        done = subprocess.run(
+            [str(pwc_python), str(DRIVER)],
+            input=json.dumps(job),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        return [None if a["ok"] else a["error"] for a in json.loads(done.stdout)]
+
+    return run
+
+
+def client_methods(python) -> list[str]:
+    """The public methods of the client's ``PapersWithCodeClient``, as it lists them."""
+    done = subprocess.run(
+        [str(python), str(DRIVER)],
+        input=json.dumps({"methods": True}),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return json.loads(done.stdout)
