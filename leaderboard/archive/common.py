@@ -13,6 +13,9 @@ from ..models import Area, Collection, Dataset, Method, Metric, Model, Paper, Ta
 from . import values as v
 
 BATCH = 1000
+# The model of a row without a model_name: its value is kept, under a name that says so (and
+# exported back without a name, as the archive had it).
+UNNAMED = "(unnamed model)"
 MAX_WARNINGS_KEPT = 10_000
 
 

@@ -14,6 +14,7 @@ from collections import defaultdict
 from django.db import transaction
 
 from ..models import Benchmark, BenchmarkMetric, CodeLink, Dataset, Method, Paper, Result, Task
+from .common import UNNAMED
 
 
 def _dumps(obj) -> str:
@@ -34,6 +35,10 @@ def _stream(objects):
             yield ("\n" if first else ",\n") + _dumps(obj)
             first = False
     yield "\n]\n"
+
+
+def _date(value) -> str | None:
+    return value.isoformat() if value else None
 
 
 def _title(url: str) -> str:
@@ -157,13 +162,12 @@ def _rows(benchmarks, extended):
                         for c in CodeLink.objects.filter(paper_id=r.paper_id)
                     ]
                 links = code_links[r.paper_id]
+            anonymous = r.model.name == UNNAMED and bool(r.archive_key)
             row = out[r.benchmark_id][key] = {
-                "model_name": r.model.name,
+                "model_name": "" if anonymous else r.model.name,
                 "paper_title": extra.get("paper_title", paper.title if paper else ""),
                 "paper_url": extra.get("paper_url", (paper.url or paper.pwc_url) if paper else ""),
-                "paper_date": extra.get(
-                    "paper_date", paper.date.isoformat() if paper and paper.date else None
-                ),
+                "paper_date": extra.get("paper_date", _date(r.date or (paper and paper.date))),
                 "code_links": [
                     {
                         "title": c.get("title", ""),

@@ -22,12 +22,10 @@ from ..direction_guess import TABLE, guess_higher_is_better, guess_in_table
 from ..models import Benchmark, BenchmarkMetric, CodeLink, DirectionSource, Paper, Result, Task
 from . import values as v
 from .code_links import paper_for
-from .common import Context, Slugs, int_field
+from .common import UNNAMED, Context, Slugs, int_field
 
 KIND = "results"
 FLUSH = 2000
-# The model of a row without a model_name: its value is kept, under a name that says so.
-UNNAMED = "(unnamed model)"
 
 
 def row_key(row: dict) -> str:
