@@ -19,6 +19,7 @@ Same design as ``maml_ref download`` (which this app may not import).
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import re
 import sys
@@ -142,7 +143,7 @@ def fetch(url: str, dest: Path, expected_sha256: str | None, *, progress: bool =
                     while block := response.read(CHUNK):
                         out.write(block)
                         bar.update(len(block))
-            except OSError as exc:  # http.client.IncompleteRead among them
+            except (OSError, http.client.HTTPException) as exc:  # IncompleteRead among them
                 raise FetchError(
                     f"{url}: interrupted after {part.stat().st_size} bytes ({exc}); run the "
                     "command again to resume"

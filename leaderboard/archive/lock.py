@@ -28,7 +28,7 @@ class ImportBusy(Exception):
 
 
 def _lock_file() -> Path:
-    name = Path(str(settings.DATABASES["default"]["NAME"]))
+    name = Path(str(connection.settings_dict["NAME"]))
     if str(name) in ("", ":memory:") or str(name).startswith("file:"):
         return Path(settings.VAR_DIR) / "archive-import.lock"
     return name.with_name(name.name + ".import-lock")
