@@ -17,6 +17,7 @@ cleaned here, once for every importer, and ``note(index, path, message)`` is tol
 import gzip
 import io
 import queue
+import re
 import threading
 from collections.abc import Iterator
 from decimal import Decimal
@@ -28,6 +29,7 @@ MAX_ITEM_VALUES = 2_000_000  # one task of evaluation-tables.json holds at most 
 MAX_STRING = 1_000_000  # characters of one string (an abstract is ~2k)
 MAX_INT_DIGITS = 20  # as leaderboard/json_bounds.py: an integer of more digits is kept as text
 _INT_BOUND = 10**MAX_INT_DIGITS
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 KINDS = ("evaluation-tables", "papers", "code-links", "methods", "datasets")
 # The order --all imports them in: papers and methods before what points at them.
@@ -104,7 +106,7 @@ def _clean(text: str) -> str | None:
         try:
             text.encode("utf-8")
         except UnicodeEncodeError:
-            text, changed = text.encode("utf-8", "replace").decode("utf-8"), True
+            text, changed = _SURROGATE.sub("\ufffd", text), True
     return text if changed else None
 
 
@@ -165,8 +167,8 @@ def _build(event, value, events, notes=None):
         if event == "map_key":
             key = value
             if (fixed := _clean(key)) is not None:
-                notes.append((_path(keys, key), "NUL characters or invalid Unicode removed"))
                 key = fixed
+                notes.append((_path(keys, key), "NUL characters or invalid Unicode removed"))
             continue
         if event == "string":  # the commonest event first
             child = value

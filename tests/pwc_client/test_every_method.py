@@ -64,7 +64,7 @@ def staff_token(staff):
     return Token.objects.create(user=staff).key
 
 
-def test_every_public_method_of_the_client_answers(pwc, pwc_python, catalogue, staff_token):
+def test_every_public_method_of_the_client_answers(pwc, pwc_python, catalogue, staff_token, client):
     methods = client_methods(pwc_python)
     assert len(methods) == EXPECTED_METHODS
     called: list[str] = []
@@ -515,6 +515,12 @@ def test_every_public_method_of_the_client_answers(pwc, pwc_python, catalogue, s
         ("delete", "evaluation"),
     ]
     assert set(CatalogueEdit.objects.values_list("username", flat=True)) == {"staff"}
+    page = client.get("/log/").content.decode()
+    assert page.count('class="ledger-entry edit"') == len(edits)
+    assert "<strong>Proto-MAML: Mean Accuracy, Rank</strong> added" in page
+    assert "<strong>Cross-Domain Few-Shot</strong> deleted by curator staff" in page
+    feed = client.get("/log/feed.atom").content.decode()
+    assert feed.count('term="curator edit"') == len(edits)
 
 
 def test_writes_need_a_staff_token_and_never_touch_a_verified_row(
