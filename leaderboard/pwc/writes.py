@@ -28,7 +28,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
-from rest_framework.permissions import SAFE_METHODS, BasePermission
+from rest_framework.permissions import SAFE_METHODS, AllowAny, BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -58,15 +58,24 @@ MAX_SYNC_RESULTS = 5000
 
 
 class StaffWrites(BasePermission):
-    """Reads for anyone; writes for a staff member (``Authorization: Token ...``)."""
+    """Writes for a staff member (``Authorization: Token ...``)."""
 
     message = "Writes need a staff member's token."
 
     def has_permission(self, request, view):
-        if request.method in SAFE_METHODS:
-            return True
         user = request.user
         return bool(user and user.is_authenticated and user.is_staff)
+
+
+class StaffWritesMixin:
+    """Reads for anyone (``AllowAny``, so that the schema documents them as needing no
+    credentials), writes for staff (``StaffWrites``)."""
+
+    def get_permissions(self):
+        request = getattr(self, "request", None)
+        if request is None or request.method in SAFE_METHODS:
+            return [AllowAny()]
+        return [StaffWrites()]
 
 
 class Conflict(APIException):
@@ -228,9 +237,7 @@ def _locked():
 # ---- tasks and datasets ---------------------------------------------------------------------
 
 
-class TaskViewSet(views.TaskViewSet):
-    permission_classes = [StaffWrites]
-
+class TaskViewSet(StaffWritesMixin, views.TaskViewSet):
     @extend_schema(request=TaskIn, responses={201: s.PwcTaskSerializer, **_errors(400, 401, 403)})
     def create(self, request):
         data = _validated(TaskIn, request.data)
@@ -296,9 +303,7 @@ def tasks_qs_get(pk):
     return views.tasks_qs().get(pk=pk)
 
 
-class DatasetViewSet(views.DatasetViewSet):
-    permission_classes = [StaffWrites]
-
+class DatasetViewSet(StaffWritesMixin, views.DatasetViewSet):
     def _dataset(self):
         return self.object_or_404(Dataset.objects.all(), slug=self.kwargs["id"])
 
@@ -545,9 +550,7 @@ def write_row(benchmark, data: dict, rows: list[Result] | None, key=None, **extr
     return sorted(out, key=lambda r: r.pk)
 
 
-class EvaluationViewSet(views.EvaluationViewSet):
-    permission_classes = [StaffWrites]
-
+class EvaluationViewSet(StaffWritesMixin, views.EvaluationViewSet):
     @extend_schema(
         request=EvaluationIn,
         responses={201: s.PwcEvaluationSerializer, **_errors(400, 401, 403)},
