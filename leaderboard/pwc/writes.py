@@ -512,6 +512,8 @@ def write_row(benchmark, data: dict, rows: list[Result] | None, key=None, **extr
     }
     if "paper_date" in archive_row or "evaluated_on" in data:
         archive_row["paper_date"] = common["date"].isoformat() if common["date"] else None
+    if first is not None and not first.archive_key:  # a row of one (the seed's): keyed now, so
+        first.archive_key = _new_key()  # that the metrics written with it stay one row
     key = first.archive_key if first else (key or _new_key())
     wanted = data.get("metrics")
     by_metric = {r.metric_id: r for r in rows}

@@ -45,7 +45,7 @@ def test_a_reader_goes_from_home_to_a_task_a_benchmark_and_the_paper(live_server
     )
     screenshot("benchmark", full_page=False)
 
-    first_row.get_by_role("link").click()
+    first_row.locator("td.paper-cell").get_by_role("link").click()  # (the row has code links too)
     assert page.locator("h1").inner_text().startswith("Model-Agnostic Meta-Learning")
     assert page.locator(".authors").inner_text() == "Chelsea Finn, Pieter Abbeel, Sergey Levine"
     assert "model-agnostic" in page.locator(".abstract").inner_text()

@@ -112,6 +112,8 @@ def test_the_v1_api_serves_methods_and_areas(client, methods):
         "description": "An initialisation that adapts in a few gradient steps.",
         "paper": MAML,
         "introduced_year": 2017,
+        "num_papers": 2,
+        "pwc_url": None,
         "page_url": "/methods/maml/",
     }
     assert client.get("/api/v1/methods/dropout/").json()["full_name"] == "Dropout"
