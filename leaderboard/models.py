@@ -288,12 +288,11 @@ class PaperAuthor(models.Model):
     paper = models.ForeignKey(Paper, on_delete=models.CASCADE, related_name="author_rows")
     position = models.PositiveSmallIntegerField()
     name = models.CharField(max_length=300)
-    slug = models.SlugField(max_length=300)
+    slug = models.SlugField(max_length=300, db_index=False)  # indexed with the paper, below
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["paper", "position"], name="unique_author_position")
-        ]
+        # (paper, position) is unique by construction (a paper's rows are rewritten whole): no
+        # constraint to maintain on every row an import writes.
         indexes = [models.Index(fields=["slug", "paper"], name="paperauthor_slug_idx")]
 
     def __str__(self) -> str:

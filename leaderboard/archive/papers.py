@@ -160,7 +160,7 @@ def _write_batch(rows, ctx: Context) -> None:
         bulk_insert(pending)
         for paper in pending:
             index.add(paper.pk, paper.pwc_url, paper.arxiv_id, paper.url, paper.title)
-        bulk_insert([row for p in pending for row in authors.rows_of(p.pk, p.authors)])
+        authors.insert([row for p in pending for row in authors.tuples_of(p.pk, p.authors)])
         report.count(KIND, "created", len(pending))
     for n, j in pending_of.items():
         pk_of[n] = pending[j].pk

@@ -182,7 +182,7 @@ class Migration(migrations.Migration):
                 ),
                 ("position", models.PositiveSmallIntegerField()),
                 ("name", models.CharField(max_length=300)),
-                ("slug", models.SlugField(max_length=300)),
+                ("slug", models.SlugField(db_index=False, max_length=300)),
                 (
                     "paper",
                     models.ForeignKey(
@@ -194,11 +194,6 @@ class Migration(migrations.Migration):
             ],
             options={
                 "indexes": [models.Index(fields=["slug", "paper"], name="paperauthor_slug_idx")],
-                "constraints": [
-                    models.UniqueConstraint(
-                        fields=("paper", "position"), name="unique_author_position"
-                    )
-                ],
             },
         ),
         migrations.RunPython(fill_row_dates, migrations.RunPython.noop),
