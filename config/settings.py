@@ -174,6 +174,10 @@ STORAGES = {
 
 # Uploads: checkpoints are at most 50 MB; anything above this limit goes to a temporary file.
 MAX_CHECKPOINT_BYTES = env_int("MAX_CHECKPOINT_BYTES", 50 * 1024 * 1024)
+
+# Where `manage.py import_archive --fetch` downloads the archive's five files from (a mirror;
+# --base-url overrides it). Papers With Code's own address by default.
+ARCHIVE_URL = env_str("VERISOTA_ARCHIVE_URL", "https://production-media.paperswithcode.com/about")
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 # Uploads over FILE_UPLOAD_MAX_MEMORY_SIZE, and the copies validation makes, are written here,

@@ -1,9 +1,9 @@
 """``import_archive --fetch``: the archive's five files, downloaded, resumable and checked.
 
-Each file is fetched from ``--base-url`` (else $VERISOTA_ARCHIVE_URL, else Papers With Code's
-own address, ``BASE_URL``) into ``--dir`` (default ``VAR_DIR/archive``). A partial download
-(``NAME.part``) is resumed with an HTTP Range request; a server that ignores the range sends the
-whole file again and the part is started over. Checked before it is kept:
+Each file is fetched from ``--base-url`` (else ``settings.ARCHIVE_URL``: $VERISOTA_ARCHIVE_URL,
+else Papers With Code's own address, ``BASE_URL``) into ``--dir`` (default ``VAR_DIR/archive``).
+A partial download (``NAME.part``) is resumed with an HTTP Range request; a server that ignores
+the range sends the whole file again and the part is started over. Checked before it is kept:
 
 - the size: the bytes received must be the length the server announced (``Content-Length``,
   or the total of a ``Content-Range``); a short file stays a ``.part``, to be resumed;
@@ -53,7 +53,7 @@ def default_dir() -> Path:
 
 
 def resolve_base_url(given: str | None = None) -> str:
-    return (given or os.environ.get(BASE_URL_ENV) or BASE_URL).rstrip("/")
+    return (given or settings.ARCHIVE_URL or BASE_URL).rstrip("/")
 
 
 def parse_sums(pairs) -> dict:

@@ -386,3 +386,12 @@ def test_fetch_says_where_to_put_the_files_when_the_mirror_is_unreachable(tmp_pa
             "import_archive", "--fetch", "--base-url", "http://127.0.0.1:9/archive", "--dir",
             str(tmp_path),
         )  # fmt: skip
+
+
+@pytest.mark.django_db
+def test_fetch_uses_the_configured_mirror_without_base_url(served, tmp_path, settings, capsys):
+    server, _ = served
+    settings.ARCHIVE_URL = server.url  # VERISOTA_ARCHIVE_URL in the environment
+    call_command("import_archive", "--fetch", "--dir", str(tmp_path / "fetched"))
+    assert capsys.readouterr().out.count("downloaded into") == 5
+    assert Result.objects.count() == 20
