@@ -643,7 +643,8 @@ class EvaluationViewSet(StaffWritesMixin, views.EvaluationViewSet):
             _locked()
             benchmark = self._benchmark()
             existing = catalogue._by_slug_or_name(Metric, data["name"])
-            if existing and BenchmarkMetric.objects.filter(benchmark=benchmark, metric=existing):
+            linked = BenchmarkMetric.objects.filter(benchmark=benchmark, metric=existing)
+            if existing is not None and linked.exists():
                 raise ValidationError({"name": ["The table has that metric already."]})
             link = link_metric(
                 benchmark, data["name"], data["is_loss"], data.get("description", "")
