@@ -174,6 +174,11 @@ class RunSerializer(serializers.ModelSerializer):
     progress_percent = serializers.IntegerField(read_only=True)
     is_final = serializers.BooleanField(read_only=True)
     result = serializers.PrimaryKeyRelatedField(read_only=True)
+    same_checkpoint_as = serializers.PrimaryKeyRelatedField(
+        read_only=True,
+        help_text="The row of the same checkpoint this verified run was linked to, instead of "
+        "publishing a second one (one checkpoint, one row)",
+    )
 
     class Meta:
         model = Run
@@ -199,6 +204,7 @@ class RunSerializer(serializers.ModelSerializer):
             "reproduced_value",
             "ci95",
             "result",
+            "same_checkpoint_as",
             "created_at",
             "started_at",
             "finished_at",
@@ -288,10 +294,15 @@ class SubmissionSerializer(serializers.ModelSerializer):
         return "reproduced" if obj.kind == Submission.Kind.REPRODUCE else "evaluated"
 
     def get_evidence_url(self, obj) -> str | None:
+        """The published row's evidence: this submission's, or the row of the same checkpoint
+        it was linked to (one checkpoint, one row)."""
         run = self._run(obj)
-        if run is None or run.status != Run.Status.VERIFIED or not run.result_id:
+        if run is None or run.status != Run.Status.VERIFIED:
             return None
-        path = reverse("evaluator:evidence", args=[run.result_id])
+        row = run.result_id or run.same_checkpoint_as_id
+        if not row:
+            return None
+        path = reverse("evaluator:evidence", args=[row])
         request = self.context.get("request")
         return request.build_absolute_uri(path) if request else path
 

@@ -13,9 +13,10 @@ from rest_framework.views import APIView
 from . import filters, ranking, serializers
 from .archive import evaluation_tables
 from .cache import cached_dispatch
+from .directions import with_direction
 from .models import Benchmark, Dataset, Paper, Result, Task
 from .pagination import ApiPagination
-from .result_rows import VALUE_FIELDS, result_rows
+from .result_rows import result_rows, row_values
 from .sota import sota_tables
 
 SLUG = r"[-a-zA-Z0-9_]+"
@@ -40,8 +41,10 @@ class ReadOnlyViewSet(CachedReadMixin, viewsets.ReadOnlyModelViewSet):
 
 class ResultViewSet(ReadOnlyViewSet):
     """Published results: archive rows and verified ones, newest first (``ordering=best``: by
-    benchmark and metric, best first). ``dataset`` matches every variant of a dataset, by slug
-    or name without regard to case."""
+    benchmark and metric, best first; every ordering ends with the id, so that walking the
+    pages returns each row once). ``dataset`` matches every variant of a dataset, by slug or
+    name without regard to case. A row's ``value`` ± ``ci95`` is what it is ranked by: for a
+    verified row the reproduced mean, with the claim in ``claimed_value``."""
 
     serializer_class = serializers.ResultSerializer
     filterset_class = filters.ResultFilter
@@ -51,8 +54,8 @@ class ResultViewSet(ReadOnlyViewSet):
 
     def get_queryset(self):
         if self.action == "list":
-            return Result.objects.values(*VALUE_FIELDS).order_by("-id")
-        return Result.objects.for_api()
+            return row_values(Result.objects.order_by("-id"))
+        return with_direction(Result.objects.for_api())
 
     def list(self, request, *args, **kwargs):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
@@ -74,11 +77,11 @@ class PaperViewSet(ReadOnlyViewSet):
     def get_queryset(self):
         qs = Paper.objects.prefetch_related("tasks")
         if self.action == "retrieve":
-            results = Result.objects.for_listing().best_first()
+            results = with_direction(Result.objects.for_listing()).best_first()
             qs = qs.prefetch_related("code_links", Prefetch("results", queryset=results))
         else:
             qs = qs.defer("abstract")
-        return qs
+        return qs.order_by("-date", "title", "pk")  # paper_list_idx; pk: a total order
 
 
 class TaskViewSet(ReadOnlyViewSet):
@@ -173,8 +176,8 @@ class BenchmarkViewSet(ReadOnlyViewSet):
             {
                 "benchmark": benchmark.slug,
                 "metric": a.metric.name,
-                "a": {"id": a.pk, "model": a.model.name, "value": a.reproduced_value},
-                "b": {"id": b.pk, "model": b.model.name, "value": b.reproduced_value},
+                "a": {"id": a.pk, "model": a.model.name, "value": a.value},
+                "b": {"id": b.pk, "model": b.model.name, "value": b.value},
                 **vs.to_dict(),
             }
         )

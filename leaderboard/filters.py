@@ -4,6 +4,7 @@ value an empty page. Names match a slug or a name without regard to case."""
 import django_filters
 from django import forms
 from django.db.models import Q
+from django_filters.constants import EMPTY_VALUES
 from drf_spectacular.utils import extend_schema_field
 from rest_framework.exceptions import ValidationError
 from rest_framework.filters import SearchFilter
@@ -56,7 +57,9 @@ class RankedSearchFilter(SafeSearchFilter):
 
 class ResultOrdering(django_filters.OrderingFilter):
     """The usual ``ordering`` fields, plus ``best``: by benchmark and metric, each best first
-    by its metric's direction (the SotA order)."""
+    by its metric's direction (the SotA order). Every ordering ends with the id (descending
+    after a descending field), so that rows tied on the field keep one order from page to
+    page: walking the pages returns each row exactly once."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -65,7 +68,12 @@ class ResultOrdering(django_filters.OrderingFilter):
     def filter(self, qs, value):
         if value and "best" in value:
             return qs.best_first()
-        return super().filter(qs, value)
+        if value in EMPTY_VALUES:
+            return qs
+        ordering = [self.get_ordering_value(p) for p in value if p not in EMPTY_VALUES]
+        if not ordering:
+            return qs
+        return qs.order_by(*ordering, "-id" if ordering[-1].startswith("-") else "id")
 
 
 class CachedFormClassMixin:

@@ -15,7 +15,6 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Coalesce
-from django.db.models.lookups import Exact
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -24,12 +23,13 @@ from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
-from .. import search
+from .. import directions, search
 from ..api_views import CachedReadMixin
 from ..cache import versioned
 from ..models import (
     Area,
     Benchmark,
+    BenchmarkMetric,
     CodeLink,
     Dataset,
     Method,
@@ -37,7 +37,6 @@ from ..models import (
     Paper,
     Result,
     Task,
-    direction_expression,
 )
 from . import serializers as s
 from .pagination import PwcPagination
@@ -84,7 +83,7 @@ def with_best_rank(qs):
     return qs.annotate(
         best_rank=Case(
             When(value__isnull=True, then=Value(None)),
-            When(Q(Exact(direction_expression(), True)), then=better("value__gt") + 1),
+            When(directions.is_higher(directions.direction()), then=better("value__gt") + 1),
             default=better("value__lt") + 1,
             output_field=IntegerField(),
         )
@@ -219,7 +218,7 @@ class PaperViewSet(V1ViewSet):
     def methods(self, request, id=None):
         paper = self._paper()
         return self.page_of(
-            paper.methods.select_related("paper").order_by("name"), s.PwcMethodSerializer
+            paper.methods.select_related("paper").order_by("name", "pk"), s.PwcMethodSerializer
         )
 
     @extend_schema(parameters=PAGE_PARAMS, responses=s.PwcDatasetSerializer(many=True))
@@ -331,12 +330,11 @@ class EvaluationViewSet(V1ViewSet):
         return self.object_or_404(Benchmark.objects.all(), slug=self.kwargs["id"])
 
     def _metrics(self, benchmark):
+        """The table's metrics, each with its ``direction`` in it (``is_loss``)."""
         used = Result.objects.filter(benchmark=benchmark).values("metric_id")
-        return (
-            Metric.objects.filter(Q(benchmarks=benchmark) | Q(pk__in=used))
-            .distinct()
-            .order_by("name")
-        )
+        declared = BenchmarkMetric.objects.filter(benchmark=benchmark).values("metric_id")
+        metrics = Metric.objects.filter(Q(pk__in=declared) | Q(pk__in=used))
+        return directions.metrics_in(benchmark, metrics).order_by("name")
 
     @extend_schema(parameters=PAGE_PARAMS, responses=s.PwcMetricSerializer(many=True))
     @action(detail=True)
@@ -521,7 +519,7 @@ class MethodViewSet(NameFilterMixin, V1ViewSet):
     also = "full_name"
 
     def base_queryset(self):
-        return Method.objects.select_related("paper").order_by("name")
+        return Method.objects.select_related("paper").order_by("name", "pk")
 
 
 @extend_schema(tags=["pwc v1"])

@@ -9,19 +9,13 @@ register = template.Library()
 
 @register.filter
 def result_value(result) -> str:
-    """A result's value as its source wrote it, or compactly if it has no raw text."""
+    """A row's number as shown: a verified row's measured value (two decimals, see
+    ``measured``); an archive row's as the archive wrote it, or compactly without raw text."""
+    if result.is_verified:
+        return measured(result.value)
     if result.raw_value:
         return result.raw_value
-    return f"{result.value:.6g}"
-
-
-@register.filter
-def interval(result):
-    """The ± of a row: its reproduced 95% interval when verified, else the archive's own
-    (``ci95``, where the catalogue has it); None when it has none."""
-    if result.is_verified and result.reproduced_ci95 is not None:
-        return result.reproduced_ci95
-    return getattr(result, "ci95", None)
+    return "" if result.value is None else f"{result.value:.6g}"
 
 
 @register.filter

@@ -118,7 +118,9 @@ def test_verify_run_verifies_and_publishes_a_truthful_claim(submit, fake_maml):
     assert fake_maml.calls[0]["transductive"] is False
     result = run.result
     assert result.source == Result.Source.VERIFIED
-    assert (result.value, result.reproduced_value, result.reproduced_ci95) == (97.3, 97.0, 0.5)
+    # The row's number is what the run measured; the claim is beside it.
+    assert (result.value, result.ci95, result.claimed_value) == (97.0, 0.5, 97.3)
+    assert result.raw_value == "" and result.checkpoint_sha256 == submission.checkpoint_sha256
     assert result.evaluation_mode == "non-transductive"
     assert result.paper == catalogue.maml_paper()
     assert result.verification_url == f"/results/{result.pk}/evidence/"
@@ -388,7 +390,7 @@ def test_a_run_past_its_soft_time_limit_fails_with_the_reason(submit, fake_maml)
     verify_run.apply(args=[run.pk], soft_time_limit=600, time_limit=660)
     run.refresh_from_db()
     assert run.status == Run.Status.FAILED
-    assert run.reason == "Exceeded the time limit of 600 s."
+    assert run.reason.startswith("Exceeded the time limit of 600 s. This is the site's fault")
     assert run.events.filter(kind="timeout").exists()
 
 
