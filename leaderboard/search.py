@@ -138,11 +138,15 @@ def names(
         score = TrigramWordSimilarity(q, field)
         if also:
             score = Greatest(score, TrigramWordSimilarity(q, also) * 0.9)
-        return queryset.filter(match).annotate(score=score).order_by("-score", Length(field), field)
+        return (
+            queryset.filter(match)
+            .annotate(score=score)
+            .order_by("-score", Length(field), field, "pk")  # pk: names may repeat
+        )
     return (
         queryset.filter(_all_words(fields, terms))
         .annotate(score=Value(1.0, output_field=FloatField()))
-        .order_by(Length(field), field)
+        .order_by(Length(field), field, "pk")
     )
 
 

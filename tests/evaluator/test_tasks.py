@@ -409,3 +409,81 @@ def test_dispatch_sends_the_run_pk_to_its_queue_with_the_protocols_time_limits(s
             "time_limit": 660,
         }
     ]
+
+
+# --- The site's faults are not the submitter's: failed (retried where it helps), never rejected.
+
+
+def _site_failed(run) -> Run:
+    run.refresh_from_db()
+    assert run.status == Run.Status.FAILED, run.reason
+    assert "This is the site's fault, not a verdict on the claim" in run.reason
+    assert not Result.objects.exists()
+    return run
+
+
+def test_a_deleted_stored_checkpoint_fails_the_run_as_the_sites_fault(submit, fake_maml):
+    submission = submit()
+    submission.checkpoint.storage.delete(submission.checkpoint.name)
+    run = submission.current_run
+    assert verify_run.apply(args=[run.pk]).get() == Run.Status.FAILED
+    run = _site_failed(run)
+    assert "stored copy of the checkpoint is missing" in run.reason
+    assert run.attempts == 1 and fake_maml.calls == []  # a retry cannot bring it back
+    assert run.events.filter(kind="site fault").exists()
+
+
+def test_a_damaged_stored_checkpoint_fails_the_run_as_the_sites_fault(submit, fake_maml):
+    submission = submit()
+    with open(submission.checkpoint.path, "wb") as f:
+        f.write(b"not what was sent")
+    run = submission.current_run
+    verify_run.apply(args=[run.pk])
+    assert "is damaged" in _site_failed(run).reason and fake_maml.calls == []
+
+
+def test_a_checkpoint_gone_while_it_is_read_fails_instead_of_rejecting(submit, fake_maml):
+    submission = submit()
+
+    def vanish_then_refuse(path, protocol, **kwargs):
+        os.remove(path)
+        raise FakeCheckpointError(f"cannot read {path}: No such file or directory")
+
+    sys.modules["maml_ref.api"].run_evaluate = vanish_then_refuse
+    run = submission.current_run
+    verify_run.apply(args=[run.pk])
+    assert "missing" in _site_failed(run).reason
+
+
+def test_an_unreadable_checkpoint_storage_is_retried_then_fails(submit, fake_maml, monkeypatch):
+    import errno
+
+    from django.core.files.storage import FileSystemStorage
+
+    def io_error(self, name, mode="rb"):
+        raise OSError(errno.EIO, "Input/output error")
+
+    submission = submit()
+    monkeypatch.setattr(FileSystemStorage, "open", io_error)
+    run = submission.current_run
+    verify_run.apply(args=[run.pk])  # eager: the retries run at once
+    run = _site_failed(run)
+    assert "Gave up after" in run.reason and "storage is unavailable" in run.reason
+    assert run.attempts == verify_run.max_retries + 1 and fake_maml.calls == []
+    assert run.events.filter(kind="retry").count() == verify_run.max_retries
+
+
+def test_a_vanished_dataset_fails_the_run_as_the_sites_fault(submit, fake_maml, settings, tmp_path):
+    run = submit().current_run
+    settings.MAML_DATA_DIR = str(tmp_path / "no-data")  # gone after the claim was accepted
+    fake_maml.behaviour["raise"] = FileNotFoundError("omniglot.npz")
+    verify_run.apply(args=[run.pk])
+    run = _site_failed(run)
+    assert "No Omniglot data on the verification workers" in run.reason
+
+
+def test_a_worker_out_of_memory_fails_the_run_as_the_sites_fault(submit, fake_maml):
+    fake_maml.behaviour["raise"] = MemoryError()
+    run = submit().current_run
+    verify_run.apply(args=[run.pk])
+    assert "MemoryError" in _site_failed(run).reason
