@@ -19,6 +19,8 @@ else.
 
 from __future__ import annotations
 
+import functools
+
 from django.db.models import BooleanField, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
@@ -30,6 +32,20 @@ def direction(benchmark=None, metric=None, own: str = "metric__higher_is_better"
     """True where higher is better: the correction of (``benchmark``, ``metric``), else the
     metric's own flag (the field path ``own``). By default the references are the row's own
     ``benchmark_id`` and ``metric_id`` (a queryset of results or of benchmark-metric links)."""
+    if benchmark is None and metric is None and own == "metric__higher_is_better":
+        return _row_direction()
+    return _direction(benchmark, metric, own)
+
+
+@functools.cache
+def _row_direction():
+    """The default expression, built once: a queryset's ``annotate`` resolves (copies) it, so
+    one instance serves every query, and the hot path of ``/api/results`` does not build its
+    subquery again on every request."""
+    return _direction(None, None, "metric__higher_is_better")
+
+
+def _direction(benchmark, metric, own: str):
     from .models import BenchmarkMetric
 
     corrected = BenchmarkMetric.objects.filter(
