@@ -354,7 +354,10 @@ def unpublish(run: Run, why: str) -> str:
         return ""
     result = run.result
     shown = "?" if result.value is None else f"{result.value:g}"
-    Run.objects.filter(same_checkpoint_as=result).update(same_checkpoint_as=None)
+    for linked in Run.objects.filter(same_checkpoint_as=result):
+        linked.same_checkpoint_as = None
+        linked.save(update_fields=["same_checkpoint_as"])
+        linked.add_event("unlinked", f"Result #{result.pk} of the same checkpoint was unpublished.")
     run.result = None
     run.save(update_fields=["result"])
     result.delete()

@@ -242,6 +242,10 @@ def execute(run_pk: int, token: str) -> str:
                 problem = stored_checkpoint_problem(submission)
                 if problem is not None:
                     return _site_fault(run_pk, token, reporter, problem)
+                if isinstance(exc.__context__, OSError):  # maml_ref could not read it at all
+                    raise StorageUnavailable(
+                        f"the stored checkpoint could not be read ({exc.__context__})"
+                    ) from exc
             reason = without_paths(f"The checkpoint cannot be evaluated: {exc}")
             reporter.log(reason)
             reporter.write(phase="rejected")

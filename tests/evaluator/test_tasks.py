@@ -487,3 +487,21 @@ def test_a_worker_out_of_memory_fails_the_run_as_the_sites_fault(submit, fake_ma
     run = submit().current_run
     verify_run.apply(args=[run.pk])
     assert "MemoryError" in _site_failed(run).reason
+
+
+def test_a_checkpoint_the_reader_could_not_read_is_retried_not_rejected(submit, fake_maml):
+    import errno
+
+    def unreadable(path, protocol, **kwargs):
+        fake_maml.calls.append(path)
+        try:
+            raise OSError(errno.EIO, "Input/output error")
+        except OSError:  # as maml_ref's load_checkpoint words it
+            raise FakeCheckpointError("cannot read init.safetensors: Input/output error") from None
+
+    sys.modules["maml_ref.api"].run_evaluate = unreadable
+    run = submit().current_run
+    verify_run.apply(args=[run.pk])
+    run = _site_failed(run)
+    assert "could not be read" in run.reason and "Input/output error" in run.reason
+    assert len(fake_maml.calls) == verify_run.max_retries + 1
