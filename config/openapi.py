@@ -5,10 +5,13 @@ responses it can give, each with the ``Error`` body (``detail`` and, on a 400, t
 beside it), next to what the views declare themselves:
 
 - every operation: 400 (a bad query parameter or body), 404 (an unknown object or page), 405
-  (another method), 406 (an ``Accept`` the API cannot answer), 500;
+  (another method), 406 (an ``Accept`` the API cannot answer), 429 (a throttle, with
+  ``Retry-After``: leaderboard/throttles.py, evaluator/limits.py), 500, and 414 (a request line
+  over the web server's limit, answered by gunicorn before the application, without a JSON
+  body: gunicorn's ``--limit-request-line``, 4094 bytes by default);
 - an operation that needs a user: 401 (no or a wrong token) and 403 (not allowed);
-- a write: 413 (a body or upload over its limit) and 429 (the submission throttle, with
-  ``Retry-After``; or the cap on active runs).
+- a write: 413 (a body or upload over its limit), 415, and 429 also for the cap on active
+  runs.
 """
 
 from __future__ import annotations
@@ -29,16 +32,20 @@ DESCRIPTIONS = {
     "405": "Method not allowed.",
     "406": "The `Accept` header asks for a type the API cannot give.",
     "413": "The body or an upload is over its limit (the limit is in `detail`).",
+    "414": "The request line (path and query string) is over the web server's limit; answered "
+    "by the web server itself, not as JSON.",
     "415": "Unsupported media type.",
-    "429": "Too many submissions this hour (see `Retry-After`), or too many active runs.",
+    "429": "Too many requests: a throttle (wait `Retry-After` seconds), or too many active runs.",
     "500": "Server error.",
 }
-READ = ["400", "404", "405", "406", "500"]
+READ = ["400", "404", "405", "406", "414", "429", "500"]
 AUTH = ["401", "403"]
-WRITE = ["413", "415", "429"]
+WRITE = ["413", "415"]
 
 
 def _response(code: str) -> dict:
+    if code == "414":
+        return {"description": DESCRIPTIONS[code]}
     body = {
         "description": DESCRIPTIONS[code],
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
@@ -47,7 +54,7 @@ def _response(code: str) -> dict:
         body["headers"] = {
             "Retry-After": {
                 "schema": {"type": "integer"},
-                "description": "Seconds to wait (sent by the submission throttle).",
+                "description": "Seconds to wait (sent by every throttle).",
             }
         }
     if code == "401":

@@ -10,10 +10,23 @@ from maml_ref import datadir
 
 @pytest.fixture(autouse=True)
 def fresh_cache():
-    """Throttle and log-in counters (Django's cache) start empty in every test."""
+    """Throttle counters (Django's cache, and each process's own while it is down) start empty
+    in every test."""
+    from leaderboard.throttles import LOCAL
+
     cache.clear()
+    LOCAL.clear()
     yield
     cache.clear()
+    LOCAL.clear()
+
+
+@pytest.fixture(autouse=True)
+def no_read_throttles(settings):
+    """The read API's throttles (anonymous reads, searches, the export) are off unless a test
+    sets their rates (tests/leaderboard/test_throttles.py): a test of something else reads the
+    API more often than a reader would."""
+    settings.THROTTLE_ANON_READS = settings.THROTTLE_SEARCH = settings.THROTTLE_EXPORT = ""
 
 
 @pytest.fixture

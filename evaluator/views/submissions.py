@@ -32,6 +32,7 @@ from evaluator.validation import (
     install_upload_bound,
     max_checkpoint_bytes,
 )
+from leaderboard.query import QueryError, parse_int
 
 PAGE_SIZE = 20
 
@@ -95,8 +96,10 @@ def _submit(request):
         return render(request, "evaluator/submit.html", {"form": form}, status=status)
     initial = {}
     for name in ("benchmark", "metric", "paper"):
-        if request.GET.get(name, "").isdigit():
-            initial[name] = int(request.GET[name])
+        try:
+            initial[name] = parse_int(request.GET.get(name, ""), minimum=1)
+        except QueryError:  # absent or not an id: the menu starts unselected
+            pass
     return render(request, "evaluator/submit.html", {"form": SubmissionForm(initial=initial)})
 
 

@@ -39,6 +39,7 @@ from ..models import (
     Task,
     direction_expression,
 )
+from ..query import query_int
 from . import serializers as s
 from .pagination import PwcPagination
 
@@ -400,14 +401,9 @@ class RepositoryViewSet(CachedReadMixin, viewsets.GenericViewSet):
             )
         if _q(request, "framework"):
             qs = qs.filter(framework__iexact=params["framework"])
-        stars = params.get("stars")
-        if stars is not None:
-            if not stars.isdigit():
-                from rest_framework.exceptions import ValidationError
-
-                raise ValidationError({"stars": ["A whole number is required."]})
-            if int(stars) > 0:
-                qs = qs.none()
+        stars = query_int(request, "stars", minimum=0)
+        if stars is not None and stars > 0:
+            qs = qs.none()
         page = self.paginate_queryset(qs)
         return self.get_paginated_response(s.PwcRepositorySerializer(page, many=True).data)
 
