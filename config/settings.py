@@ -175,24 +175,30 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # unreachable or failing Redis is logged (logger "django_redis.cache") and each call answers as a
 # miss, so pages and the API are computed uncached instead of failing; the short socket timeouts
 # bound what a hung server costs a request. No limit depends on it (docs/security.md).
+DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+DJANGO_REDIS_LOGGER = "verisota.cache"  # one line per process every 10 s (config/log_filters.py)
 CACHE_URL = env_str("CACHE_URL", "")
+
+
+def redis_cache(url: str, key_prefix: str = "verisota") -> dict:
+    """The cache settings for a Redis at ``url`` (the tests build theirs with it too)."""
+    return {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": url,
+        "KEY_PREFIX": key_prefix,
+        "TIMEOUT": env_int("CACHE_SECONDS", 24 * 3600),
+        "OPTIONS": {
+            "IGNORE_EXCEPTIONS": True,
+            "SOCKET_CONNECT_TIMEOUT": env_float("CACHE_CONNECT_TIMEOUT", 0.25),
+            "SOCKET_TIMEOUT": env_float("CACHE_SOCKET_TIMEOUT", 0.5),
+        },
+    }
+
+
 if CACHE_URL:
     if not CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
         raise ImproperlyConfigured(f"CACHE_URL={CACHE_URL!r} is not a redis:// URL.")
-    CACHES = {
-        "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": CACHE_URL,
-            "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "verisota"),
-            "TIMEOUT": env_int("CACHE_SECONDS", 24 * 3600),
-            "OPTIONS": {
-                "IGNORE_EXCEPTIONS": True,
-                "LOG_IGNORED_EXCEPTIONS": True,
-                "SOCKET_CONNECT_TIMEOUT": env_float("CACHE_CONNECT_TIMEOUT", 0.25),
-                "SOCKET_TIMEOUT": env_float("CACHE_SOCKET_TIMEOUT", 0.5),
-            },
-        }
-    }
+    CACHES = {"default": redis_cache(CACHE_URL, env_str("CACHE_KEY_PREFIX", "verisota"))}
 else:
     CACHES = {
         "default": {
@@ -228,6 +234,10 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
+
+# The archive export (/api/export/evaluation-tables.json), written once per catalogue version
+# (leaderboard/export_files.py).
+EXPORT_DIR = Path(env_str("EXPORT_DIR", str(VAR_DIR / "exports")))
 
 # Uploads: checkpoints are at most 50 MB; anything above this limit goes to a temporary file.
 MAX_CHECKPOINT_BYTES = env_int("MAX_CHECKPOINT_BYTES", 50 * 1024 * 1024)
@@ -409,6 +419,13 @@ MAML_DATA_DIR = str(maml_datadir.data_dir(env_str("MAML_DATA_DIR", "") or None))
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"cache_errors": {"()": "config.log_filters.CacheErrors", "interval": 10}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler"},
+        "cache_console": {"class": "logging.StreamHandler", "filters": ["cache_errors"]},
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {
+        "verisota.cache": {"handlers": ["cache_console"], "level": "WARNING", "propagate": False},
+    },
 }

@@ -1,5 +1,6 @@
 """Redis servers a test can break: one started here on a free port (and stopped when the test
-says, never the shared one on 6379), and an address where nothing listens.
+says, never the shared one on 6379; the ``redis_server`` fixture of tests/conftest.py), and an
+address where nothing listens.
 
 ``cache_settings(url)`` is the site's cache as settings.py builds it for ``CACHE_URL=url``
 (django-redis with IGNORE_EXCEPTIONS): assign it to ``settings.CACHES`` in a test.
@@ -23,18 +24,9 @@ def free_port() -> int:
 
 
 def cache_settings(url: str) -> dict:
-    return {
-        "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": url,
-            "KEY_PREFIX": "verisota-test",
-            "OPTIONS": {
-                "IGNORE_EXCEPTIONS": True,
-                "SOCKET_CONNECT_TIMEOUT": 0.25,
-                "SOCKET_TIMEOUT": 0.5,
-            },
-        }
-    }
+    from config.settings import redis_cache
+
+    return {"default": redis_cache(url, key_prefix="verisota-test")}
 
 
 def closed_port_url() -> str:
@@ -91,14 +83,3 @@ class RedisServer:
             self.proc.terminate()
             self.proc.wait(timeout=10)
         self.proc = None
-
-
-@pytest.fixture
-def redis_server(tmp_path):
-    server = RedisServer(tmp_path)
-    server.start()
-    yield server
-    server.stop()
-
-
-__all__ = ["redis_server", "RedisServer", "cache_settings", "closed_port_url", "free_port"]
