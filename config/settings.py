@@ -355,6 +355,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
         "ResultEvaluationModeEnum": "leaderboard.models.Result.EvaluationMode",
+        "SubmissionEvaluationModeEnum": "evaluator.serializers.MODES",
     },
 }
 
