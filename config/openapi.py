@@ -12,9 +12,14 @@ beside it), next to what the views declare themselves:
 - an operation that needs a user: 401 (no or a wrong token) and 403 (not allowed);
 - a write: 413 (a body or upload over its limit), 415, and 429 also for the cap on active
   runs.
+
+``add_links`` (another hook) adds OpenAPI links between the operations (lists, objects, sub-lists,
+a created submission), which schemathesis' stateful phase follows.
 """
 
 from __future__ import annotations
+
+import re
 
 ERROR = {
     "type": "object",
@@ -78,4 +83,59 @@ def document_errors(result, generator, request, public):
                 codes += WRITE
             for code in codes:
                 operation["responses"].setdefault(code, _response(code))
+    return result
+
+
+PARAM = re.compile(r"\{(\w+)\}")
+UNLINKABLE = {"owner", "name"}  # a repository's: parts of its address, not a listed field
+
+
+def _link_field(param: str) -> str:
+    """The field of a listed object that a path parameter takes: a slug, or an id (the PWC
+    API's ids are slugs, in its ``id`` field)."""
+    return "slug" if param == "slug" else "id"
+
+
+def add_links(result, generator, request, public):
+    """OpenAPI links, for clients and for schemathesis' stateful phase: from a list to each
+    object's operations (the first listed object), from an object to its sub-lists, and from a
+    created submission to the operations on it. Only where the target's parameters can all be
+    filled: the repositories (owner/name, parts of an address) have none."""
+    gets = {}
+    for path, item in result.get("paths", {}).items():
+        for method, operation in item.items():
+            if isinstance(operation, dict) and "operationId" in operation:
+                gets.setdefault(path, {})[method] = operation
+    for path, ops in gets.items():
+        source = ops.get("get")
+        if source is None or "200" not in source.get("responses", {}):
+            continue
+        own = PARAM.findall(path)
+        is_list = not path.rstrip("/").endswith("}")
+        links = {}
+        for target_path, target_ops in gets.items():
+            if target_path == path or not target_path.startswith(path):
+                continue
+            new = [p for p in PARAM.findall(target_path) if p not in own]
+            if len(new) > (1 if is_list else 0) or set(new) & UNLINKABLE:
+                continue
+            parameters = {p: f"$request.path.{p}" for p in own}
+            if new:
+                parameters[new[0]] = f"$response.body#/results/0/{_link_field(new[0])}"
+            if not new and is_list:
+                continue  # another list under this one: reached through its objects
+            for operation in target_ops.values():
+                if set(PARAM.findall(target_path)) == set(parameters):
+                    links[operation["operationId"]] = {
+                        "operationId": operation["operationId"],
+                        "parameters": parameters,
+                    }
+        if links:
+            source["responses"]["200"]["links"] = links
+    created = gets.get("/api/submissions/", {}).get("post")
+    if created and "201" in created["responses"]:
+        created["responses"]["201"]["links"] = {
+            op: {"operationId": op, "parameters": {"id": "$response.body#/id"}}
+            for op in ("submissions_retrieve", "submissions_cancel_create")
+        }
     return result

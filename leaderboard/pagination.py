@@ -11,14 +11,13 @@ class SearchBoundMixin:
 
     def paginate_queryset(self, queryset, request, view=None):
         self.search_bound = search.bound_of(queryset)
+        self.bound_note = search.note_of(queryset)
         return super().paginate_queryset(queryset, request, view)
 
     def get_paginated_response(self, data):
         response = super().get_paginated_response(data)
         if getattr(self, "search_bound", None):
-            response.data["count_note"] = (
-                f"count: the papers ranked, {search.bound_note(self.search_bound)}"
-            )
+            response.data["count_note"] = f"count: {self.bound_note}"
         return response
 
     def get_paginated_response_schema(self, schema):

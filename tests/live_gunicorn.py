@@ -72,6 +72,7 @@ class Gunicorn:
             "--workers", str(self.workers),
             "--threads", str(self.threads),
             "--timeout", "120",
+            "--limit-request-line", "8190",  # as docker-compose.yml runs it
             "--log-level", "warning",
         ]  # fmt: skip
         self.proc = subprocess.Popen(
