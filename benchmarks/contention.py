@@ -6,7 +6,7 @@ Runs gunicorn as docker-compose.yml does (sync workers, DEBUG off) on loopback a
 database in DATABASE_URL, with the cache in Redis (CACHE_URL, default redis://127.0.0.1:6379/10)
 and the Celery broker where CELERY_BROKER_URL says. One measuring client requests the home page
 one request at a time; during a loaded round, LOADERS other threads each loop on their target as
-fast as the server answers them (reading every body whole):
+fast as the server answers them (reading every body whole), each in a process of its own:
 
 - ``alone``: nobody else;
 - ``export``: ``/api/export/evaluation-tables.json`` (the full archive's evaluation tables);
@@ -28,13 +28,13 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import multiprocessing
 import os
 import platform
 import random
 import socket
 import subprocess
 import sys
-import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -84,38 +84,50 @@ def loader_paths(mode: str):
         yield f"/api/v1/papers/?abstract={a}+{b}"
 
 
-def run_round(port: int, mode: str, loaders: int, requests: int) -> dict:
-    stop = threading.Event()
+def loader(port: int, mode: str, stop, results) -> None:
+    """One client, in a process of its own (so that the measuring client never waits for
+    another thread's turn at the interpreter lock): loops until told to stop."""
+    random.seed(os.getpid())
     counts: dict[int, int] = {}
-    loader_ms: list[float] = []
-    lock = threading.Lock()
+    times: list[float] = []
+    for path in loader_paths(mode):
+        if stop.is_set():
+            break
+        try:
+            ms, status, _ = get(port, path)
+        except OSError:
+            status, ms = 0, 0.0
+        counts[status] = counts.get(status, 0) + 1
+        times.append(ms)
+    results.put((counts, times))
 
-    def loop():
-        for path in loader_paths(mode):
-            if stop.is_set():
-                return
-            try:
-                ms, status, _ = get(port, path)
-            except OSError:
-                status, ms = 0, 0.0
-            with lock:
-                counts[status] = counts.get(status, 0) + 1
-                loader_ms.append(ms)
 
-    threads = [
-        threading.Thread(target=loop, daemon=True) for _ in range(loaders if mode != "alone" else 0)
+def run_round(port: int, mode: str, loaders: int, requests: int) -> dict:
+    ctx = multiprocessing.get_context("fork")
+    stop = ctx.Event()
+    results = ctx.Queue()
+    procs = [
+        ctx.Process(target=loader, args=(port, mode, stop, results))
+        for _ in range(loaders if mode != "alone" else 0)
     ]
-    for t in threads:
-        t.start()
-    time.sleep(1.0 if threads else 0)  # the loaders are running before the first measurement
+    for p in procs:
+        p.start()
+    time.sleep(1.0 if procs else 0)  # the loaders are running before the first measurement
     home = []
     for _ in range(requests):
         ms, status, _ = get(port, "/")
         assert status == 200, status
         home.append(ms)
     stop.set()
-    for t in threads:
-        t.join(timeout=180)
+    counts: dict[int, int] = {}
+    loader_ms: list[float] = []
+    for _ in procs:
+        got, times = results.get(timeout=300)
+        for status, n in got.items():
+            counts[status] = counts.get(status, 0) + n
+        loader_ms += times
+    for p in procs:
+        p.join(timeout=60)
     return {"home": home, "counts": counts, "loader_ms": loader_ms}
 
 
@@ -129,8 +141,8 @@ def main() -> None:
     args = parser.parse_args()
     if "DATABASE_URL" not in os.environ:
         raise SystemExit("set DATABASE_URL to the benchmark's PostgreSQL database")
-    settings_sets = {"on": {}, "off": {"THROTTLE_ANON_READS": "", "THROTTLE_SEARCH": "",
-                                       "THROTTLE_EXPORT": ""}}  # fmt: skip
+    settings_sets = {"on": {}, "off": {"THROTTLE_ANON_READS": "off", "THROTTLE_SEARCH": "off",
+                                       "THROTTLE_EXPORT": "off"}}  # fmt: skip
     chosen = ["on", "off"] if args.throttles == "both" else [args.throttles]
     cpu = next(
         (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
@@ -152,11 +164,12 @@ def main() -> None:
             **settings_sets[label],
         }
         port = free_port()
+        log = open(f"/tmp/contention-gunicorn-{os.getpid()}-{label}.log", "w")  # noqa: SIM115
         server = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--workers",
              str(args.workers), "--bind", f"127.0.0.1:{port}", "--timeout", "120",
              "--log-level", "warning"],
-            cwd=ROOT, env=env,
+            cwd=ROOT, env=env, stderr=log, stdout=log,
         )  # fmt: skip
         try:
             deadline = time.monotonic() + 60

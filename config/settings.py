@@ -59,6 +59,23 @@ def env_float(name: str, default: float) -> float:
         raise ImproperlyConfigured(f"{name}={raw!r} is not a number.") from None
 
 
+def env_rate(name: str, default: str) -> str:
+    """A throttle rate ("30/minute"); "off" (or "0", "none") for no limit; unset or empty: the
+    default."""
+    raw = (os.environ.get(name) or "").strip()
+    if not raw:
+        return default
+    if raw.lower() in ("off", "0", "none"):
+        return ""
+    try:
+        count, period = raw.split("/")
+        int(count)
+        assert period.strip()[:1] in ("s", "m", "h", "d")
+    except (ValueError, AssertionError):
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a rate like 30/hour (or off).") from None
+    return raw
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     raw = os.environ.get(name)
     if raw is None:
@@ -281,8 +298,8 @@ CSRF_FAILURE_VIEW = "config.api_errors.csrf_failure"
 # concurrent requests cannot pass it together: evaluator/limits.py); every POST to the form or
 # the API, valid or not, at most SUBMISSION_ATTEMPT_RATE; active (queued or running) runs per
 # queue at most EVALUATOR_MAX_ACTIVE_RUNS.
-SUBMISSION_RATE = env_str("SUBMISSION_RATE", "30/hour")
-SUBMISSION_ATTEMPT_RATE = env_str("SUBMISSION_ATTEMPT_RATE", "120/hour")
+SUBMISSION_RATE = env_rate("SUBMISSION_RATE", "30/hour")
+SUBMISSION_ATTEMPT_RATE = env_rate("SUBMISSION_ATTEMPT_RATE", "120/hour")
 EVALUATOR_MAX_ACTIVE_RUNS = {
     "cpu": env_int("EVALUATOR_MAX_ACTIVE_CPU_RUNS", 10),
     "gpu": env_int("EVALUATOR_MAX_ACTIVE_GPU_RUNS", 3),
@@ -309,9 +326,9 @@ AXES_RESET_ON_SUCCESS = True
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_VERBOSE = False
 # Anonymous reads, searches and the export of the read API, per client (leaderboard/throttles.py).
-THROTTLE_ANON_READS = env_str("THROTTLE_ANON_READS", "300/minute")
-THROTTLE_SEARCH = env_str("THROTTLE_SEARCH", "30/minute")
-THROTTLE_EXPORT = env_str("THROTTLE_EXPORT", "60/hour")
+THROTTLE_ANON_READS = env_rate("THROTTLE_ANON_READS", "300/minute")
+THROTTLE_SEARCH = env_rate("THROTTLE_SEARCH", "30/minute")
+THROTTLE_EXPORT = env_rate("THROTTLE_EXPORT", "60/hour")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -18,7 +18,7 @@ from .pagination import ApiPagination
 from .query import query_flag, query_int
 from .result_rows import VALUE_FIELDS, result_rows
 from .sota import sota_tables
-from .throttles import READ_THROTTLES, ExportThrottle
+from .throttles import READ_THROTTLES, ExportThrottle, refused_early
 
 SLUG = r"[-a-zA-Z0-9_]+"
 
@@ -32,6 +32,9 @@ class CachedReadMixin:
     throttle_classes = READ_THROTTLES
 
     def dispatch(self, request, *args, **kwargs):
+        refused = refused_early(request, self.throttle_classes)
+        if refused is not None:  # a client over its budget: no version query, no cache look-up
+            return refused
         compute = super().dispatch
         return cached_dispatch(self, request, lambda: compute(request, *args, **kwargs))
 
@@ -194,6 +197,10 @@ class ArchiveExportView(APIView):
 
     permission_classes = [AllowAny]
     throttle_classes = [ExportThrottle]
+
+    def dispatch(self, request, *args, **kwargs):
+        refused = refused_early(request, self.throttle_classes)
+        return refused or super().dispatch(request, *args, **kwargs)
 
     @extend_schema(
         parameters=[

@@ -20,7 +20,8 @@ The scoped throttles of the read API:
 
 - ``AnonReadThrottle`` (scope ``anon_reads``, rate ``THROTTLE_ANON_READS``): every API read of
   an anonymous client computed by the database (a response served from the read cache costs one
-  small query and is not counted);
+  small query and is not counted; but a client over its budget is refused before the cache is
+  asked, by ``refused_early``: a cache read per request, no query);
 - ``SearchThrottle`` (scope ``search``, ``THROTTLE_SEARCH``): reads with a search or substring
   parameter (``q``, ``search``, ``title``, ``abstract``), for everyone;
 - ``ExportThrottle`` (scope ``export``, ``THROTTLE_EXPORT``): the archive export, for everyone.
@@ -35,6 +36,7 @@ import time
 
 from django.conf import settings
 from django.core.cache import cache
+from django.http import HttpResponse, JsonResponse
 from ipware import get_client_ip
 from rest_framework.throttling import BaseThrottle
 
@@ -131,17 +133,38 @@ class WindowThrottle(BaseThrottle):
             return f"user:{user.pk}"
         return f"addr:{client_address(request)}"
 
-    def allow_request(self, request, view) -> bool:
+    def _window(self, request, view) -> tuple[str, int] | None:
+        """(this window's counter key, the limit), or None where no limit applies."""
         rate = self.rate()
         if not rate or not self.applies(request, view):
-            return True
+            return None
         limit, period = parse_rate(rate)
         now = time.time()
         window = int(now // period)
         self.wait_seconds = max(1, math.ceil((window + 1) * period - now))
         digest = hashlib.sha256(self.ident(request).encode()).hexdigest()[:32]
-        key = f"throttle:{self.scope}:{period}:{window}:{digest}"
+        return f"throttle:{self.scope}:{period}:{window}:{digest}", limit
+
+    def allow_request(self, request, view) -> bool:
+        found = self._window(request, view)
+        if found is None:
+            return True
+        key, limit = found
+        period = parse_rate(self.rate())[1]
         return count_in_window(key, period + 1) <= limit
+
+    def over_limit(self, request) -> bool:
+        """Whether this client has used its whole budget of this window already (read only:
+        nothing counted). False where the cache cannot say."""
+        found = self._window(request, None)
+        if found is None:
+            return False
+        key, limit = found
+        try:
+            count = cache.get(key)
+        except Exception:
+            return False
+        return count is not None and int(count) >= limit
 
     def wait(self):
         return getattr(self, "wait_seconds", None)
@@ -152,8 +175,12 @@ class AnonReadThrottle(WindowThrottle):
     rate_setting = "THROTTLE_ANON_READS"
 
     def applies(self, request, view) -> bool:
+        if request.method not in ("GET", "HEAD"):
+            return False
+        if view is None:  # refused_early: a request without credentials or session
+            return True
         user = getattr(request, "user", None)
-        return request.method in ("GET", "HEAD") and not (user and user.is_authenticated)
+        return not (user and user.is_authenticated)
 
 
 class SearchThrottle(WindowThrottle):
@@ -171,3 +198,23 @@ class ExportThrottle(WindowThrottle):
 
 
 READ_THROTTLES = [AnonReadThrottle, SearchThrottle]
+
+
+def refused_early(request, throttle_classes) -> HttpResponse | None:
+    """For an anonymous request (no credentials, no session) whose client has already used a
+    whole budget: DRF's 429, answered before the response cache and the database are asked (a
+    client that goes on sending costs a cache read per request). Everything else goes on to
+    the view, where DRF counts it."""
+    if "Authorization" in request.headers or settings.SESSION_COOKIE_NAME in request.COOKIES:
+        return None
+    for throttle_class in throttle_classes:
+        throttle = throttle_class()
+        if throttle.over_limit(request):
+            wait = throttle.wait()
+            response = JsonResponse(
+                {"detail": f"Request was throttled. Expected available in {wait} seconds."},
+                status=429,
+            )
+            response["Retry-After"] = str(wait)
+            return response
+    return None

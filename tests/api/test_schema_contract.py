@@ -56,9 +56,9 @@ def test_the_api_answers_as_its_schema_says_under_schemathesis(django_user_model
         SUBMISSION_ATTEMPT_RATE="100000/hour",
         EVALUATOR_MAX_ACTIVE_CPU_RUNS="0",
         EVALUATOR_MAX_ACTIVE_GPU_RUNS="0",
-        THROTTLE_ANON_READS="",
-        THROTTLE_SEARCH="",
-        THROTTLE_EXPORT="",
+        THROTTLE_ANON_READS="off",
+        THROTTLE_SEARCH="off",
+        THROTTLE_EXPORT="off",
         EVALUATOR_QUEUE_SUFFIX=UNSERVED,  # no worker runs what it queues (a file-system broker)
     )
     server.start()

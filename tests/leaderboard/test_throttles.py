@@ -62,6 +62,10 @@ def test_a_response_served_from_the_cache_is_not_counted(client, seeded, setting
     assert codes == [200] * 10  # one miss, then hits that cost no query
     assert client.get("/api/datasets/").status_code == 200
     assert client.get("/api/benchmarks/").status_code == 429
+    # Once over its budget, the client is refused before the cache is asked, hits included.
+    r = client.get("/api/tasks/")
+    assert r.status_code == 429 and int(r["Retry-After"]) > 0
+    assert r.json()["detail"].startswith("Request was throttled. Expected available in")
 
 
 def test_searches_are_throttled_for_everyone(client, seeded, settings, owner):
