@@ -6,7 +6,8 @@ Runs gunicorn as docker-compose.yml does (sync workers, DEBUG off) on loopback a
 database in DATABASE_URL, with the cache in Redis (CACHE_URL, default redis://127.0.0.1:6379/10)
 and the Celery broker where CELERY_BROKER_URL says. One measuring client requests the home page
 one request at a time; during a loaded round, LOADERS other threads each loop on their target as
-fast as the server answers them (reading every body whole), each in a process of its own:
+fast as the server answers them (reading every body whole; accepting gzip, as Python's requests
+and browsers do), each in a process of its own:
 
 - ``alone``: nobody else;
 - ``export``: ``/api/export/evaluation-tables.json`` (the full archive's evaluation tables);
@@ -55,11 +56,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def get(port: int, path: str, timeout: float = 120) -> tuple[float, int, int]:
+def get(port: int, path: str, timeout: float = 120, gzip: bool = False) -> tuple[float, int, int]:
     start = time.perf_counter()
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    headers = {"Host": "127.0.0.1"}
+    if gzip:  # as Python's requests, curl --compressed and browsers send it
+        headers["Accept-Encoding"] = "gzip, deflate"
     try:
-        conn.request("GET", path, headers={"Host": "127.0.0.1"})
+        conn.request("GET", path, headers=headers)
         response = conn.getresponse()
         size = 0
         while chunk := response.read(1 << 16):
@@ -94,7 +98,7 @@ def loader(port: int, mode: str, stop, results) -> None:
         if stop.is_set():
             break
         try:
-            ms, status, _ = get(port, path)
+            ms, status, _ = get(port, path, gzip=True)
         except OSError:
             status, ms = 0, 0.0
         counts[status] = counts.get(status, 0) + 1
@@ -183,7 +187,7 @@ def main() -> None:
                     time.sleep(0.2)
             for _ in range(args.workers * 3):  # every worker's first request; the export file
                 get(port, "/")
-            get(port, "/api/export/evaluation-tables.json")
+            get(port, "/api/export/evaluation-tables.json", gzip=True)
             before = os.getloadavg()
             results: dict[str, list] = {"alone": [], "export": [], "filter": []}
             for _ in range(args.rounds):

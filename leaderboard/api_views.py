@@ -191,7 +191,8 @@ class BenchmarkViewSet(ReadOnlyViewSet):
 class ArchiveExportView(APIView):
     """Every published result in the Papers With Code archive format (evaluation-tables.json).
     Written once per catalogue version and served as a file (``leaderboard/export_files.py``),
-    with an ``ETag``: a reader holding the current version gets a 304. ``?extended=1`` adds
+    gzip-compressed where the client accepts it, with an ``ETag``: a reader holding the current
+    version gets a 304. ``?extended=1`` adds
     VeriSOTA's fields (verification, intervals, directions, ways and shots), which
     sota-extractor's loader does not accept. Throttled per client (``THROTTLE_EXPORT``)."""
 
@@ -229,12 +230,18 @@ class ArchiveExportView(APIView):
             )
         else:
             path, tag = found
-            etag = f'"{tag}-{"extended" if extended else "plain"}"'
+            compressed = "gzip" in request.headers.get("Accept-Encoding", "")
+            etag = f'"{tag}-{"extended" if extended else "plain"}{"-gz" if compressed else ""}"'
             if etag in request.headers.get("If-None-Match", ""):
                 response = HttpResponseNotModified()
+            elif compressed:
+                gz = export_files.gzipped(path).open("rb")
+                response = FileResponse(gz, content_type="application/json")
+                response["Content-Encoding"] = "gzip"
             else:
                 response = FileResponse(path.open("rb"), content_type="application/json")
             response["ETag"] = etag
+            response["Vary"] = "Accept-Encoding"
         response["Content-Disposition"] = f'inline; filename="{name}"'
         return response
 

@@ -5,7 +5,8 @@ catalogue version: its cost no longer grows with its readers.
 version row, which every catalogue write changes), writing it first if it is missing: the first
 reader of a version writes it (to a temporary name, renamed when complete), under an exclusive
 lock on the folder so that readers arriving meanwhile wait for that one file instead of each
-computing their own; every later reader is served the file. Older versions' files are removed
+computing their own; every later reader is served the file, or its gzip copy (written beside it)
+where the client accepts ``gzip``: a tenth of the bytes to send. Older versions' files are removed
 once the new one is in place (a reader still sending one keeps its open file). The version is
 read before the file is written, so a write committed meanwhile can only make the file newer than
 its name, never older.
@@ -16,6 +17,7 @@ The files live in ``EXPORT_DIR`` (default ``$VAR_DIR/exports``), each web machin
 from __future__ import annotations
 
 import fcntl
+import gzip
 import os
 from pathlib import Path
 
@@ -37,15 +39,25 @@ def _kind(extended: bool) -> str:
     return "extended" if extended else "plain"
 
 
+def gzipped(path: Path) -> Path:
+    """The gzip-compressed copy of an export file, served to clients that accept it."""
+    return path.with_name(path.name + ".gz")
+
+
 def write(path: Path, extended: bool) -> None:
+    """The file and its gzip copy (written first: once the file exists, so does the copy)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp_gz = path.with_name(f".{path.name}.{os.getpid()}.gz.tmp")
     try:
-        with tmp.open("w", encoding="utf-8") as f:
+        with tmp.open("w", encoding="utf-8") as f, gzip.open(tmp_gz, "wt", encoding="utf-8") as z:
             for chunk in evaluation_tables(extended):
                 f.write(chunk)
+                z.write(chunk)
+        os.replace(tmp_gz, gzipped(path))
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+        tmp_gz.unlink(missing_ok=True)
 
 
 def export_file(extended: bool = False) -> tuple[Path, str] | None:
@@ -65,8 +77,8 @@ def export_file(extended: bool = False) -> tuple[Path, str] | None:
         try:
             if not path.exists():
                 write(path, extended)
-                for old in folder.glob(f"{PREFIX}-{kind}-*.json"):
-                    if old != path:
+                for old in folder.glob(f"{PREFIX}-{kind}-*.json*"):
+                    if old not in (path, gzipped(path)):
                         old.unlink(missing_ok=True)
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)

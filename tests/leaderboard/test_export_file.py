@@ -3,6 +3,7 @@ one query (the version), a reader holding the version gets a 304, a catalogue wr
 file (the old one removed), readers arriving together at a new version write it once, and the
 export has a throttle of its own."""
 
+import gzip
 import json
 import threading
 import time
@@ -46,7 +47,17 @@ def test_the_second_reader_is_served_the_file_for_one_query(
     # The extended export is a file of its own.
     extended = json.loads(body(client.get(URL, {"extended": "1"})))
     assert all(task["verisota_extended"] for task in extended)
-    assert len(list(export_dir.glob("evaluation-tables-*.json"))) == 2
+    assert len(list(export_dir.glob("evaluation-tables-*.json"))) == 2  # and their gzip copies
+
+
+def test_a_client_accepting_gzip_gets_the_compressed_copy(client, seeded, export_dir):
+    plain = body(client.get(URL))
+    r = client.get(URL, HTTP_ACCEPT_ENCODING="gzip, deflate")
+    assert r["Content-Encoding"] == "gzip" and "Accept-Encoding" in r["Vary"]
+    packed = body(r)
+    assert gzip.decompress(packed) == plain and len(packed) < len(plain)
+    assert r["ETag"] != client.get(URL)["ETag"]
+    assert len(list(export_dir.glob("evaluation-tables-plain-*.json.gz"))) == 1
 
 
 def test_a_reader_holding_the_version_gets_a_304(client, seeded):
@@ -68,6 +79,7 @@ def test_a_catalogue_write_gives_a_new_file_and_removes_the_old(client, seeded, 
     assert after != before and b"https://example.org/renamed-paper" in after
     [new] = export_dir.glob("evaluation-tables-plain-*.json")
     assert new != old and not old.exists()
+    assert [p.name for p in export_dir.glob("*.gz")] == [new.name + ".gz"]
 
 
 @pytest.mark.django_db(transaction=True)
