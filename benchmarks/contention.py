@@ -10,12 +10,15 @@ fast as the server answers them (reading every body whole; accepting gzip, as Py
 and browsers do), each in a process of its own:
 
 - ``alone``: nobody else;
+- ``ping``: ``/api/_ping`` (a constant body, no query): the floor, what 6 clients looping on the
+  cheapest request cost the home page on this machine, their own CPU included (they share its
+  cores with the server);
 - ``export``: ``/api/export/evaluation-tables.json`` (the full archive's evaluation tables);
 - ``filter``: ``/api/v1/papers/?abstract=<word>`` with a different word on every request (a
   response-cache miss each time, as a scraper or an attacker would send them; PostgreSQL's
   heaviest filter before it was indexed).
 
-Rounds alternate (alone, export, filter, alone, ...) so that noise from the rest of the machine
+Rounds alternate (alone, ping, export, filter, alone, ...) so that noise from the rest of the machine
 falls on each alike. Each mode runs twice: with the read throttles as production sets them (all
 loaders share one address, 127.0.0.1, so they are one client) and with the throttles off (what
 the export file and the index alone achieve). The database should hold the full-size synthetic
@@ -80,6 +83,9 @@ def pct(values: list[float], q: float) -> float:
 
 
 def loader_paths(mode: str):
+    if mode == "ping":
+        while True:
+            yield "/api/_ping"
     if mode == "export":
         while True:
             yield "/api/export/evaluation-tables.json"
@@ -189,9 +195,9 @@ def main() -> None:
                 get(port, "/")
             get(port, "/api/export/evaluation-tables.json", gzip=True)
             before = os.getloadavg()
-            results: dict[str, list] = {"alone": [], "export": [], "filter": []}
+            results: dict[str, list] = {"alone": [], "ping": [], "export": [], "filter": []}
             for _ in range(args.rounds):
-                for mode in ("alone", "export", "filter"):
+                for mode in results:
                     results[mode].append(run_round(port, mode, args.loaders, args.requests))
             after = os.getloadavg()
         finally:
