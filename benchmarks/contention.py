@@ -18,7 +18,8 @@ and browsers do), each in a process of its own:
   response-cache miss each time, as a scraper or an attacker would send them; PostgreSQL's
   heaviest filter before it was indexed).
 
-Rounds alternate (alone, ping, export, filter, alone, ...) so that noise from the rest of the machine
+Rounds alternate (alone, ping, export, filter, alone, ...) so that noise from the rest of the
+machine
 falls on each alike. Each mode runs twice: with the read throttles as production sets them (all
 loaders share one address, 127.0.0.1, so they are one client) and with the throttles off (what
 the export file and the index alone achieve). The database should hold the full-size synthetic
