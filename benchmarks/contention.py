@@ -19,11 +19,10 @@ and browsers do), each in a process of its own:
   heaviest filter before it was indexed).
 
 Rounds alternate (alone, ping, export, filter, alone, ...) so that noise from the rest of the
-machine
-falls on each alike. Each mode runs twice: with the read throttles as production sets them (all
-loaders share one address, 127.0.0.1, so they are one client) and with the throttles off (what
-the export file and the index alone achieve). The database should hold the full-size synthetic
-archive (``manage.py generate_archive DIR`` then ``import_archive --all DIR`` and ``load_seed``).
+machine falls on each alike. Each mode runs twice: with the read throttles as production sets
+them (all loaders share one address, 127.0.0.1, so they are one client) and with the throttles
+off (what the export file and the index alone achieve). The database should hold the full-size
+synthetic archive (``manage.py generate_archive DIR``, ``import_archive --all DIR``, ``load_seed``).
 
     flock -x /tmp/bench.lock env DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench \\
         .venv/bin/python benchmarks/contention.py --requests 300 --rounds 2
