@@ -375,8 +375,9 @@ class RepositoryViewSet(CachedReadMixin, viewsets.GenericViewSet):
     serializer_class = s.PwcRepositorySerializer
     queryset = CodeLink.objects.none()  # for the schema: the rows are built in each action
 
-    def _rows(self):
-        return CodeLink.objects.values("url").annotate(framework=Max("framework")).order_by("url")
+    def _rows(self, links=None):
+        links = CodeLink.objects.all() if links is None else links
+        return links.values("url").annotate(framework=Max("framework")).order_by("url")
 
     def _by_owner(self, qs, owner):
         # Parts of an address: ILIKE, which the trigram index of the addresses serves.
@@ -394,8 +395,11 @@ class RepositoryViewSet(CachedReadMixin, viewsets.GenericViewSet):
         ]
     )
     def list(self, request):
-        qs = self._rows()
         params = request.query_params
+        links = CodeLink.objects.all()
+        if _q(request, "framework"):  # on the links' column (its index), before grouping
+            links = links.filter(framework__iexact=params["framework"])
+        qs = self._rows(links)
         ends = search.substring("url", "endswith")
         if _q(request, "q"):
             qs = qs.filter(**{search.substring("url"): params["q"]})
@@ -404,8 +408,6 @@ class RepositoryViewSet(CachedReadMixin, viewsets.GenericViewSet):
         if _q(request, "name"):
             name = params["name"]
             qs = qs.filter(Q(**{ends: f"/{name}"}) | Q(**{ends: f"/{name}.git"}))
-        if _q(request, "framework"):
-            qs = qs.filter(framework__iexact=params["framework"])
         stars = query_int(request, "stars", minimum=0)
         if stars is not None and stars > 0:
             qs = qs.none()
