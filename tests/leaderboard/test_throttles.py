@@ -3,6 +3,7 @@
 exactly the rate gets through), per process when the cache is down, and keyed on the client
 address as the deployment defines it."""
 
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -16,7 +17,8 @@ from leaderboard.throttles import count_in_window
 from tests.live_gunicorn import Gunicorn
 from tests.redis_servers import cache_settings, closed_port_url
 
-REDIS_CACHE = "redis://127.0.0.1:6379/10"  # this suite's cache database (CACHE_URL in CI too)
+# A Redis database the suite may flush: the run's CACHE_URL where it sets one, else db 10.
+REDIS_CACHE = os.environ.get("CACHE_URL") or "redis://127.0.0.1:6379/10"
 
 
 @pytest.fixture
