@@ -11,11 +11,9 @@ from django.template.response import TemplateResponse
 from leaderboard.urls_safe import admin_formfield_overrides
 
 from . import services
-from .forms import LockoutAdminAuthenticationForm
 from .models import Run, RunEvent, Submission
 
-# The admin's log-in has the site's lock-out after repeated failures (evaluator/limits.py).
-admin.site.login_form = LockoutAdminAuthenticationForm
+# The admin's log-in has the site's lock-out (django-axes, configured in evaluator/limits.py).
 
 
 class ReadOnlyInline(admin.TabularInline):

@@ -53,6 +53,11 @@ class Submission(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        indexes = [
+            # A user's newest submissions: the submission limit's count (evaluator/limits.py)
+            # and the user's own list.
+            models.Index(fields=["owner", "-created_at"], name="submission_owner_newest_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.model_name} {self.claimed_value} on {self.benchmark}"

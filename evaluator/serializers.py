@@ -15,6 +15,7 @@ from evaluator.validation import (
 )
 from leaderboard.json_bounds import JSONBoundError, loads_bounded
 from leaderboard.models import Benchmark, Metric, Paper
+from leaderboard.query import QueryError, parse_int
 from leaderboard.serializers import HttpUrlField
 from leaderboard.urls_safe import validate_http_url
 
@@ -37,12 +38,14 @@ class IdOrSlugField(serializers.Field):
 
     def to_internal_value(self, data):
         value = str(data).strip()
-        if not value or len(value) > 300:
-            self.fail("unknown", kind=self.kind, value=value[:300])
+        if not value or len(value) > 300 or "\x00" in value:
+            self.fail("unknown", kind=self.kind, value=value[:300].replace("\x00", "\\x00"))
         qs = self.model.objects.all()
         obj = None
-        if value.isdigit():
-            obj = qs.filter(pk=int(value)).first()
+        try:
+            obj = qs.filter(pk=parse_int(value)).first()
+        except QueryError:  # not an id in ASCII digits ("²" is not one): a slug or a name
+            pass
         if obj is None:
             obj = qs.filter(slug=value).first()
         if obj is None and self.by_name:

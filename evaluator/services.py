@@ -21,7 +21,7 @@ from django.utils import timezone
 from leaderboard.models import CatalogueVersion, Model, Paper, Result, unique_slug
 
 from .decision import Decision
-from .limits import check_active_runs
+from .limits import check_submission_limits
 from .models import Run, RunEvent, Submission
 from .protocols import REPRODUCE, protocol_for_benchmark, unverifiable_reason
 
@@ -63,7 +63,8 @@ def create_submission(
 
     The caller has validated the input (form or serializer). A benchmark the reference runner
     cannot check gives a run that is ``unverifiable`` with the reason, never queued. A user at
-    their limit of active runs on the run's queue gets ``limits.ActiveRunLimit``, nothing stored.
+    their limit of submissions per period gets ``limits.SubmissionRateLimit``, at their limit of
+    active runs on the run's queue ``limits.ActiveRunLimit``: nothing stored.
     """
     if kind not in Submission.Kind.values:
         raise ValueError(f"unknown kind {kind!r}")
@@ -71,9 +72,9 @@ def create_submission(
     paper_fields = paper_fields or {}
     why_not = unverifiable_reason(protocol, kind, metric.name)
     with transaction.atomic():
-        if not why_not:
-            # Before anything is stored: raises ActiveRunLimit (the transaction rolls back).
-            check_active_runs(owner, kind)
+        # Before anything is stored, under the owner's row lock: raises SubmissionRateLimit or
+        # ActiveRunLimit (the transaction rolls back).
+        check_submission_limits(owner, kind, verifiable=not why_not)
         submission = Submission(
             owner=owner,
             benchmark=benchmark,

@@ -76,6 +76,11 @@ class Task(models.Model):
 
     class Meta:
         ordering = ["name"]
+        # The API's filters by name without regard to case (iexact: UPPER(column) =).
+        indexes = [
+            models.Index(Upper("name"), name="task_name_upper_idx"),
+            models.Index(Upper("slug"), name="task_slug_upper_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -112,6 +117,12 @@ class Dataset(models.Model):
 
     class Meta:
         ordering = ["name"]
+        # The API's filters by name without regard to case (iexact: UPPER(column) =).
+        indexes = [
+            models.Index(Upper("name"), name="dataset_name_upper_idx"),
+            models.Index(Upper("slug"), name="dataset_slug_upper_idx"),
+            models.Index(Upper("full_name"), name="dataset_full_name_upper_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -128,6 +139,11 @@ class Metric(models.Model):
 
     class Meta:
         ordering = ["name"]
+        # The API's filters by name without regard to case (iexact: UPPER(column) =).
+        indexes = [
+            models.Index(Upper("name"), name="metric_name_upper_idx"),
+            models.Index(Upper("slug"), name="metric_slug_upper_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -164,6 +180,11 @@ class Benchmark(models.Model):
 
     class Meta:
         ordering = ["name"]
+        # The API's filters by name without regard to case (iexact: UPPER(column) =).
+        indexes = [
+            models.Index(Upper("name"), name="benchmark_name_upper_idx"),
+            models.Index(Upper("slug"), name="benchmark_slug_upper_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -261,6 +282,13 @@ class CodeLink(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["paper", "url"], name="unique_code_link_per_paper")
         ]
+        indexes = [
+            # The PWC API's repositories: one per address, in address order (GROUP BY url);
+            # by framework without regard to case. Parts of an address: a trigram index
+            # (PostgreSQL, migration 0011).
+            models.Index(fields=["url"], name="codelink_url_idx"),
+            models.Index(Upper("framework"), name="codelink_framework_upper_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.url
@@ -290,7 +318,10 @@ class Method(models.Model):
 
     class Meta:
         ordering = ["name"]
-        indexes = [models.Index(Upper("name"), name="method_name_upper_idx")]
+        indexes = [
+            models.Index(Upper("name"), name="method_name_upper_idx"),
+            models.Index(Upper("full_name"), name="method_full_name_upper_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.name

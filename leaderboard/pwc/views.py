@@ -38,6 +38,7 @@ from ..models import (
     Result,
     Task,
 )
+from ..query import query_int
 from . import serializers as s
 from .pagination import PwcPagination
 
@@ -158,7 +159,9 @@ class NameFilterMixin:
 @extend_schema(tags=["pwc v1"])
 class PaperViewSet(V1ViewSet):
     """Papers. ``q`` searches as the search page does (title, abstract, authors, model and
-    method names; ranked); ``title`` and ``abstract`` match a part, ``arxiv_id`` exactly."""
+    method names; ranked); ``title`` and ``abstract`` keep the papers whose title or abstract
+    holds every word given (stemmed, as the search does; newest first, at most the newest 500
+    matches), ``arxiv_id`` matches exactly."""
 
     serializer_class = s.PwcPaperSerializer
 
@@ -167,22 +170,23 @@ class PaperViewSet(V1ViewSet):
         if self.action != "list":
             return qs
         params = self.request.query_params
-        if _q(self.request, "title"):
-            qs = qs.filter(title__icontains=params["title"])
-        if _q(self.request, "abstract"):
-            qs = qs.filter(abstract__icontains=params["abstract"])
         if _q(self.request, "arxiv_id"):
             qs = qs.filter(arxiv_id=params["arxiv_id"])
+        words = {f: params[f] for f in ("title", "abstract") if _q(self.request, f)}
+        if words:  # the search's indexes, newest first, bounded (search.papers_with_words)
+            qs = search.papers_with_words(qs, words)
         if _q(self.request, "q"):
             return search.papers(params["q"], qs)
-        return qs.order_by("-date", "title", "pk")
+        return qs if words else qs.order_by("-date", "title", "pk")
 
     @extend_schema(
         parameters=[
             *PAGE_PARAMS,
             _param("q", "Search (ranked)"),
-            _param("title", "A part of the title"),
-            _param("abstract", "A part of the abstract"),
+            _param("title", "Words of the title (all of them, stemmed; the newest 500 matches)"),
+            _param(
+                "abstract", "Words of the abstract (all of them, stemmed; the newest 500 matches)"
+            ),
             _param("arxiv_id", "arXiv id"),
         ]
     )
@@ -369,11 +373,14 @@ class RepositoryViewSet(CachedReadMixin, viewsets.GenericViewSet):
     serializer_class = s.PwcRepositorySerializer
     queryset = CodeLink.objects.none()  # for the schema: the rows are built in each action
 
-    def _rows(self):
-        return CodeLink.objects.values("url").annotate(framework=Max("framework")).order_by("url")
+    def _rows(self, links=None):
+        links = CodeLink.objects.all() if links is None else links
+        return links.values("url").annotate(framework=Max("framework")).order_by("url")
 
     def _by_owner(self, qs, owner):
-        return qs.filter(Q(url__icontains=f"/{owner}/") | Q(url__iendswith=f"/{owner}"))
+        # Parts of an address: ILIKE, which the trigram index of the addresses serves.
+        contains, ends = search.substring("url"), search.substring("url", "endswith")
+        return qs.filter(Q(**{contains: f"/{owner}/"}) | Q(**{ends: f"/{owner}"}))
 
     @extend_schema(
         parameters=[
@@ -386,32 +393,29 @@ class RepositoryViewSet(CachedReadMixin, viewsets.GenericViewSet):
         ]
     )
     def list(self, request):
-        qs = self._rows()
         params = request.query_params
+        links = CodeLink.objects.all()
+        if _q(request, "framework"):  # on the links' column (its index), before grouping
+            links = links.filter(framework__iexact=params["framework"])
+        qs = self._rows(links)
+        ends = search.substring("url", "endswith")
         if _q(request, "q"):
-            qs = qs.filter(url__icontains=params["q"])
+            qs = qs.filter(**{search.substring("url"): params["q"]})
         if _q(request, "owner"):
             qs = self._by_owner(qs, params["owner"])
         if _q(request, "name"):
-            qs = qs.filter(
-                Q(url__iendswith=f"/{params['name']}") | Q(url__iendswith=f"/{params['name']}.git")
-            )
-        if _q(request, "framework"):
-            qs = qs.filter(framework__iexact=params["framework"])
-        stars = params.get("stars")
-        if stars is not None:
-            if not stars.isdigit():
-                from rest_framework.exceptions import ValidationError
-
-                raise ValidationError({"stars": ["A whole number is required."]})
-            if int(stars) > 0:
-                qs = qs.none()
+            name = params["name"]
+            qs = qs.filter(Q(**{ends: f"/{name}"}) | Q(**{ends: f"/{name}.git"}))
+        stars = query_int(request, "stars", minimum=0)
+        if stars is not None and stars > 0:
+            qs = qs.none()
         page = self.paginate_queryset(qs)
         return self.get_paginated_response(s.PwcRepositorySerializer(page, many=True).data)
 
     def _links(self, owner, name):
+        ends = search.substring("url", "endswith")
         links = CodeLink.objects.filter(
-            Q(url__iendswith=f"/{owner}/{name}") | Q(url__iendswith=f"/{owner}/{name}.git")
+            Q(**{ends: f"/{owner}/{name}"}) | Q(**{ends: f"/{owner}/{name}.git"})
         )
         return links
 
