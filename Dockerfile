@@ -15,10 +15,11 @@ RUN pip install --index-url "$TORCH_INDEX_URL" "torch==2.13.0" \
 
 COPY . .
 RUN useradd --system --uid 1000 --home /app verisota \
-    && mkdir -p "$VAR_DIR" "$MEDIA_ROOT" \
-    && DEBUG=1 python manage.py collectstatic --noinput -v 0 \
+    && mkdir -p "$VAR_DIR" "$MEDIA_ROOT" "$VAR_DIR/beat" \
+    && SECRET_KEY=collectstatic-at-build-time-only python manage.py collectstatic --noinput -v 0 \
     && chown -R verisota "$VAR_DIR"
 USER verisota
 
 EXPOSE 8000
-CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3"]
+CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", \
+     "--limit-request-line", "8190"]

@@ -6,6 +6,9 @@
 - What escapes a view (an unknown path, a CSRF failure, a 500) goes through Django's handlers,
   set in ``config/urls.py`` and ``CSRF_FAILURE_VIEW``: JSON under ``/api/``, the site's HTML
   pages elsewhere.
+- ``ApiQueryMiddleware`` refuses, before any view or cache, a query string under ``/api/`` that
+  no API accepts (``leaderboard.query.problem_of``: a repeated parameter, a NUL character, an
+  over-long value): 400 with the parameter's name.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from django.views.csrf import csrf_failure as django_csrf_failure
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from leaderboard.query import problem_of
 
 API_PREFIX = "/api/"
 
@@ -110,3 +115,17 @@ def csrf_failure(request, reason=""):
             403,
         )
     return django_csrf_failure(request, reason)
+
+
+class ApiQueryMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if is_api(request) and request.META.get("QUERY_STRING"):
+            problem = problem_of(request.GET)
+            if problem is not None:
+                name, message = problem
+                body = {name: [message]} if name != "detail" else {}
+                return JsonResponse({**body, "detail": f"{name}: {message}"}, status=400)
+        return self.get_response(request)

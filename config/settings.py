@@ -1,11 +1,16 @@
 """VeriSOTA settings, read from the environment.
 
 With nothing set, the site runs embedded: SQLite, media and a file-system Celery broker under
-``var/``, DEBUG on, for 127.0.0.1 only. Production sets DATABASE_URL, CELERY_BROKER_URL,
-SECRET_KEY, DEBUG=0 and ALLOWED_HOSTS. Every helper below fails loudly on a value it cannot read.
+``var/``, DEBUG off (``DEBUG=1`` turns Django's debug pages on), for 127.0.0.1 and localhost,
+with a secret key generated once and kept in ``var/secret_key``. Production sets DATABASE_URL,
+CELERY_BROKER_URL, CACHE_URL, SECRET_KEY, ALLOWED_HOSTS, SITE_URL (https://...) and
+TRUSTED_PROXY_COUNT (docs/deployment.md). Every helper below fails loudly on a value it cannot
+read.
 """
 
 import os
+import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -44,6 +49,33 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name}={raw!r} is not an integer.") from None
 
 
+def env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a number.") from None
+
+
+def env_rate(name: str, default: str) -> str:
+    """A throttle rate ("30/minute"); "off" (or "0", "none") for no limit; unset or empty: the
+    default."""
+    raw = (os.environ.get(name) or "").strip()
+    if not raw:
+        return default
+    if raw.lower() in ("off", "0", "none"):
+        return ""
+    try:
+        count, period = raw.split("/")
+        int(count)
+        assert period.strip()[:1] in ("s", "m", "h", "d")
+    except (ValueError, AssertionError):
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a rate like 30/hour (or off).") from None
+    return raw
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     raw = os.environ.get(name)
     if raw is None:
@@ -51,14 +83,42 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
-DEBUG = env_bool("DEBUG", True)
-_DEV_SECRET = "dev-only-insecure-secret-key-do-not-use-in-production"
-SECRET_KEY = env_str("SECRET_KEY", _DEV_SECRET if DEBUG else "")
-if not SECRET_KEY:
-    raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
+def kept_secret_key(path: Path) -> str:
+    """The key in ``path``, written there once (random, readable by its owner only) if absent:
+    a fresh machine runs without SECRET_KEY set, and sessions survive a restart. Several
+    machines serving one site must share SECRET_KEY instead (docker-compose.yml requires it)."""
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(50)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process wrote it first: use theirs
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as f:
+        f.write(key + "\n")
+    return key
+
+
+DEBUG = env_bool("DEBUG", False)
+SECRET_KEY = env_str("SECRET_KEY", "") or kept_secret_key(VAR_DIR / "secret_key")
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")
+# Served over HTTPS (by default: SITE_URL is https://): secure cookies, HSTS, the redirect of
+# http:// requests. Behind a reverse proxy that terminates TLS, TRUSTED_PROXY_COUNT (below)
+# makes Django believe its X-Forwarded-Proto.
+HTTPS = env_bool("HTTPS", SITE_URL.startswith("https://"))
+# The reverse proxies in front of the web server (docker-compose.yml: one, Caddy). 0: the client
+# is the connection's address (REMOTE_ADDR) and X-Forwarded-* headers are ignored, as anyone can
+# send them. N > 0: the client address is read from X-Forwarded-For as N proxies write it, and
+# the scheme from X-Forwarded-Proto (leaderboard.throttles.client_address, django-ipware).
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+TRUSTED_PROXY_IPS = env_list("TRUSTED_PROXY_IPS", [])
+if TRUSTED_PROXY_COUNT > 0:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -74,6 +134,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "leaderboard",
     "evaluator",
 ]
@@ -82,12 +143,15 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "config.security.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "config.api_errors.ApiQueryMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a log-in refused by the lock-out into its 429 (evaluator.limits).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -122,20 +186,36 @@ elif os.environ.get("TEST_DATABASE_NAME"):
     DATABASES["default"]["TEST"] = {"NAME": os.environ["TEST_DATABASE_NAME"]}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# The read cache (counts, the home page's figures, API responses): per process by default; shared
-# by every web process when CACHE_URL names a Redis server (production and CI).
+# The read cache (counts, the home page's figures, API responses, the read throttles' counters):
+# per process by default; shared by every web process when CACHE_URL names a Redis server
+# (production and CI). The cache is an optimisation: with django-redis' IGNORE_EXCEPTIONS an
+# unreachable or failing Redis is logged (logger "django_redis.cache") and each call answers as a
+# miss, so pages and the API are computed uncached instead of failing; the short socket timeouts
+# bound what a hung server costs a request. No limit depends on it (docs/security.md).
+DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+DJANGO_REDIS_LOGGER = "verisota.cache"  # one line per process every 10 s (config/log_filters.py)
 CACHE_URL = env_str("CACHE_URL", "")
+
+
+def redis_cache(url: str, key_prefix: str = "verisota") -> dict:
+    """The cache settings for a Redis at ``url`` (the tests build theirs with it too)."""
+    return {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": url,
+        "KEY_PREFIX": key_prefix,
+        "TIMEOUT": env_int("CACHE_SECONDS", 24 * 3600),
+        "OPTIONS": {
+            "IGNORE_EXCEPTIONS": True,
+            "SOCKET_CONNECT_TIMEOUT": env_float("CACHE_CONNECT_TIMEOUT", 0.25),
+            "SOCKET_TIMEOUT": env_float("CACHE_SOCKET_TIMEOUT", 0.5),
+        },
+    }
+
+
 if CACHE_URL:
     if not CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
         raise ImproperlyConfigured(f"CACHE_URL={CACHE_URL!r} is not a redis:// URL.")
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": CACHE_URL,
-            "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "verisota"),
-            "TIMEOUT": env_int("CACHE_SECONDS", 24 * 3600),
-        }
-    }
+    CACHES = {"default": redis_cache(CACHE_URL, env_str("CACHE_KEY_PREFIX", "verisota"))}
 else:
     CACHES = {
         "default": {
@@ -172,6 +252,10 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
+# The archive export (/api/export/evaluation-tables.json), written once per catalogue version
+# (leaderboard/export_files.py).
+EXPORT_DIR = Path(env_str("EXPORT_DIR", str(VAR_DIR / "exports")))
+
 # Uploads: checkpoints are at most 50 MB; anything above this limit goes to a temporary file.
 MAX_CHECKPOINT_BYTES = env_int("MAX_CHECKPOINT_BYTES", 50 * 1024 * 1024)
 
@@ -191,8 +275,16 @@ API_JSON_MAX_BYTES = env_int("API_JSON_MAX_BYTES", 512 * 1024)
 API_JSON_MAX_DEPTH = env_int("API_JSON_MAX_DEPTH", 32)
 API_JSON_MAX_INT_DIGITS = env_int("API_JSON_MAX_INT_DIGITS", 20)
 
-SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
-CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
+# HTTPS: secure cookies, HSTS (a year, subdomains, preload) and the redirect of http:// requests,
+# each on by default when the site is served over HTTPS and each settable alone. The health
+# check's ping is served over either scheme (docker-compose.yml calls it inside the network).
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", HTTPS)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", HTTPS)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", HTTPS)
+SECURE_REDIRECT_EXEMPT = [r"^api/_ping/?$"]
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 365 * 24 * 3600 if HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", HTTPS)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", HTTPS)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
@@ -201,19 +293,46 @@ X_FRAME_OPTIONS = "DENY"
 CSP_REPORT_ONLY = env_bool("CSP_REPORT_ONLY", False)
 CSRF_FAILURE_VIEW = "config.api_errors.csrf_failure"
 
-# The limits below count in the cache (CACHES above): with CACHE_URL, one count for every
-# process; unset, each process counts on its own.
-
-# Limits per user (docs/evaluator.md, "Limits"): submissions per hour (DRF's throttle, the API
-# and the form alike), active (queued or running) runs per queue, checked in the transaction
-# that creates a run; log-in failures per user name and address before a lock-out.
-SUBMISSION_RATE = env_str("SUBMISSION_RATE", "30/hour")
+# Limits (docs/security.md, "Limits"). None depends on the cache being up: the submission cap
+# and the log-in lock-out count in the database; the read throttles count in the cache and go
+# on in each process's memory while it is down (leaderboard/throttles.py).
+#
+# Submissions per user: at most SUBMISSION_RATE stored in any rolling period (counted from the
+# submissions table in the transaction that stores one, after locking the user's row, so
+# concurrent requests cannot pass it together: evaluator/limits.py); every POST to the form or
+# the API, valid or not, at most SUBMISSION_ATTEMPT_RATE; active (queued or running) runs per
+# queue at most EVALUATOR_MAX_ACTIVE_RUNS.
+SUBMISSION_RATE = env_rate("SUBMISSION_RATE", "30/hour")
+SUBMISSION_ATTEMPT_RATE = env_rate("SUBMISSION_ATTEMPT_RATE", "120/hour")
 EVALUATOR_MAX_ACTIVE_RUNS = {
     "cpu": env_int("EVALUATOR_MAX_ACTIVE_CPU_RUNS", 10),
     "gpu": env_int("EVALUATOR_MAX_ACTIVE_GPU_RUNS", 3),
 }
+# The log-in lock-out (django-axes, counting in the database): after LOGIN_FAILURE_LIMIT failed
+# log-ins for one user name (NFKC-normalised and case-folded, so look-alike spellings share one
+# count) from one client address (client_address above), that pair is refused for
+# LOGIN_LOCKOUT_SECONDS with a 429 and Retry-After, on the site's and the admin's log-in.
 LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
 LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 15 * 60)
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(seconds=LOGIN_LOCKOUT_SECONDS)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_USERNAME_CALLABLE = "evaluator.limits.lockout_username"
+AXES_CLIENT_IP_CALLABLE = "evaluator.limits.lockout_address"
+AXES_LOCKOUT_CALLABLE = "evaluator.limits.lockout_response"
+AXES_RESET_ON_SUCCESS = True
+# A refused attempt while locked does not restart the clock: Retry-After stays true.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_VERBOSE = False
+# Anonymous reads, searches and the export of the read API, per client (leaderboard/throttles.py).
+THROTTLE_ANON_READS = env_rate("THROTTLE_ANON_READS", "300/minute")
+THROTTLE_SEARCH = env_rate("THROTTLE_SEARCH", "30/minute")
+THROTTLE_EXPORT = env_rate("THROTTLE_EXPORT", "60/hour")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -233,7 +352,6 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.MultiPartParser",
     ],
     "EXCEPTION_HANDLER": "config.api_errors.exception_handler",
-    "DEFAULT_THROTTLE_RATES": {"submissions": SUBMISSION_RATE},
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": [
@@ -252,12 +370,14 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "config.openapi.document_errors",
+        "config.openapi.add_links",
     ],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
         "ResultEvaluationModeEnum": "leaderboard.models.Result.EvaluationMode",
+        "SubmissionEvaluationModeEnum": "evaluator.serializers.MODES",
     },
 }
 
@@ -322,6 +442,13 @@ MAML_DATA_DIR = str(maml_datadir.data_dir(env_str("MAML_DATA_DIR", "") or None))
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"cache_errors": {"()": "config.log_filters.CacheErrors", "interval": 10}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler"},
+        "cache_console": {"class": "logging.StreamHandler", "filters": ["cache_errors"]},
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {
+        "verisota.cache": {"handlers": ["cache_console"], "level": "WARNING", "propagate": False},
+    },
 }

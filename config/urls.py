@@ -11,10 +11,35 @@ def api_not_found(request, *args, **kwargs):
     return JsonResponse({"detail": "Not found."}, status=404)
 
 
+READ_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+def read_only(view):
+    """The schema and its docs page are read-only: any other method is a 405 in JSON, as
+    everywhere under /api/ (their own renderers would answer it in HTML or YAML, and a session's
+    POST without a CSRF token was an HTML 403)."""
+
+    @csrf_exempt
+    def wrapper(request, *args, **kwargs):
+        if request.method not in READ_METHODS:
+            response = JsonResponse(
+                {"detail": f'Method "{request.method}" not allowed.'}, status=405
+            )
+            response["Allow"] = ", ".join(READ_METHODS)
+            return response
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/schema/", read_only(SpectacularAPIView.as_view()), name="api-schema"),
+    path(
+        "api/docs/",
+        read_only(SpectacularSwaggerSplitView.as_view(url_name="api-schema")),
+        name="api-docs",
+    ),
     path("api/v1/", include("leaderboard.pwc.urls")),
     path("api/", include("evaluator.api_urls")),
     path("api/", include("leaderboard.api_urls")),

@@ -11,11 +11,9 @@ from django.template.response import TemplateResponse
 from leaderboard.urls_safe import admin_formfield_overrides
 
 from . import services
-from .forms import LockoutAdminAuthenticationForm
 from .models import Run, RunEvent, Submission
 
-# The admin's log-in has the site's lock-out after repeated failures (evaluator/limits.py).
-admin.site.login_form = LockoutAdminAuthenticationForm
+# The admin's log-in has the site's lock-out (django-axes, configured in evaluator/limits.py).
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -32,7 +30,17 @@ class ReadOnlyInline(admin.TabularInline):
 
 class RunInline(ReadOnlyInline):
     model = Run
-    fields = ("status", "phase", "attempts", "reproduced_value", "ci95", "reason", "created_at")
+    fields = (
+        "status",
+        "phase",
+        "attempts",
+        "reproduced_value",
+        "ci95",
+        "result",
+        "same_checkpoint_as",
+        "reason",
+        "created_at",
+    )
     readonly_fields = fields
 
 
@@ -184,9 +192,13 @@ class RunAdmin(admin.ModelAdmin):
         if form.is_valid():
             done, busy = 0, 0
             for run in queryset:
-                ok = services.override(
-                    run, form.cleaned_data["verdict"], form.cleaned_data["reason"], request.user
-                )
+                try:
+                    ok = services.override(
+                        run, form.cleaned_data["verdict"], form.cleaned_data["reason"], request.user
+                    )
+                except services.NothingMeasured as exc:
+                    self.message_user(request, str(exc), messages.ERROR)
+                    continue
                 done += ok
                 busy += not ok
             self.message_user(request, f"Overrode {done} run(s).", messages.SUCCESS)

@@ -3,12 +3,10 @@
 import json
 
 from django import forms
-from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import get_user_model
-from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
+from django.contrib.auth.forms import UserCreationForm
 from django.core.exceptions import ValidationError
 
-from evaluator.limits import LockoutFormMixin
 from evaluator.models import Submission
 from evaluator.validation import (
     CHECKPOINT_SUFFIX,
@@ -20,14 +18,6 @@ from evaluator.validation import (
 )
 from leaderboard.models import Benchmark, Metric, Paper
 from leaderboard.urls_safe import validate_http_url
-
-
-class LockoutAuthenticationForm(LockoutFormMixin, AuthenticationForm):
-    """The log-in form, with the lock-out after repeated failures (evaluator/limits.py)."""
-
-
-class LockoutAdminAuthenticationForm(LockoutFormMixin, AdminAuthenticationForm):
-    """The admin's log-in form, with the same lock-out."""
 
 
 class SignUpForm(UserCreationForm):

@@ -2,7 +2,8 @@
 
 A Submission is created with its first Run in one transaction; the Celery task gets the Run's
 primary key only, dispatched on commit. Nothing here is ever deleted by the pipeline: a rejected
-claim stays with its evidence, and a curator's re-queue makes a new Run beside the old one.
+claim stays with its evidence, and a curator's re-queue makes a new Run beside the old one (whose
+verdict then replaces the published row, never adds one: ``services.publish``).
 """
 
 from django.conf import settings
@@ -52,6 +53,11 @@ class Submission(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        indexes = [
+            # A user's newest submissions: the submission limit's count (evaluator/limits.py)
+            # and the user's own list.
+            models.Index(fields=["owner", "-created_at"], name="submission_owner_newest_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.model_name} {self.claimed_value} on {self.benchmark}"
@@ -148,6 +154,16 @@ class Run(models.Model):
     episode_scores = models.JSONField(default=list, blank=True)
     result = models.OneToOneField(
         Result, null=True, blank=True, on_delete=models.PROTECT, related_name="verification_run"
+    )
+    # A verified run whose checkpoint already had its row (one checkpoint, one row): the row
+    # it is linked to instead of publishing a second one.
+    same_checkpoint_as = models.ForeignKey(
+        Result,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="same_checkpoint_runs",
+        help_text="The published row of the same checkpoint, when this run did not publish one",
     )
     # When.
     created_at = models.DateTimeField(auto_now_add=True)

@@ -15,6 +15,7 @@ from evaluator.validation import (
 )
 from leaderboard.json_bounds import JSONBoundError, loads_bounded
 from leaderboard.models import Benchmark, Metric, Paper
+from leaderboard.query import QueryError, parse_int
 from leaderboard.serializers import HttpUrlField
 from leaderboard.urls_safe import validate_http_url
 
@@ -37,12 +38,14 @@ class IdOrSlugField(serializers.Field):
 
     def to_internal_value(self, data):
         value = str(data).strip()
-        if not value or len(value) > 300:
-            self.fail("unknown", kind=self.kind, value=value[:300])
+        if not value or len(value) > 300 or "\x00" in value:
+            self.fail("unknown", kind=self.kind, value=value[:300].replace("\x00", "\\x00"))
         qs = self.model.objects.all()
         obj = None
-        if value.isdigit():
-            obj = qs.filter(pk=int(value)).first()
+        try:
+            obj = qs.filter(pk=parse_int(value)).first()
+        except QueryError:  # not an id in ASCII digits ("²" is not one): a slug or a name
+            pass
         if obj is None:
             obj = qs.filter(slug=value).first()
         if obj is None and self.by_name:
@@ -174,6 +177,11 @@ class RunSerializer(serializers.ModelSerializer):
     progress_percent = serializers.IntegerField(read_only=True)
     is_final = serializers.BooleanField(read_only=True)
     result = serializers.PrimaryKeyRelatedField(read_only=True)
+    same_checkpoint_as = serializers.PrimaryKeyRelatedField(
+        read_only=True,
+        help_text="The row of the same checkpoint this verified run was linked to, instead of "
+        "publishing a second one (one checkpoint, one row)",
+    )
 
     class Meta:
         model = Run
@@ -199,6 +207,7 @@ class RunSerializer(serializers.ModelSerializer):
             "reproduced_value",
             "ci95",
             "result",
+            "same_checkpoint_as",
             "created_at",
             "started_at",
             "finished_at",
@@ -288,10 +297,15 @@ class SubmissionSerializer(serializers.ModelSerializer):
         return "reproduced" if obj.kind == Submission.Kind.REPRODUCE else "evaluated"
 
     def get_evidence_url(self, obj) -> str | None:
+        """The published row's evidence: this submission's, or the row of the same checkpoint
+        it was linked to (one checkpoint, one row)."""
         run = self._run(obj)
-        if run is None or run.status != Run.Status.VERIFIED or not run.result_id:
+        if run is None or run.status != Run.Status.VERIFIED:
             return None
-        path = reverse("evaluator:evidence", args=[run.result_id])
+        row = run.result_id or run.same_checkpoint_as_id
+        if not row:
+            return None
+        path = reverse("evaluator:evidence", args=[row])
         request = self.context.get("request")
         return request.build_absolute_uri(path) if request else path
 

@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -21,7 +21,7 @@ from django.utils import timezone
 from leaderboard.models import CatalogueVersion, Model, Paper, Result, unique_slug
 
 from .decision import Decision
-from .limits import check_active_runs
+from .limits import check_submission_limits
 from .models import Run, RunEvent, Submission
 from .protocols import REPRODUCE, protocol_for_benchmark, unverifiable_reason
 
@@ -63,7 +63,8 @@ def create_submission(
 
     The caller has validated the input (form or serializer). A benchmark the reference runner
     cannot check gives a run that is ``unverifiable`` with the reason, never queued. A user at
-    their limit of active runs on the run's queue gets ``limits.ActiveRunLimit``, nothing stored.
+    their limit of submissions per period gets ``limits.SubmissionRateLimit``, at their limit of
+    active runs on the run's queue ``limits.ActiveRunLimit``: nothing stored.
     """
     if kind not in Submission.Kind.values:
         raise ValueError(f"unknown kind {kind!r}")
@@ -71,9 +72,9 @@ def create_submission(
     paper_fields = paper_fields or {}
     why_not = unverifiable_reason(protocol, kind, metric.name)
     with transaction.atomic():
-        if not why_not:
-            # Before anything is stored: raises ActiveRunLimit (the transaction rolls back).
-            check_active_runs(owner, kind)
+        # Before anything is stored, under the owner's row lock: raises SubmissionRateLimit or
+        # ActiveRunLimit (the transaction rolls back).
+        check_submission_limits(owner, kind, verifiable=not why_not)
         submission = Submission(
             owner=owner,
             benchmark=benchmark,
@@ -191,14 +192,82 @@ def _paper_for(submission: Submission) -> Paper | None:
     )
 
 
-def publish(run: Run) -> Result:
-    """Create the published row of a verified run. Call inside the transaction that verifies."""
+def _mode(submission: Submission) -> str:
+    return (
+        Result.EvaluationMode.TRANSDUCTIVE
+        if submission.transductive
+        else Result.EvaluationMode.NON_TRANSDUCTIVE
+    )
+
+
+def _level(submission: Submission) -> str:
+    return (
+        Result.VerificationLevel.REPRODUCED
+        if submission.kind == REPRODUCE
+        else Result.VerificationLevel.EVALUATED
+    )
+
+
+def _checkpoint_key(submission: Submission) -> str:
+    """The SHA-256 that makes a row unique (one checkpoint, one row): an evaluated checkpoint's;
+    "" for a reproduction (its weights are the site's own, trained afresh)."""
+    return submission.checkpoint_sha256 if submission.kind != REPRODUCE else ""
+
+
+def _measured(run: Run) -> dict[str, Any]:
+    """A verified row's figures, all from the run: its number is what the run measured."""
+    return {
+        "value": run.reproduced_value,
+        "ci95": run.ci95,
+        "raw_value": "",
+        "verified_at": timezone.now(),
+        "episode_scores": list(run.episode_scores or []),
+        "episodes_fingerprint": run.episodes_fingerprint,
+    }
+
+
+def publish(run: Run, note: str = "") -> Result | None:
+    """Publish the row of a verified run, inside the transaction that verifies it.
+
+    The row's number (``value`` ± ``ci95``) is what the run measured; the claim goes beside it
+    (``claimed_value``). Three cases, each one transaction with the verdict:
+
+    - the submission already has a row from an earlier run (a curator re-queued it): that row
+      is **replaced** in place (same id and evidence address, this run's figures), never added;
+    - the same checkpoint (SHA-256) is already published on this benchmark and evaluation mode
+      by another submission: nothing is published; the run is linked to that row
+      (``same_checkpoint_as``) and its reason says whose it is (returns None);
+    - else a new row. Two runs of one checkpoint racing here are serialized by the catalogue's
+      lock, and the database's unique index (``unique_verified_checkpoint``) backs it up.
+
+    ``note`` (a curator's override) is shown with the row on the public ledger.
+    """
     if run.result_id:
         return run.result
+    if run.reproduced_value is None:
+        raise ValueError(f"run {run.pk} measured nothing: there is no figure to publish")
     submission = run.submission
-    # Two workers publishing claims of the same new paper (or model) at once must not both
-    # create it: publishers take the catalogue's lock before they look.
+    # Two workers publishing claims of the same new paper (or model), or of the same checkpoint,
+    # at once must not both create it: publishers take the catalogue's lock before they look.
     CatalogueVersion.lock()
+    earlier = (
+        Run.objects.select_for_update()
+        .filter(submission=submission, result__isnull=False)
+        .exclude(pk=run.pk)
+        .select_related("result")
+        .first()
+    )
+    if earlier is not None:
+        return _replace(earlier, run, note)
+    sha = _checkpoint_key(submission)
+    if sha:
+        same = Result.objects.verified().filter(
+            benchmark=submission.benchmark, evaluation_mode=_mode(submission), checkpoint_sha256=sha
+        )
+        existing = same.first()
+        if existing is not None:
+            _link_to(existing, run)
+            return None
     paper = _paper_for(submission)
     if paper is not None and submission.paper_id != paper.pk:
         submission.paper = paper
@@ -206,36 +275,94 @@ def publish(run: Run) -> Result:
     model, _ = Model.objects.get_or_create(
         name=submission.model_name, defaults={"slug": unique_slug(Model, submission.model_name)}
     )
-    mode = (
-        Result.EvaluationMode.TRANSDUCTIVE
-        if submission.transductive
-        else Result.EvaluationMode.NON_TRANSDUCTIVE
-    )
-    result = Result.objects.create(
-        benchmark=submission.benchmark,
-        metric=submission.metric,
-        value=submission.claimed_value,
-        raw_value=f"{submission.claimed_value:g}",
-        model=model,
-        paper=paper,
-        uses_additional_data=submission.uses_additional_data,
-        source=Result.Source.VERIFIED,
-        evaluation_mode=mode,
-        reproduced_value=run.reproduced_value,
-        reproduced_ci95=run.ci95,
-        verified_at=timezone.now(),
-        verification_level=(
-            Result.VerificationLevel.REPRODUCED
-            if submission.kind == REPRODUCE
-            else Result.VerificationLevel.EVALUATED
-        ),
-        episode_scores=list(run.episode_scores or []),
-        episodes_fingerprint=run.episodes_fingerprint,
-    )
+    try:
+        with transaction.atomic():  # a savepoint: the unique index's refusal is not fatal
+            result = Result.objects.create(
+                benchmark=submission.benchmark,
+                metric=submission.metric,
+                claimed_value=submission.claimed_value,
+                model=model,
+                paper=paper,
+                uses_additional_data=submission.uses_additional_data,
+                source=Result.Source.VERIFIED,
+                evaluation_mode=_mode(submission),
+                checkpoint_sha256=sha,
+                verification_level=_level(submission),
+                verification_note=note[:500],
+                **_measured(run),
+            )
+    except IntegrityError:
+        existing = same.first() if sha else None
+        if existing is None:
+            raise
+        _link_to(existing, run)
+        return None
     result.verification_url = evidence_url(result)
     result.save(update_fields=["verification_url"])
     run.result = result
     return result
+
+
+def _figure(value, ci95) -> str:
+    if value is None:
+        return "?"
+    return f"{value:.4g}" + ("" if ci95 is None else f" ± {ci95:.4g}")
+
+
+def _replace(earlier: Run, run: Run, note: str) -> Result:
+    """``run``'s figures replace the row ``earlier`` (a run of the same submission) published."""
+    result = earlier.result
+    was = _figure(result.value, result.ci95)
+    for name, value in _measured(run).items():
+        setattr(result, name, value)
+    result.claimed_value = run.submission.claimed_value
+    result.verification_level = _level(run.submission)
+    result.verification_note = note[:500]
+    result.save()
+    earlier.result = None
+    earlier.save(update_fields=["result"])
+    message = (
+        f"Result #{result.pk} now shows run #{run.pk}'s figure "
+        f"({_figure(run.reproduced_value, run.ci95)}; was {was}): a re-run replaces, never adds."
+    )
+    earlier.add_event("superseded", message)
+    run.add_event("replaced", message)
+    run.result = result
+    return result
+
+
+def _link_to(existing: Result, run: Run) -> None:
+    """Publish nothing for ``run``: its checkpoint already has ``existing``; say whose."""
+    first = Run.objects.filter(result=existing).select_related("submission").first()
+    submission = run.submission
+    whose = "a submission of another user, who keeps the row"
+    if first is not None and first.submission.owner_id == submission.owner_id:
+        whose = f"your own submission #{first.submission_id}"
+    claimed = f" (claimed {existing.claimed_value:g})" if existing.claimed_value is not None else ""
+    run.same_checkpoint_as = existing
+    run.reason = (
+        f"{run.reason} Not published again: this checkpoint (SHA-256 "
+        f"{submission.checkpoint_sha256[:12]}…) is already verified on {submission.benchmark.name} "
+        f"({existing.evaluation_mode or 'mode not recorded'}) as result #{existing.pk}{claimed}, "
+        f"from {whose}. One checkpoint is one row; its evidence: {existing.verification_url}"
+    ).strip()
+
+
+def unpublish(run: Run, why: str) -> str:
+    """Remove the row ``run`` published (the run keeps its figures and evidence); returns a
+    sentence for the event log."""
+    if not run.result_id:
+        return ""
+    result = run.result
+    shown = "?" if result.value is None else f"{result.value:g}"
+    for linked in Run.objects.filter(same_checkpoint_as=result):
+        linked.same_checkpoint_as = None
+        linked.save(update_fields=["same_checkpoint_as"])
+        linked.add_event("unlinked", f"Result #{result.pk} of the same checkpoint was unpublished.")
+    run.result = None
+    run.save(update_fields=["result"])
+    result.delete()
+    return f" Unpublished result #{result.pk} ({shown}): {why}"
 
 
 def finish_run(run_pk: int, token: str, decision: Decision, evidence: dict[str, Any]) -> bool:
@@ -256,11 +383,39 @@ def finish_run(run_pk: int, token: str, decision: Decision, evidence: dict[str, 
         run.finished_at = timezone.now()
         if run.started_at:
             run.wall_seconds = (run.finished_at - run.started_at).total_seconds()
+        withdrawn = ""
         if decision.verified:
             publish(run)
+        elif decision.verdict == Run.Status.REJECTED:
+            withdrawn = _withdraw_earlier(run)
         run.save()
-        run.add_event(decision.verdict, decision.reason)
+        run.add_event(decision.verdict, decision.reason + withdrawn)
     return True
+
+
+def _withdraw_earlier(run: Run) -> str:
+    """A re-run that does not support the claim replaces the earlier verdict: the row an
+    earlier run of the submission published is withdrawn, in the same transaction."""
+    earlier = (
+        Run.objects.select_for_update()
+        .filter(submission_id=run.submission_id, result__isnull=False)
+        .exclude(pk=run.pk)
+        .first()
+    )
+    if earlier is None:
+        return ""
+    message = unpublish(earlier, f"re-run #{run.pk} does not support the claim.")
+    earlier.add_event("superseded", message.strip())
+    return message
+
+
+def site_fault(what: str) -> str:
+    """The reason of a run the site could not finish (storage, data, a worker killed or out of
+    memory, a bug): it ends ``failed``, never ``rejected``, and its reason says whose fault."""
+    return (
+        f"{what.strip().rstrip('.')}. This is the site's fault, not a verdict on the claim: the "
+        "run can be re-queued once the site has put it right."
+    )
 
 
 _SERVER_PATH = re.compile(r"(?<![\w:/.~])(?:~/|/)(?:[^\s/'\"`:;,()]+/)+([^\s/'\"`:;,()]*)")
@@ -298,7 +453,9 @@ def fail_run(run_pk: int, token: str | None, reason: str, kind: str = "failed") 
 
 
 def requeue(submission: Submission, actor=None, note: str = "") -> Run | None:
-    """A new run for the submission (the old ones stay), unless one is queued or running."""
+    """A new run for the submission (the old ones stay), unless one is queued or running. Its
+    verdict replaces the row an earlier run published (``publish``, ``finish_run``): a re-queue
+    never adds a row."""
     protocol = protocol_for_benchmark(submission.benchmark)
     if unverifiable_reason(protocol, submission.kind, submission.metric.name):
         return None
@@ -341,8 +498,15 @@ def cancel(run: Run, actor=None, note: str = "") -> bool:
     return bool(changed)
 
 
+class NothingMeasured(ValueError):
+    """An override to verified of a run that measured nothing: the site publishes only numbers
+    it measured, so there is no row to publish (re-queue the run instead)."""
+
+
 def override(run: Run, verdict: str, reason: str, actor) -> bool:
-    """A curator's verdict on a run: verified (published) or rejected (unpublished)."""
+    """A curator's verdict on a run: verified (published, at the value the run measured) or
+    rejected (unpublished). Recorded on the run's event log with the curator, and, for a
+    published row, on the public ledger with the reason (``Result.verification_note``)."""
     if verdict not in (Run.Status.VERIFIED, Run.Status.REJECTED):
         raise ValueError(f"override verdict must be verified or rejected, not {verdict!r}")
     if not reason.strip():
@@ -351,19 +515,25 @@ def override(run: Run, verdict: str, reason: str, actor) -> bool:
         run = Run.objects.select_for_update().get(pk=run.pk)
         if run.status == Run.Status.RUNNING:
             return False
+        if verdict == Run.Status.VERIFIED and run.reproduced_value is None:
+            raise NothingMeasured(
+                f"Run #{run.pk} measured nothing ({run.status}): only a measured figure is "
+                "published. Re-queue it instead."
+            )
         previous = run.status
         run.status = verdict
         run.reason = f"Curator override: {reason}"
         run.finished_at = run.finished_at or timezone.now()
         unpublished = ""
         if verdict == Run.Status.VERIFIED:
-            publish(run)
+            note = f"Published by a curator's override of the verdict ({previous}): {reason}"
+            if run.result_id:
+                run.result.verification_note = note[:500]
+                run.result.save(update_fields=["verification_note"])
+            else:
+                publish(run, note=note)
         elif run.result_id:
-            result = run.result
-            unpublished = f" Unpublished result #{result.pk} ({result.value:g})."
-            run.result = None
-            run.save(update_fields=["result"])
-            result.delete()
+            unpublished = unpublish(run, "a curator's override.")
         run.save()
         RunEvent.objects.create(
             run=run,

@@ -3,10 +3,13 @@
 ``verify_run`` gets a run's primary key only. It claims the run with a conditional update, so
 two workers (or a message delivered twice) never run it twice; a run no longer queued
 (cancelled, finished, or claimed by someone else) is left alone. It retries with backoff only on
-infrastructure errors (the database or the broker out of reach), never on a rejection or a bad
-checkpoint. ``acks_late`` with prefetch 1 (settings) means a message is acknowledged only after
-its run ends; a worker that dies mid-run leaves its run ``running`` with a heartbeat that stops,
-and ``reap_stale_runs`` (celery beat, and once at every worker start) re-queues it at most
+infrastructure errors (the database, the broker or the checkpoint storage out of reach), never
+on a rejection or a bad checkpoint. Whatever the site cannot do (read the stored checkpoint or
+the dataset, survive a worker killed or out of memory, a bug) ends the run ``failed`` with a
+reason that says it is the site's fault (``services.site_fault``), never ``rejected``.
+``acks_late`` with prefetch 1 (settings) means a message is acknowledged only after its run
+ends; a worker that dies mid-run leaves its run ``running`` with a heartbeat that stops, and
+``reap_stale_runs`` (celery beat, and once at every worker start) re-queues it at most
 ``EVALUATOR_MAX_ATTEMPTS`` times, then marks it ``failed`` with the reason.
 """
 
@@ -30,13 +33,19 @@ from kombu.exceptions import OperationalError as BrokerError
 
 from .models import Run
 from .protocols import log_data_report, protocol_by_maml_name
-from .services import NOT_SENT, dispatch, enqueue_on_commit, fail_run, queue_name
-from .worker import execute, new_token, setting
+from .services import NOT_SENT, dispatch, enqueue_on_commit, fail_run, queue_name, site_fault
+from .worker import StorageUnavailable, execute, new_token, setting
 
 log = logging.getLogger(__name__)
 
 #: Errors of the machinery, not of the claim: worth a retry with backoff.
-INFRASTRUCTURE_ERRORS = (DatabaseError, InterfaceError, BrokerError, ConnectionError)
+INFRASTRUCTURE_ERRORS = (
+    DatabaseError,
+    InterfaceError,
+    BrokerError,
+    ConnectionError,
+    StorageUnavailable,
+)
 
 
 @shared_task(bind=True, acks_late=True, max_retries=5, ignore_result=True)
@@ -58,11 +67,16 @@ def verify_run(self, run_pk: int) -> str:
         return execute(run_pk, token)
     except SoftTimeLimitExceeded:
         limit = (self.request.timelimit or (None, None))[1] or _soft_limit(run_pk)
-        fail_run(run_pk, token, f"Exceeded the time limit of {limit} s.", kind="timeout")
+        fail_run(run_pk, token, site_fault(f"Exceeded the time limit of {limit} s"), kind="timeout")
         return Run.Status.FAILED
     except INFRASTRUCTURE_ERRORS as exc:
         if self.request.retries >= self.max_retries:
-            fail_run(run_pk, token, f"Gave up after {self.max_retries} retries: {exc}")
+            fail_run(
+                run_pk,
+                token,
+                site_fault(f"Gave up after {self.max_retries} retries: {exc}"),
+                kind="site fault",
+            )
             raise
         log.warning("run %s: infrastructure error, will retry: %s", run_pk, exc)
         try:
@@ -74,9 +88,10 @@ def verify_run(self, run_pk: int) -> str:
         except Exception:  # still out of reach: the reaper re-queues the stale run
             log.warning("run %s could not be put back on the queue", run_pk, exc_info=True)
         raise self.retry(exc=exc, countdown=backoff(self.request.retries)) from exc
-    except Exception as exc:  # a bug or a broken artefact: failed with the reason, no retry
+    except Exception as exc:  # a bug, memory: the site's (a bad artefact is rejected in execute)
         log.exception("run %s failed", run_pk)
-        fail_run(run_pk, token, f"The run failed: {type(exc).__name__}: {exc}")
+        reason = site_fault(f"The run failed: {type(exc).__name__}: {exc}")
+        fail_run(run_pk, token, reason, kind="site fault")
         return Run.Status.FAILED
 
 
@@ -145,9 +160,12 @@ def reap(now=None, *, include_dead_here: bool = False) -> dict[str, int]:
             hard = protocol.limits_for(run.submission.kind).hard if protocol else None
             ran = (now - run.started_at).total_seconds() if run.started_at else 0
             if hard and ran > hard:
-                reason = f"{lost} It ran past the hard time limit of {hard} s."
+                reason = site_fault(f"{lost} It ran past the hard time limit of {hard} s")
             elif run.attempts >= max_attempts:
-                reason = f"{lost} Gave up after {run.attempts} attempts."
+                reason = site_fault(
+                    f"{lost} Gave up after {run.attempts} attempts (the worker stopped: killed, "
+                    "or out of memory)"
+                )
             else:
                 reason = ""
             run.worker = ""

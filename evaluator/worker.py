@@ -7,6 +7,7 @@ re-queued by the reaper is abandoned at the next write, and its verdict is never
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import os
@@ -24,7 +25,7 @@ from django.utils import timezone
 from .decision import REJECTED, Decision, decide
 from .models import Run, Submission
 from .protocols import REPRODUCE, data_problem, protocol_by_maml_name, to_train_config
-from .services import fail_run, finish_run, without_paths
+from .services import fail_run, finish_run, site_fault, without_paths
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,40 @@ def setting(name: str, default):
 def new_token() -> str:
     """A claim token naming the host and process, unique per claim."""
     return f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:12]}"
+
+
+class StorageUnavailable(OSError):
+    """The stored checkpoint could not be read for a reason a retry may cure (an I/O error, a
+    storage mount away): retried as an infrastructure error (``tasks.INFRASTRUCTURE_ERRORS``)."""
+
+
+def stored_checkpoint_problem(submission: Submission) -> str | None:
+    """Why the site's stored copy of a submitted checkpoint cannot be evaluated, or None when it
+    is there and is the file that was submitted (same SHA-256). A missing, unreadable or changed
+    file is the site's fault, not the claim's. Raises ``StorageUnavailable`` for an error that a
+    retry may cure."""
+    name = submission.checkpoint.name
+    if not name:
+        return "The submitted checkpoint was not stored"
+    digest = hashlib.sha256()
+    try:
+        with submission.checkpoint.storage.open(name, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+    except FileNotFoundError:
+        return "The site's stored copy of the checkpoint is missing"
+    except (PermissionError, IsADirectoryError) as exc:
+        return f"The site cannot read its stored copy of the checkpoint ({exc.strerror})"
+    except OSError as exc:
+        raise StorageUnavailable(
+            f"the checkpoint storage is unavailable ({exc.strerror or exc})"
+        ) from exc
+    if submission.checkpoint_sha256 and digest.hexdigest() != submission.checkpoint_sha256:
+        return (
+            "The site's stored copy of the checkpoint is damaged (its SHA-256 is no longer the "
+            "submitted file's)"
+        )
+    return None
 
 
 class RunAbandoned(Exception):
@@ -183,6 +218,9 @@ def execute(run_pk: int, token: str) -> str:
                     episodes=int(episodes) if episodes else None,
                 )
             else:
+                problem = stored_checkpoint_problem(submission)
+                if problem is not None:
+                    return _site_fault(run_pk, token, reporter, problem)
                 result = run_evaluate(
                     submission.checkpoint.path,
                     protocol.maml_protocol,
@@ -197,11 +235,17 @@ def execute(run_pk: int, token: str) -> str:
             if problem is None:
                 raise
             log.warning("run %s: %s", run_pk, exc)  # the path, for the operator's log
-            reporter.log(problem)
-            reporter.write(phase="no data")
-            fail_run(run_pk, token, problem)
-            return Run.Status.FAILED
+            return _site_fault(run_pk, token, reporter, problem, phase="no data")
         except CheckpointError as exc:
+            if submission.kind != REPRODUCE:
+                # The file may have gone or changed under the reader: the site's fault then.
+                problem = stored_checkpoint_problem(submission)
+                if problem is not None:
+                    return _site_fault(run_pk, token, reporter, problem)
+                if isinstance(exc.__context__, OSError):  # maml_ref could not read it at all
+                    raise StorageUnavailable(
+                        f"the stored checkpoint could not be read ({exc.__context__})"
+                    ) from exc
             reason = without_paths(f"The checkpoint cannot be evaluated: {exc}")
             reporter.log(reason)
             reporter.write(phase="rejected")
@@ -251,6 +295,16 @@ def execute(run_pk: int, token: str) -> str:
     finally:
         reporter.stop()
         maml_logger.removeHandler(handler)
+
+
+def _site_fault(run_pk, token, reporter, problem: str, phase: str = "site fault") -> str:
+    """End the run ``failed``: the site could not do its part (never ``rejected``)."""
+    reason = site_fault(problem)
+    log.warning("run %s: %s", run_pk, problem)
+    reporter.log(reason)
+    reporter.write(phase=phase)
+    fail_run(run_pk, token, reason, kind="site fault")
+    return Run.Status.FAILED
 
 
 def record_stop(run_pk: int, token: str) -> None:

@@ -1,5 +1,6 @@
 """The catalogue in the Django admin: search, filters, inline code links and results."""
 
+from django import forms
 from django.contrib import admin, messages
 
 from .merging import MergeConflict, merge_papers
@@ -41,8 +42,46 @@ class BenchmarkMetricInline(admin.TabularInline):
     verbose_name_plural = "metrics (direction in this benchmark)"
 
 
+VERIFIED_BY_RUN = (
+    "A verified result is published only by a reference run, with its evidence: submit the "
+    "checkpoint, or use Evaluator › Runs › “Override the verdict” (recorded on the run and the "
+    "public ledger). A result cannot be made verified by hand."
+)
+
+#: A verified row's measured number and what it was measured on: written by its run, never edited.
+MEASURED_FIELDS = ("benchmark", "metric", "value", "ci95", "raw_value", "uses_additional_data")
+
+
+class ResultAdminForm(forms.ModelForm):
+    """A result as a curator edits it: an archive row's figures may be corrected; a verified
+    row's number, interval, claim and provenance are the run's (disabled here, and read-only in
+    ``ResultAdmin``); a form that tries to make a row verified is refused."""
+
+    class Meta:
+        model = Result
+        fields = ["benchmark", "metric", "model", "paper", "value", "ci95", "raw_value"]
+        fields += ["uses_additional_data", "source"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and self.instance.is_verified:
+            for name in (*MEASURED_FIELDS, *Result.VERIFICATION_FIELDS):
+                if name in self.fields:
+                    self.fields[name].disabled = True
+
+    def clean(self):
+        cleaned = super().clean()
+        wanted = self.data.get(self.add_prefix("source"), cleaned.get("source"))
+        if wanted == Result.Source.VERIFIED and not (
+            self.instance.pk and self.instance.is_verified
+        ):
+            raise forms.ValidationError(VERIFIED_BY_RUN, code="verified_by_run")
+        return cleaned
+
+
 class ResultInline(admin.TabularInline):
     model = Result
+    form = ResultAdminForm
     extra = 0
     fields = [
         "benchmark",
@@ -215,11 +254,19 @@ class CodeLinkAdmin(admin.ModelAdmin):
 
 @admin.register(Result)
 class ResultAdmin(admin.ModelAdmin):
+    """Results. An archive row's figures may be corrected here; a verified row is the run's:
+    its number, interval, claim, source and verification fields are read-only, and no row can
+    be made verified by hand (``ResultAdminForm``): the curator's way is the run's override,
+    which is audited on the run and shown on the ledger."""
+
+    form = ResultAdminForm
     list_display = [
         "model",
         "benchmark",
         "metric",
         "value",
+        "ci95",
+        "claimed_value",
         "source",
         "evaluation_mode",
         "paper",
@@ -236,7 +283,6 @@ class ResultAdmin(admin.ModelAdmin):
     search_fields = ["model__name", "benchmark__name", "paper__title", "paper__arxiv_id"]
     autocomplete_fields = ["benchmark", "metric", "model", "paper"]
     date_hierarchy = "created_at"
-    readonly_fields = ["created_at"]
     fieldsets = [
         (
             None,
@@ -244,15 +290,23 @@ class ResultAdmin(admin.ModelAdmin):
         ),
         ("Provenance", {"fields": ["source", "uses_additional_data", "evaluation_mode"]}),
         (
-            "Verification (written by the evaluator)",
+            "Verification (written by the evaluator's run; read-only)",
             {
                 "fields": [
-                    "reproduced_value",
-                    "reproduced_ci95",
+                    "claimed_value",
+                    "checkpoint_sha256",
+                    "verification_level",
                     "verification_url",
+                    "verification_note",
                     "verified_at",
                     "created_at",
                 ]
             },
         ),
     ]
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = [*Result.VERIFICATION_FIELDS, "created_at"]
+        if obj is not None and obj.is_verified:
+            fields += MEASURED_FIELDS
+        return fields

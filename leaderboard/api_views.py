@@ -1,7 +1,7 @@
 """Read API: small viewsets over the catalogue and its published results."""
 
 from django.db.models import Count, Prefetch
-from django.http import JsonResponse, StreamingHttpResponse
+from django.http import FileResponse, HttpResponseNotModified, JsonResponse, StreamingHttpResponse
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import viewsets
@@ -10,22 +10,32 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from . import filters, ranking, serializers
+from . import export_files, filters, ranking, serializers
 from .archive import evaluation_tables
 from .cache import cached_dispatch
+from .directions import with_direction
 from .models import Benchmark, Dataset, Paper, Result, Task
 from .pagination import ApiPagination
-from .result_rows import VALUE_FIELDS, result_rows
+from .query import query_flag, query_int
+from .result_rows import result_rows, row_values
 from .sota import sota_tables
+from .throttles import READ_THROTTLES, ExportThrottle, refused_early
 
 SLUG = r"[-a-zA-Z0-9_]+"
 
 
 class CachedReadMixin:
     """Anonymous JSON GETs answered from the response cache while the catalogue is unchanged
-    (``leaderboard/cache.py``): a hit costs one small query, before DRF's request handling."""
+    (``leaderboard/cache.py``): a hit costs one small query, before DRF's request handling.
+    What reaches the database is throttled: anonymous reads and searches per client
+    (``leaderboard/throttles.py``)."""
+
+    throttle_classes = READ_THROTTLES
 
     def dispatch(self, request, *args, **kwargs):
+        refused = refused_early(request, self.throttle_classes)
+        if refused is not None:  # a client over its budget: no version query, no cache look-up
+            return refused
         compute = super().dispatch
         return cached_dispatch(self, request, lambda: compute(request, *args, **kwargs))
 
@@ -40,8 +50,10 @@ class ReadOnlyViewSet(CachedReadMixin, viewsets.ReadOnlyModelViewSet):
 
 class ResultViewSet(ReadOnlyViewSet):
     """Published results: archive rows and verified ones, newest first (``ordering=best``: by
-    benchmark and metric, best first). ``dataset`` matches every variant of a dataset, by slug
-    or name without regard to case."""
+    benchmark and metric, best first; every ordering ends with the id, so that walking the
+    pages returns each row once). ``dataset`` matches every variant of a dataset, by slug or
+    name without regard to case. A row's ``value`` ± ``ci95`` is what it is ranked by: for a
+    verified row the reproduced mean, with the claim in ``claimed_value``."""
 
     serializer_class = serializers.ResultSerializer
     filterset_class = filters.ResultFilter
@@ -51,8 +63,8 @@ class ResultViewSet(ReadOnlyViewSet):
 
     def get_queryset(self):
         if self.action == "list":
-            return Result.objects.values(*VALUE_FIELDS).order_by("-id")
-        return Result.objects.for_api()
+            return row_values(Result.objects.order_by("-id"))
+        return with_direction(Result.objects.for_api())
 
     def list(self, request, *args, **kwargs):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
@@ -74,11 +86,11 @@ class PaperViewSet(ReadOnlyViewSet):
     def get_queryset(self):
         qs = Paper.objects.prefetch_related("tasks")
         if self.action == "retrieve":
-            results = Result.objects.for_listing().best_first()
+            results = with_direction(Result.objects.for_listing()).best_first()
             qs = qs.prefetch_related("code_links", Prefetch("results", queryset=results))
         else:
             qs = qs.defer("abstract")
-        return qs
+        return qs.order_by("-date", "title", "pk")  # paper_list_idx; pk: a total order
 
 
 class TaskViewSet(ReadOnlyViewSet):
@@ -145,10 +157,9 @@ class BenchmarkViewSet(ReadOnlyViewSet):
         benchmark = self.get_object()
         ids = {}
         for name in ("a", "b"):
-            raw = request.query_params.get(name, "")
-            if not raw.isdigit():
+            ids[name] = query_int(request, name, minimum=1)
+            if ids[name] is None:
                 return Response({"detail": f"Give {name}=<result id>."}, status=400)
-            ids[name] = int(raw)
         found = Result.objects.select_related("model", "metric").in_bulk(ids.values())
         a, b = found.get(ids["a"]), found.get(ids["b"])
         for name, r in (("a", a), ("b", b)):
@@ -173,36 +184,67 @@ class BenchmarkViewSet(ReadOnlyViewSet):
             {
                 "benchmark": benchmark.slug,
                 "metric": a.metric.name,
-                "a": {"id": a.pk, "model": a.model.name, "value": a.reproduced_value},
-                "b": {"id": b.pk, "model": b.model.name, "value": b.reproduced_value},
+                "a": {"id": a.pk, "model": a.model.name, "value": a.value},
+                "b": {"id": b.pk, "model": b.model.name, "value": b.value},
                 **vs.to_dict(),
             }
         )
 
 
 class ArchiveExportView(APIView):
-    """Every published result in the Papers With Code archive format (evaluation-tables.json),
-    streamed (constant memory, first bytes at once; not cached). ``?extended=1`` adds
+    """Every published result in the Papers With Code archive format (evaluation-tables.json).
+    Written once per catalogue version and served as a file (``leaderboard/export_files.py``),
+    gzip-compressed where the client accepts it, with an ``ETag``: a reader holding the current
+    version gets a 304. ``?extended=1`` adds
     VeriSOTA's fields (verification, intervals, directions, ways and shots), which
-    sota-extractor's loader does not accept."""
+    sota-extractor's loader does not accept. Throttled per client (``THROTTLE_EXPORT``)."""
 
     permission_classes = [AllowAny]
+    throttle_classes = [ExportThrottle]
+
+    def dispatch(self, request, *args, **kwargs):
+        refused = refused_early(request, self.throttle_classes)
+        return refused or super().dispatch(request, *args, **kwargs)
 
     @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "extended",
+                str,
+                enum=["1", "true", "yes", "0", "false", "no"],
+                description="1: add VeriSOTA's fields",
+            )
+        ],
         responses={
             200: OpenApiResponse(
                 {"type": "array", "items": {"type": "object", "additionalProperties": True}},
                 description="The tasks of evaluation-tables.json: a list, as the archive's file.",
             )
-        }
+        },
     )
     def get(self, request):
-        extended = request.GET.get("extended", "") in ("1", "true", "yes")
-        response = StreamingHttpResponse(
-            (chunk.encode() for chunk in evaluation_tables(extended)),
-            content_type="application/json",
-        )
+        extended = query_flag(request, "extended", default=False)
         name = "evaluation-tables-verisota.json" if extended else "evaluation-tables.json"
+        found = export_files.export_file(extended)
+        if found is None:  # no catalogue version to key a file on: stream it
+            response = StreamingHttpResponse(
+                (chunk.encode() for chunk in evaluation_tables(extended)),
+                content_type="application/json",
+            )
+        else:
+            path, tag = found
+            compressed = "gzip" in request.headers.get("Accept-Encoding", "")
+            etag = f'"{tag}-{"extended" if extended else "plain"}{"-gz" if compressed else ""}"'
+            if etag in request.headers.get("If-None-Match", ""):
+                response = HttpResponseNotModified()
+            elif compressed:
+                gz = export_files.gzipped(path).open("rb")
+                response = FileResponse(gz, content_type="application/json")
+                response["Content-Encoding"] = "gzip"
+            else:
+                response = FileResponse(path.open("rb"), content_type="application/json")
+            response["ETag"] = etag
+            response["Vary"] = "Accept-Encoding"
         response["Content-Disposition"] = f'inline; filename="{name}"'
         return response
 

@@ -8,9 +8,9 @@ from .models import Paper, Result
 
 
 def attach_bests(benchmarks) -> None:
-    """Set ``best`` (the best result of the benchmark's first metric by name, ranked by the
-    metric's direction; None without results) and ``result_count`` on each benchmark given: two
-    queries."""
+    """Set ``best`` (the best result of the benchmark's first metric by name, ranked by each
+    row's value and the metric's direction in the benchmark; None without results) and
+    ``result_count`` on each benchmark given: two queries."""
     benchmarks = list(benchmarks)
     ids = [b.pk for b in benchmarks]
     if not ids:
@@ -30,13 +30,12 @@ def attach_bests(benchmarks) -> None:
             "value",
             "raw_value",
             "source",
-            "reproduced_value",
-            "reproduced_ci95",
+            "ci95",
+            "claimed_value",
             "verification_url",
             "verification_level",
             "evaluation_mode",
             "metric__name",
-            "metric__higher_is_better",
             "metric__unit",
             "model__name",
             "paper__slug",

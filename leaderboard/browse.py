@@ -75,7 +75,7 @@ def about(request):
 
 
 def method_list(request):
-    methods = Method.objects.order_by("name")
+    methods = Method.objects.order_by("name", "pk")  # names repeat: pk, a total order
     collection_slug = request.GET.get("collection", "")
     area_slug = request.GET.get("area", "")
     q = request.GET.get("q", "").replace("\x00", "").strip()[:200]
@@ -87,8 +87,8 @@ def method_list(request):
         methods = methods.filter(collections__area__slug=area_slug)
     if q:
         methods = methods.filter(Q(name__icontains=q) | Q(full_name__icontains=q))
-    if collection_slug or area_slug:
-        methods = Method.objects.filter(pk__in=methods.values("pk")).order_by("name")  # once each
+    if collection_slug or area_slug:  # once each
+        methods = Method.objects.filter(pk__in=methods.values("pk")).order_by("name", "pk")
     collections = Collection.objects.select_related("area", "parent").order_by("area__name", "name")
     if area_slug:
         collections = collections.filter(area__slug=area_slug)

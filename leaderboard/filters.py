@@ -4,11 +4,13 @@ value an empty page. Names match a slug or a name without regard to case."""
 import django_filters
 from django import forms
 from django.db.models import Q
+from django_filters.constants import EMPTY_VALUES
 from drf_spectacular.utils import extend_schema_field
 from rest_framework.exceptions import ValidationError
 from rest_framework.filters import SearchFilter
 
 from .models import Benchmark, Dataset, Metric, Model, Paper, Result, Task
+from .query import QueryError, parse_int
 
 BOOLEAN_CHOICES = [(v, v) for v in ("true", "false", "1", "0", "yes", "no")]
 
@@ -21,11 +23,23 @@ def _truthy(value: str) -> bool:
     return value in ("true", "1", "yes")
 
 
+class AsciiIntegerField(forms.IntegerField):
+    """An integer in the digits 0-9 only (``leaderboard/query.py``): "²" and "١٢" are 400s."""
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        try:
+            return parse_int(str(value))
+        except QueryError as exc:
+            raise forms.ValidationError(str(exc), code="invalid") from None
+
+
 @extend_schema_field({"type": "integer", "minimum": 1, "maximum": 9999})
 class YearFilter(django_filters.NumberFilter):
     """A year: an integer from 1 to 9999, as the schema says (a fraction is a 400)."""
 
-    field_class = forms.IntegerField
+    field_class = AsciiIntegerField
 
 
 class SafeSearchFilter(SearchFilter):
@@ -56,7 +70,9 @@ class RankedSearchFilter(SafeSearchFilter):
 
 class ResultOrdering(django_filters.OrderingFilter):
     """The usual ``ordering`` fields, plus ``best``: by benchmark and metric, each best first
-    by its metric's direction (the SotA order)."""
+    by its metric's direction (the SotA order). Every ordering ends with the id (descending
+    after a descending field), so that rows tied on the field keep one order from page to
+    page: walking the pages returns each row exactly once."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -65,7 +81,12 @@ class ResultOrdering(django_filters.OrderingFilter):
     def filter(self, qs, value):
         if value and "best" in value:
             return qs.best_first()
-        return super().filter(qs, value)
+        if value in EMPTY_VALUES:
+            return qs
+        ordering = [self.get_ordering_value(p) for p in value if p not in EMPTY_VALUES]
+        if not ordering:
+            return qs
+        return qs.order_by(*ordering, "-id" if ordering[-1].startswith("-") else "id")
 
 
 class CachedFormClassMixin:
@@ -79,7 +100,26 @@ class CachedFormClassMixin:
         return cls._form_class_cache
 
 
-class ResultFilter(CachedFormClassMixin, django_filters.FilterSet):
+class NoEmptyValueMixin:
+    """A choice or number parameter given empty (``verified=``, ``year=``) is a 400, not read
+    as absent: the schema lists the choices or the type, and "" is neither."""
+
+    def is_valid(self):
+        valid = super().is_valid()
+        for name, flt in self.filters.items():
+            if self.data.get(name) != "":
+                continue
+            if isinstance(flt, django_filters.ChoiceFilter):
+                choices = ", ".join(str(value) for value, _ in flt.extra["choices"])
+                self.form.add_error(name, f"Choose one of {choices} (got an empty value).")
+                valid = False
+            elif isinstance(flt, django_filters.NumberFilter):
+                self.form.add_error(name, "Give a number (got an empty value).")
+                valid = False
+        return valid
+
+
+class ResultFilter(NoEmptyValueMixin, CachedFormClassMixin, django_filters.FilterSet):
     dataset = django_filters.CharFilter(method="filter_dataset", help_text="slug or name")
     benchmark = django_filters.CharFilter(method="filter_benchmark", help_text="slug or name")
     task = django_filters.CharFilter(method="filter_task", help_text="slug or name")
@@ -165,7 +205,7 @@ class BenchmarkFilter(django_filters.FilterSet):
         return qs.filter(tasks__in=Task.objects.filter(_slug_or_name("", value))).distinct()
 
 
-class PaperFilter(django_filters.FilterSet):
+class PaperFilter(NoEmptyValueMixin, django_filters.FilterSet):
     task = django_filters.CharFilter(method="filter_task", help_text="slug or name")
     arxiv_id = django_filters.CharFilter()
     year = YearFilter(field_name="date__year", min_value=1, max_value=9999)

@@ -2,10 +2,13 @@
 through the v1 API's write calls (``CatalogueEdit``), newest first.
 
 Verified rows come with their difference from the benchmark's previous best (the best value of
-the same benchmark and metric published before it) and a "new state of the art" mark when they
-beat it; archive imports are grouped per day and benchmark. Rejected, failed and cancelled runs
-are not public (their owner and staff see them on the submission's page), so the ledger lists
-the verdicts that published a row. A fixed number of queries, whatever the size of the
+the same benchmark and metric published before it, by the metric's direction in the benchmark,
+``leaderboard/directions.py``) and a "new state of the art" mark when they beat it: both by the
+row's value, which for a verified row is what the reference run measured, not the claim; a row a
+curator published by overriding the decision says so, with the reason. Archive imports are
+grouped per day and benchmark. Rejected, failed and cancelled runs are not public (their owner
+and staff see them on the submission's page), so the ledger lists the verdicts that published a
+row. A fixed number of queries, whatever the size of the
 catalogue; ``?before=YYYY-MM-DD`` pages back by day.
 """
 
@@ -18,6 +21,7 @@ from itertools import groupby
 from django.db.models import Count, Max, Min, OuterRef, Subquery
 from django.db.models.functions import TruncDate
 
+from .directions import with_direction
 from .models import Benchmark, CatalogueEdit, Result
 
 LIMIT = 100
@@ -57,7 +61,7 @@ class Entry:
         r = self.result
         text = (
             f"{r.model.name} {r.get_verification_level_display().split(':')[0]} on "
-            f"{r.benchmark.name}: {r.metric.name} {r.value:g}"
+            f"{r.benchmark.name}: {r.metric.name} {measured_text(r)}"
         )
         if self.difference is not None:
             text += f" ({self.difference:+.2f} vs previous best {self.previous_best:g})"
@@ -65,7 +69,19 @@ class Entry:
             text += " (first result)"
         if self.new_sota:
             text += ": new state of the art"
+        if r.verification_note:
+            text += f" [{r.verification_note}]"
         return text
+
+
+def measured_text(r: Result) -> str:
+    """ "61.33 ± 1.87 (claimed 61.3)": a verified row's value, its interval and the claim."""
+    text = "?" if r.value is None else f"{r.value:.2f}" if abs(r.value) >= 1 else f"{r.value:.3g}"
+    if r.ci95 is not None and r.value is not None:
+        text += f" ± {r.ci95:.2f}" if abs(r.value) >= 1 else f" ± {r.ci95:.3g}"
+    if r.claimed_value is not None:
+        text += f" (claimed {r.claimed_value:g})"
+    return text
 
 
 @dataclass
@@ -86,29 +102,30 @@ def _earlier_best(aggregate):
 
 
 def verified_entries(benchmark=None, before=None, limit: int = LIMIT) -> list[Entry]:
-    qs = (
+    qs = with_direction(
         Result.objects.verified()
         .filter(verified_at__isnull=False)
         .select_related("benchmark", "metric", "model")
         .only(
-            "id", "value", "verification_level", "verification_url", "verified_at",
-            "created_at", "reproduced_value", "reproduced_ci95", "source",
-            "benchmark__name", "benchmark__slug", "metric__name", "metric__higher_is_better",
-            "model__name",
+            "id", "value", "ci95", "claimed_value", "verification_level", "verification_url",
+            "verification_note", "verified_at", "created_at", "source",
+            "benchmark__name", "benchmark__slug", "metric__name", "metric__unit", "model__name",
         )
-        .annotate(prev_max=_earlier_best(Max), prev_min=_earlier_best(Min))
-        .order_by("-verified_at", "-id")
-    )  # fmt: skip
+    ).annotate(
+        prev_max=_earlier_best(Max), prev_min=_earlier_best(Min)
+    ).order_by("-verified_at", "-id")  # fmt: skip
     if benchmark is not None:
         qs = qs.filter(benchmark=benchmark)
     if before is not None:
         qs = qs.filter(verified_at__date__lt=before)
     entries = []
     for r in qs[:limit]:
-        higher = r.metric.higher_is_better
+        higher = r.direction
         prev = r.prev_max if higher else r.prev_min
         entry = Entry("verified", r.verified_at, r.benchmark, r, metric=r.metric.name)
-        if prev is None:
+        if r.value is None:
+            pass  # no measured figure: nothing to compare (check_verified_rows reports it)
+        elif prev is None:
             entry.new_sota = True
         else:
             entry.previous_best = prev

@@ -5,7 +5,7 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils.feedgenerator import Atom1Feed
 
-from .ledger import ledger, parse_before
+from .ledger import ledger, measured_text, parse_before
 from .models import Benchmark
 
 FEED_ITEMS = 50
@@ -65,11 +65,13 @@ class LedgerFeed(Feed):
             return f"{entry.title}. What the API writes is claimed, not re-run."
         r = entry.result
         text = (
-            f"Reproduced {r.reproduced_value:.2f} ± {r.reproduced_ci95:.2f} by the reference run "
+            f"Measured {measured_text(r)} by the reference run "
             f"({r.get_verification_level_display()})."
-            if r.reproduced_value is not None and r.reproduced_ci95 is not None
+            if r.value is not None
             else "Verified by the reference run."
         )
+        if r.verification_note:
+            text += f" {r.verification_note}."
         if entry.difference is not None:
             text += (
                 f" Difference from the previous best ({entry.previous_best:g}): "

@@ -9,9 +9,8 @@ interval, evaluation mode, link to the run).
 from django.conf import settings
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
-from django.db.models import Case, F, OuterRef, Q, Subquery, When, Window
-from django.db.models.functions import Coalesce, Rank, Upper
-from django.db.models.lookups import Exact
+from django.db.models import Case, F, Q, When, Window
+from django.db.models.functions import Rank, Upper
 from django.urls import reverse
 from django.utils.text import slugify
 
@@ -78,6 +77,11 @@ class Task(models.Model):
 
     class Meta:
         ordering = ["name"]
+        # The API's filters by name without regard to case (iexact: UPPER(column) =).
+        indexes = [
+            models.Index(Upper("name"), name="task_name_upper_idx"),
+            models.Index(Upper("slug"), name="task_slug_upper_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -114,6 +118,12 @@ class Dataset(models.Model):
 
     class Meta:
         ordering = ["name"]
+        # The API's filters by name without regard to case (iexact: UPPER(column) =).
+        indexes = [
+            models.Index(Upper("name"), name="dataset_name_upper_idx"),
+            models.Index(Upper("slug"), name="dataset_slug_upper_idx"),
+            models.Index(Upper("full_name"), name="dataset_full_name_upper_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -143,6 +153,11 @@ class Metric(models.Model):
 
     class Meta:
         ordering = ["name"]
+        # The API's filters by name without regard to case (iexact: UPPER(column) =).
+        indexes = [
+            models.Index(Upper("name"), name="metric_name_upper_idx"),
+            models.Index(Upper("slug"), name="metric_slug_upper_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -183,6 +198,11 @@ class Benchmark(models.Model):
 
     class Meta:
         ordering = ["name"]
+        # The API's filters by name without regard to case (iexact: UPPER(column) =).
+        indexes = [
+            models.Index(Upper("name"), name="benchmark_name_upper_idx"),
+            models.Index(Upper("slug"), name="benchmark_slug_upper_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -191,9 +211,10 @@ class Benchmark(models.Model):
         return reverse("leaderboard:benchmark", args=[self.slug])
 
     def higher_is_better(self, metric: "Metric") -> bool:
-        """The direction of ``metric`` in this benchmark (its own flag unless corrected)."""
-        link = BenchmarkMetric.objects.filter(benchmark=self, metric=metric).first()
-        return link.direction if link else metric.higher_is_better
+        """The direction of ``metric`` in this benchmark (``leaderboard/directions.py``)."""
+        from .directions import higher_is_better
+
+        return higher_is_better(self, metric)
 
 
 class BenchmarkMetric(models.Model):
@@ -220,12 +241,6 @@ class BenchmarkMetric(models.Model):
 
     def __str__(self) -> str:
         return f"{self.metric} on {self.benchmark}"
-
-    @property
-    def direction(self) -> bool:
-        if self.higher_is_better is None:
-            return self.metric.higher_is_better
-        return self.higher_is_better
 
 
 class Paper(models.Model):
@@ -312,6 +327,13 @@ class CodeLink(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["paper", "url"], name="unique_code_link_per_paper")
         ]
+        indexes = [
+            # The PWC API's repositories: one per address, in address order (GROUP BY url);
+            # by framework without regard to case. Parts of an address: a trigram index
+            # (PostgreSQL, migration 0011).
+            models.Index(fields=["url"], name="codelink_url_idx"),
+            models.Index(Upper("framework"), name="codelink_framework_upper_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.url
@@ -341,7 +363,10 @@ class Method(models.Model):
 
     class Meta:
         ordering = ["name"]
-        indexes = [models.Index(Upper("name"), name="method_name_upper_idx")]
+        indexes = [
+            models.Index(Upper("name"), name="method_name_upper_idx"),
+            models.Index(Upper("full_name"), name="method_full_name_upper_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -374,13 +399,6 @@ class ResultQuerySet(models.QuerySet):
 
     def with_relations(self) -> "ResultQuerySet":
         return self.select_related("benchmark__dataset", "metric", "model", "paper")
-
-    def ranked(self, metric: Metric, benchmark: "Benchmark | None" = None) -> "ResultQuerySet":
-        """Rows of one metric, best first by its direction in ``benchmark`` (or its own)
-        (ties: earlier paper first; a value that is not a number last)."""
-        hib = benchmark.higher_is_better(metric) if benchmark else metric.higher_is_better
-        order = F("value").desc(nulls_last=True) if hib else F("value").asc(nulls_last=True)
-        return self.filter(metric=metric).order_by(order, "paper__date", "id")
 
     def for_listing(self) -> "ResultQuerySet":
         """Rows with what a table or the API shows, without the long text columns."""
@@ -422,24 +440,28 @@ class ResultQuerySet(models.QuerySet):
         )
 
 
-def direction_expression():
-    """Whether higher is better for a result's metric in its benchmark: the benchmark's
-    correction (``BenchmarkMetric.higher_is_better``) if any, else the metric's own flag."""
-    corrected = BenchmarkMetric.objects.filter(
-        benchmark=OuterRef("benchmark_id"), metric=OuterRef("metric_id")
-    ).values("higher_is_better")[:1]
-    return Coalesce(Subquery(corrected), F("metric__higher_is_better"))
-
-
 def score_expression():
-    """Lower is better: the value, negated where higher is better (in the result's benchmark);
-    a value that is not a number last."""
-    return Case(
-        When(Q(Exact(direction_expression(), True)), then=-F("value")), default=F("value")
-    ).asc(nulls_last=True)
+    """Lower is better: the value, negated where higher is better (the direction of
+    ``leaderboard/directions.py``); a value that is not a number last."""
+    from .directions import direction, is_higher
+
+    return Case(When(is_higher(direction()), then=-F("value")), default=F("value")).asc(
+        nulls_last=True
+    )
 
 
 class Result(models.Model):
+    """One published row: an archive row or a verified one.
+
+    The number of every row is ``value`` ± ``ci95``, and ranking, tables, the chart, the ledger,
+    the export and both APIs read only these. For an **archive** row they are the figure the
+    archive printed (``raw_value`` as written; not re-run). For a **verified** row they are what
+    the site measured: the reference run's mean over the fixed test episodes and the half-width
+    of its 95% interval; the submitter's claim is ``claimed_value``, shown beside it, never
+    ranked. A verified row is written only by the evaluator (``evaluator.services.publish``),
+    one per checkpoint (SHA-256), benchmark and evaluation mode.
+    """
+
     class Source(models.TextChoices):
         ARCHIVE = "archive", "archive, not re-run"
         VERIFIED = "verified", "verified by a reference run"
@@ -454,12 +476,38 @@ class Result(models.Model):
         TRANSDUCTIVE = "transductive", "transductive batch norm"
         NON_TRANSDUCTIVE = "non-transductive", "non-transductive"
 
+    #: What only a reference run writes: read-only in the admin, never set by hand.
+    VERIFICATION_FIELDS = (
+        "source",
+        "claimed_value",
+        "checkpoint_sha256",
+        "evaluation_mode",
+        "verification_url",
+        "verified_at",
+        "verification_level",
+        "verification_note",
+        "episodes_fingerprint",
+    )
+
     benchmark = models.ForeignKey(Benchmark, on_delete=models.PROTECT, related_name="results")
     metric = models.ForeignKey(Metric, on_delete=models.PROTECT, related_name="results")
-    value = models.FloatField(null=True, blank=True, help_text="Empty: raw_value is not a number")
-    raw_value = models.CharField(max_length=100, blank=True, help_text="As the source wrote it")
+    value = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="The row's number: the reproduced mean of a verified row, the archive's "
+        "figure otherwise (empty: raw_value is not a number)",
+    )
+    raw_value = models.CharField(
+        max_length=100, blank=True, help_text="As the archive wrote it (empty for a verified row)"
+    )
     ci95 = models.FloatField(
-        null=True, blank=True, help_text="The interval of an archive value such as 0.84 ± 0.01"
+        null=True,
+        blank=True,
+        help_text="Half-width of the 95% interval of value: the reference run's for a verified "
+        "row, the archive's own (0.84 ± 0.01) for an archive row",
+    )
+    claimed_value = models.FloatField(
+        null=True, blank=True, help_text="A verified row's claim, as submitted (never ranked)"
     )
     # The row's own date (an archive row's ``paper_date``, the v1 API's ``evaluated_on``), which
     # may differ from its paper's; empty: the paper's date, if any.
@@ -480,10 +528,17 @@ class Result(models.Model):
         max_length=20, choices=EvaluationMode.choices, blank=True, default=""
     )
     # Badge of a verified row, written by the evaluator when it publishes.
-    reproduced_value = models.FloatField(null=True, blank=True)
-    reproduced_ci95 = models.FloatField(null=True, blank=True)
+    checkpoint_sha256 = models.CharField(
+        max_length=64, blank=True, help_text="The evaluated checkpoint of a verified row"
+    )
     verification_url = models.CharField(max_length=500, blank=True)
     verified_at = models.DateTimeField(null=True, blank=True)
+    verification_note = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="How the verdict was reached when not by the decision rule alone "
+        "(a curator's override, with the reason); shown on the ledger",
+    )
     # The verification summary the evaluator writes when it publishes (this app never reads the
     # evaluator's tables): the level, the per-episode scores on the fixed episodes (what paired
     # comparisons use) and the fingerprint of those episodes (equal means the same episodes).
@@ -497,7 +552,7 @@ class Result(models.Model):
     objects = ResultQuerySet.as_manager()
 
     class Meta:
-        ordering = ["benchmark", "metric", "-value"]
+        ordering = ["benchmark", "metric", "-value", "id"]
         indexes = [
             models.Index(fields=["benchmark", "metric", "value"]),
             models.Index(fields=["source", "-verified_at"], name="result_source_verified_idx"),
@@ -510,7 +565,14 @@ class Result(models.Model):
                 fields=["benchmark", "metric", "archive_key"],
                 condition=Q(source="archive") & ~Q(archive_key=""),
                 name="unique_archive_row_metric",
-            )
+            ),
+            # One checkpoint, one row: two runs of the same file (concurrent ones included)
+            # never both publish on one benchmark and evaluation mode.
+            models.UniqueConstraint(
+                fields=["benchmark", "evaluation_mode", "checkpoint_sha256"],
+                condition=Q(source="verified") & ~Q(checkpoint_sha256=""),
+                name="unique_verified_checkpoint",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -541,6 +603,16 @@ class Result(models.Model):
     @property
     def is_reproduced(self) -> bool:
         return self.verification_level == self.VerificationLevel.REPRODUCED
+
+    @property
+    def reproduced_value(self) -> float | None:
+        """Compatibility name: ``value`` of a verified row, None for an archive row."""
+        return self.value if self.is_verified else None
+
+    @property
+    def reproduced_ci95(self) -> float | None:
+        """Compatibility name: ``ci95`` of a verified row, None for an archive row."""
+        return self.ci95 if self.is_verified else None
 
 
 class CatalogueVersion(models.Model):

@@ -1,7 +1,7 @@
-from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
 
 from . import search
+from .query import query_int
 
 
 class SearchBoundMixin:
@@ -11,14 +11,13 @@ class SearchBoundMixin:
 
     def paginate_queryset(self, queryset, request, view=None):
         self.search_bound = search.bound_of(queryset)
+        self.bound_note = search.note_of(queryset)
         return super().paginate_queryset(queryset, request, view)
 
     def get_paginated_response(self, data):
         response = super().get_paginated_response(data)
         if getattr(self, "search_bound", None):
-            response.data["count_note"] = (
-                f"count: the papers ranked, {search.bound_note(self.search_bound)}"
-            )
+            response.data["count_note"] = f"count: {self.bound_note}"
         return response
 
     def get_paginated_response_schema(self, schema):
@@ -32,21 +31,19 @@ class SearchBoundMixin:
 
 
 class ApiPagination(SearchBoundMixin, PageNumberPagination):
-    """Page numbers; a page or page size that is not a positive integer is a 400, not a guess
-    (``page_size=null`` or ``0`` included), and the schema says so (``minimum: 1``)."""
+    """Page numbers; a page or page size that is not a positive integer in ASCII digits is a
+    400, not a guess (``page_size=null``, ``0`` or ``²`` included: ``leaderboard/query.py``),
+    and the schema says so (``minimum: 1``)."""
 
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200
 
     def paginate_queryset(self, queryset, request, view=None):
-        for param in (self.page_query_param, self.page_size_query_param):
-            raw = request.query_params.get(param)
-            if raw is not None and raw != "last" and not (raw.isdigit() and int(raw) > 0):
-                raise ValidationError({param: ["A positive integer is required."]})
-        raw = request.query_params.get(self.page_size_query_param)
-        if raw is not None and raw.isdigit() and int(raw) > self.max_page_size:
-            raise ValidationError({self.page_size_query_param: [f"At most {self.max_page_size}."]})
+        raw = request.query_params.get(self.page_query_param)
+        if raw != "last":
+            query_int(request, self.page_query_param, minimum=1)
+        query_int(request, self.page_size_query_param, minimum=1, maximum=self.max_page_size)
         return super().paginate_queryset(queryset, request, view)
 
     def get_schema_operation_parameters(self, view):

@@ -2,7 +2,8 @@
 
 The body is read up to ``API_JSON_MAX_BYTES`` plus one byte, never further: a longer one is a
 413; a body nested deeper than ``API_JSON_MAX_DEPTH`` or holding an integer of more than
-``API_JSON_MAX_INT_DIGITS`` digits is a 400 naming the bound.
+``API_JSON_MAX_INT_DIGITS`` digits, or with a NUL character in a string, is a 400 naming the
+bound.
 """
 
 from django.conf import settings
@@ -17,6 +18,9 @@ class RequestTooLarge(APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "The request body is too large."
     default_code = "too_large"
+
+
+NUL_MESSAGE = "Null characters are not allowed."
 
 
 def json_max_bytes() -> int:
@@ -36,8 +40,11 @@ class BoundedJSONParser(JSONParser):
                 max_depth=int(getattr(settings, "API_JSON_MAX_DEPTH", MAX_DEPTH)),
                 max_int_digits=int(getattr(settings, "API_JSON_MAX_INT_DIGITS", MAX_INT_DIGITS)),
                 what="The request body",
+                allow_nul=False,
             )
         except JSONBoundError as exc:
+            if exc.field:  # a NUL character under a field: the 400 names the field
+                raise ParseError({exc.field: [NUL_MESSAGE]}, code="json_nul") from None
             raise ParseError(str(exc), code=f"json_{exc.bound}") from None
         except ValueError as exc:
             raise ParseError(f"JSON parse error - {exc}") from None

@@ -5,9 +5,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from .models import Benchmark, CodeLink, Dataset, Paper, Result, Task
+from .result_rows import instance_row
 from .urls_safe import http_url_or_empty
-
-_DATETIME = serializers.DateTimeField()
 
 
 @extend_schema_field(
@@ -26,16 +25,33 @@ class HttpUrlField(serializers.CharField):
 
 
 class ResultSerializer(serializers.ModelSerializer):
-    """One published result. ``to_representation`` builds the row directly (the declared fields
-    document it and drive the schema): DRF's generic field walk cost ~0.5 ms per row, and
-    /api/results is the hottest endpoint. ``test_serializers`` checks both agree."""
+    """One published result: the row of ``leaderboard/result_rows.py`` (its one builder; the
+    declared fields here document it and drive the schema, ``test_serializers`` checks they
+    agree). Expects instances annotated with ``direction`` (``directions.with_direction``)."""
 
     benchmark = serializers.CharField(source="benchmark.slug")
     benchmark_name = serializers.CharField(source="benchmark.name")
     dataset = serializers.CharField(source="benchmark.dataset.slug")
     dataset_name = serializers.CharField(source="benchmark.dataset.name")
     metric = serializers.CharField(source="metric.name")
-    higher_is_better = serializers.BooleanField(source="metric.higher_is_better")
+    higher_is_better = serializers.BooleanField(
+        source="direction",
+        help_text="The metric's direction in this benchmark (its curator's correction, else the "
+        "metric's own): what the rows are ranked by",
+    )
+    value = serializers.FloatField(
+        allow_null=True,
+        help_text="The row's number, what it is ranked by: for a verified row the reproduced "
+        "mean (what the reference run measured), for an archive row the archive's figure",
+    )
+    ci95 = serializers.FloatField(
+        allow_null=True,
+        help_text="Half-width of the 95% interval of value: the reference run's for a verified "
+        "row, the archive's own where it printed one",
+    )
+    claimed_value = serializers.FloatField(
+        allow_null=True, help_text="A verified row's claim, as submitted (null: archive row)"
+    )
     model = serializers.CharField(source="model.name")
     paper = serializers.CharField(source="paper.slug", allow_null=True, default=None)
     paper_title = serializers.CharField(source="paper.title", allow_null=True, default=None)
@@ -45,11 +61,13 @@ class ResultSerializer(serializers.ModelSerializer):
         default=None,
         help_text="The row's own date (as the archive row gives it), else its paper's",
     )
-    ci95 = serializers.FloatField(
-        allow_null=True,
-        help_text="The ± the source gave with the value (an archive row's interval)",
-    )
     verified = serializers.BooleanField(source="is_verified")
+    reproduced_value = serializers.FloatField(
+        allow_null=True, help_text="Compatibility: value of a verified row (null: archive row)"
+    )
+    reproduced_ci95 = serializers.FloatField(
+        allow_null=True, help_text="Compatibility: ci95 of a verified row (null: archive row)"
+    )
     verification_level = serializers.ChoiceField(
         source="level_name",
         choices=["archive", "evaluated", "reproduced"],
@@ -72,8 +90,9 @@ class ResultSerializer(serializers.ModelSerializer):
             "metric",
             "higher_is_better",
             "value",
-            "raw_value",
             "ci95",
+            "claimed_value",
+            "raw_value",
             "model",
             "paper",
             "paper_title",
@@ -93,35 +112,7 @@ class ResultSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def to_representation(self, r):
-        benchmark, metric, paper = r.benchmark, r.metric, r.paper
-        verified_at = r.verified_at
-        return {
-            "id": r.id,
-            "benchmark": benchmark.slug,
-            "benchmark_name": benchmark.name,
-            "dataset": benchmark.dataset.slug,
-            "dataset_name": benchmark.dataset.name,
-            "metric": metric.name,
-            "higher_is_better": metric.higher_is_better,
-            "value": r.value,
-            "raw_value": r.raw_value,
-            "ci95": r.ci95,
-            "model": r.model.name,
-            "paper": paper.slug if paper else None,
-            "paper_title": paper.title if paper else None,
-            "paper_date": r.row_date.isoformat() if r.row_date else None,
-            "uses_additional_data": r.uses_additional_data,
-            "source": r.source,
-            "verified": r.is_verified,
-            "evaluation_mode": r.evaluation_mode,
-            "reproduced_value": r.reproduced_value,
-            "reproduced_ci95": r.reproduced_ci95,
-            "verification_url": r.verification_url,
-            "verification_level": r.level_name,
-            "evidence_url": r.evidence_url,
-            "verified_at": _DATETIME.to_representation(verified_at) if verified_at else None,
-            "page_url": f"/benchmarks/{benchmark.slug}/",
-        }
+        return instance_row(r)
 
 
 class RankedResultSerializer(ResultSerializer):
@@ -243,7 +234,7 @@ class BenchmarkDetailSerializer(BenchmarkSerializer):
 class ComparedResultSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     model = serializers.CharField()
-    value = serializers.FloatField(allow_null=True, help_text="its reproduced value")
+    value = serializers.FloatField(allow_null=True, help_text="its value (the reproduced mean)")
 
 
 class ComparisonSerializer(serializers.Serializer):

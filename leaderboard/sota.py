@@ -5,19 +5,19 @@ Each function runs a fixed number of queries, however many rows the benchmark ho
 from django.db.models import Count, Max, Min, Q
 from django.db.models.functions import Coalesce, TruncDate
 
+from .directions import metrics_in, with_direction
 from .models import Benchmark, BenchmarkMetric, CodeLink, DirectionSource, Metric, Result
 
 SOTA_ROWS = 100
 
 
 def benchmark_metrics(benchmark: Benchmark) -> list[Metric]:
-    """The benchmark's declared metrics and any metric it has results for, by name."""
+    """The benchmark's declared metrics and any metric it has results for, by name, each with
+    its ``direction`` in this benchmark (``leaderboard/directions.py``)."""
     with_results = Result.objects.filter(benchmark=benchmark).values("metric_id")
-    return list(
-        Metric.objects.filter(Q(benchmarks=benchmark) | Q(pk__in=with_results))
-        .distinct()
-        .order_by("name")
-    )
+    declared = Benchmark.metrics.through.objects.filter(benchmark=benchmark).values("metric_id")
+    metrics = Metric.objects.filter(Q(pk__in=declared) | Q(pk__in=with_results))
+    return list(metrics_in(benchmark, metrics).order_by("name"))
 
 
 def ranked_rows(benchmark: Benchmark, metric: Metric):
@@ -41,8 +41,7 @@ def sota_tables(benchmark: Benchmark, limit: int = SOTA_ROWS) -> list[dict]:
     )
     rows: dict[int, list] = {m.pk: [] for m in metrics}
     best = (
-        Result.objects.filter(benchmark=benchmark)
-        .for_listing()
+        with_direction(Result.objects.filter(benchmark=benchmark).for_listing())
         .with_rank()
         .filter(rank__lte=limit)
         .order_by("metric_id", "rank", "paper__date", "id")
@@ -53,7 +52,7 @@ def sota_tables(benchmark: Benchmark, limit: int = SOTA_ROWS) -> list[dict]:
         {
             "metric": m.name,
             "unit": m.unit,
-            "higher_is_better": m.higher_is_better,
+            "higher_is_better": m.direction,
             "total": totals.get(m.pk, 0),
             "rows": rows[m.pk][:limit],
         }
@@ -63,10 +62,11 @@ def sota_tables(benchmark: Benchmark, limit: int = SOTA_ROWS) -> list[dict]:
 
 def progress(benchmark: Benchmark, metric: Metric, archive_only: bool = False) -> list[tuple]:
     """(date, best value that day) for every dated day, oldest first (one query); with
-    ``archive_only``, of the archive rows (the chart draws verified rows apart). A row's day is
+    ``archive_only``, of the archive rows (the chart draws verified rows apart). ``metric``
+    comes from ``benchmark_metrics`` (annotated with its ``direction`` here). A row's day is
     its own date, else its paper's; a row with neither is not charted (never on the day it was
     imported), nor is a value that is not a number (a day of text only is no point)."""
-    best = Max("value") if metric.higher_is_better else Min("value")
+    best = Max("value") if metric.direction else Min("value")
     qs = Result.objects.filter(benchmark=benchmark, metric=metric, value__isnull=False)
     if archive_only:
         qs = qs.archive()
@@ -84,16 +84,18 @@ VERIFIED_POINTS = 200
 
 
 def verified_points(benchmark: Benchmark, metric: Metric, limit: int = VERIFIED_POINTS) -> list:
-    """(date, reproduced value, its 95% half-width, model name) of the verified rows, by the
-    paper's date or else the verification's (one query)."""
-    rows = (
+    """(date, value, its 95% half-width, model name) of the verified rows (their value: the
+    reproduced mean), by the row's own date, its paper's, or else the verification's (one
+    query)."""
+    return list(
         Result.objects.verified()
-        .filter(benchmark=benchmark, metric=metric)
-        .annotate(day=Coalesce("paper__date", TruncDate("verified_at"), TruncDate("created_at")))
+        .filter(benchmark=benchmark, metric=metric, value__isnull=False)
+        .annotate(
+            day=Coalesce("date", "paper__date", TruncDate("verified_at"), TruncDate("created_at"))
+        )
         .order_by("-verified_at", "-id")
-        .values_list("day", "reproduced_value", "value", "reproduced_ci95", "model__name")[:limit]
+        .values_list("day", "value", "ci95", "model__name")[:limit]
     )
-    return [(day, value if rep is None else rep, ci, name) for day, rep, value, ci, name in rows]
 
 
 def row_code_links(rows) -> None:

@@ -4,7 +4,7 @@ paginated (Paginator.get_page: a bad page number shows the first or last page, n
 from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, render
 
-from . import charts, counters, paper_pages, ranking
+from . import charts, counterparts, counters, paper_pages, ranking
 from .bests import attach_bests, related_papers
 from .cache import CachedCountPaginator, versioned
 from .models import Benchmark, CodeLink, Dataset, Paper, Result, Task
@@ -136,10 +136,11 @@ def benchmark_detail(request, slug):
         previous = rows[start - 2] if start > 1 else None  # the last row of the page before
         page.object_list = list(page.object_list)
         ranking.annotate_ranks(page.object_list, previous)
+        counterparts.link(page.object_list)
         row_code_links(page.object_list)
         chart = charts.progress_chart(
             progress(benchmark, metric, archive_only=True),
-            metric.higher_is_better,
+            metric.direction,
             verified=verified_points(benchmark, metric),
             percent=metric.unit.strip() == "%" or "accuracy" in metric.name.lower(),
         )

@@ -25,7 +25,8 @@ from . import __version__
 from .model import param_shapes
 from .protocols import PROTOCOLS, Protocol
 
-MAX_HEADER_BYTES = 1 << 20  # a header beyond this is not one of ours
+MAX_HEADER_BYTES = 4 << 20  # the documented bound (4 MiB), the site's upload check's too
+MAX_METADATA_DEPTH = 16  # nesting of the JSON metadata (ours is 2 deep); the header's is 3
 MAX_FILE_BYTES = 512 << 20  # the largest checkpoint read (miniImageNet's is ~0.5 MB)
 FLOAT_DTYPES = {
     "F16": torch.float16,
@@ -93,19 +94,28 @@ def read_framing(
 ) -> int:
     """The header length of a safetensors file from its first ``FRAMING_BYTES`` bytes.
 
-    The framing is tried first: an 8-byte little-endian length ``n`` (2 <= n <= ``max_header``,
-    within the file) followed by a JSON header that begins with ``{``. Only a file that fails it
-    is classified (a pickle, a zip, text, a truncated file) for the message, so that a valid file
-    whose length happens to begin with a pickle opcode (0x80) or with "PK" is never refused.
+    The framing is tried first: an 8-byte little-endian length ``n`` followed by a JSON header
+    that begins with ``{``; ``n`` at most ``max_header`` and within the file. A framed file over
+    the bound is refused as such. Only a file that fails the framing is classified (a pickle, a
+    zip, text, a truncated file) for the message, so that a valid file whose length happens to
+    begin with a pickle opcode (0x80) or with "PK" is never refused, nor told it is a pickle.
     Used by ``load_checkpoint`` and by the site's upload check alike.
     """
-    if len(prefix) >= FRAMING_BYTES:
+    if len(prefix) >= FRAMING_BYTES and prefix[8:9] == b"{":
         (n,) = struct.unpack("<Q", prefix[:8])
-        if 2 <= n <= max_header and prefix[8:9] == b"{":
+        if 2 <= n <= max_header:
             if 8 + n <= size:
                 return n
             raise FramingError(f"{name} is truncated: its header is cut off", "truncated")
-    if prefix[:1] == b"\x80":
+        if n > max_header and n <= size:
+            raise FramingError(
+                f"{name} has a safetensors header of {n} bytes, over the limit of {max_header} "
+                f"bytes ({max_header >> 20} MiB)",
+                "too_large",
+            )
+    # A pickle begins with the PROTO opcode and a protocol number (2 to 5: torch.save's own
+    # format is a zip, below).
+    if prefix[:1] == b"\x80" and prefix[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
         raise FramingError(
             f"{name} is a pickle or torch.save file; maml_ref never unpickles uploads. Save the "
             "weights with safetensors.torch.save_file(state_dict, 'model.safetensors')",
@@ -125,11 +135,39 @@ def read_framing(
     raise FramingError(f"{name} is not a safetensors file (no valid header at its start)", "other")
 
 
+def _depth(value) -> int:
+    """The nesting depth of parsed JSON (a scalar is 0), without recursion."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            depth += 1
+            deepest = max(deepest, depth)
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth) for child in children if isinstance(child, dict | list))
+    return deepest
+
+
+def loads_bounded(text: str, max_depth: int, what: str) -> Any:
+    """``json.loads`` refusing a document nested deeper than ``max_depth`` (CheckpointError):
+    Python's parser has no bound of its own and raises RecursionError a few thousand levels
+    down. ``ValueError`` for text that is not JSON."""
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise CheckpointError(f"{what} is nested deeper than {max_depth} levels") from None
+    if _depth(value) > max_depth:
+        raise CheckpointError(f"{what} is nested deeper than {max_depth} levels")
+    return value
+
+
 def _header(raw: bytes, name: str) -> tuple[dict[str, Any], int]:
     n = read_framing(raw[:FRAMING_BYTES], len(raw), name)
     try:
-        header = json.loads(raw[8 : 8 + n].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        header = loads_bounded(raw[8 : 8 + n].decode("utf-8"), 3, f"{name}: its header")
+    except CheckpointError:
+        raise
+    except ValueError:  # not UTF-8, not JSON, or an integer of over 4,300 digits
         raise CheckpointError(
             f"{name} is not a safetensors file (its header is not JSON)"
         ) from None
@@ -163,12 +201,19 @@ def _check_entries(header: dict[str, Any], data_len: int, name: str) -> None:
 
 
 def _metadata(header: dict[str, Any], name: str) -> dict[str, Any]:
-    raw = (header.get("__metadata__") or {}).get(METADATA_KEY)
+    metadata = header.get("__metadata__") or {}
+    if not isinstance(metadata, dict):
+        raise CheckpointError(f"{name}: its safetensors metadata is not a JSON object")
+    raw = metadata.get(METADATA_KEY)
     if raw is None:
         return {}
+    if not isinstance(raw, str):
+        raise CheckpointError(f"{name}: its maml_ref metadata is not JSON text")
     try:
-        meta = json.loads(raw)
-    except (TypeError, json.JSONDecodeError):
+        meta = loads_bounded(raw, MAX_METADATA_DEPTH, f"{name}: its maml_ref metadata")
+    except CheckpointError:
+        raise
+    except ValueError:  # not JSON, or an integer of over 4,300 digits
         raise CheckpointError(f"{name}: its maml_ref metadata is not JSON") from None
     if not isinstance(meta, dict):
         raise CheckpointError(f"{name}: its maml_ref metadata is not a JSON object")

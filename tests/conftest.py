@@ -10,10 +10,41 @@ from maml_ref import datadir
 
 @pytest.fixture(autouse=True)
 def fresh_cache():
-    """Throttle and log-in counters (Django's cache) start empty in every test."""
+    """Throttle counters (Django's cache, and each process's own while it is down) start empty
+    in every test."""
+    from leaderboard.throttles import LOCAL
+
     cache.clear()
+    LOCAL.clear()
     yield
     cache.clear()
+    LOCAL.clear()
+
+
+@pytest.fixture(autouse=True)
+def export_dir(settings, tmp_path_factory):
+    """The export files of each test in a folder of its own, never the worktree's var/."""
+    settings.EXPORT_DIR = tmp_path_factory.mktemp("exports")
+    return settings.EXPORT_DIR
+
+
+@pytest.fixture(autouse=True)
+def no_read_throttles(settings):
+    """The read API's throttles (anonymous reads, searches, the export) are off unless a test
+    sets their rates (tests/leaderboard/test_throttles.py): a test of something else reads the
+    API more often than a reader would."""
+    settings.THROTTLE_ANON_READS = settings.THROTTLE_SEARCH = settings.THROTTLE_EXPORT = ""
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    """A redis-server of the test's own on a free port (tests/redis_servers.py)."""
+    from tests.redis_servers import RedisServer
+
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

@@ -43,3 +43,19 @@ def test_it_never_serves_uploaded_files(client, settings, tmp_path):
     response = client.get("/media/checkpoints/secret.safetensors")
     assert response.status_code == 404
     assert b"weights" not in response.content
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/api/docs/", "/api/schema/"])
+def test_the_docs_and_schema_answer_other_methods_405_json(path, owner):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(owner)  # a session without a CSRF token: it was an HTML 403
+    for method in ("post", "put", "patch", "delete"):
+        response = getattr(client, method)(path)
+        assert response.status_code == 405, (path, method)
+        assert response["Content-Type"] == "application/json"
+        assert response.json()["detail"] == f'Method "{method.upper()}" not allowed.'
+        assert response["Allow"] == "GET, HEAD, OPTIONS"
+    assert client.get(path).status_code == 200

@@ -28,6 +28,9 @@ from .uploads import (
     upload_path,
 )
 
+# maml_ref.checkpoint.MAX_HEADER_BYTES, which the worker applies too: one limit for every reader
+# (docs/security.md; a test holds them equal). Not imported: that module imports torch, which
+# the web processes do not load until a checkpoint is checked.
 MAX_HEADER_BYTES = 4 * 1024 * 1024
 MAX_TENSORS = 1000
 # A message lists at most this many tensor names (a header of 60,000 names is not echoed back).
@@ -89,6 +92,10 @@ def _framing(first: bytes, size: int) -> int:
             "truncated": (
                 "The safetensors file is truncated: it ends inside its header.",
                 "truncated",
+            ),
+            "too_large": (
+                f"The safetensors header is over the limit of {human_size(MAX_HEADER_BYTES)}.",
+                "header_too_large",
             ),
             "short": (f"{not_st}: it is only {size} bytes long.", "not_safetensors"),
             "text": (f"{not_st}: it is a text file.", "not_safetensors"),

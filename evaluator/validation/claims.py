@@ -80,6 +80,7 @@ def parse_config(text_or_file) -> dict:
             max_depth=MAX_CONFIG_DEPTH,
             max_int_digits=MAX_CONFIG_INT_DIGITS,
             what="The configuration",
+            allow_nul=False,
         )
     except JSONBoundError as exc:
         raise ValidationError(str(exc), code=f"too_{exc.bound}") from None
@@ -125,6 +126,9 @@ def split_authors(value) -> list[str]:
 
 
 # --------------------------------------------------------------------------- the whole submission
+
+
+NUL_MESSAGE = "Null characters are not allowed."
 
 
 def check_submission(
@@ -202,6 +206,12 @@ def check_submission(
     paper_kwargs = {}
     if paper is None:
         fields = dict(paper_fields or {})
+        for name, value in fields.items():
+            values = value if isinstance(value, list | tuple) else [value]
+            if any(isinstance(v, str) and "\x00" in v for v in values):
+                # The database refuses it (a psycopg DataError, a 500): refused here, by name.
+                add(f"paper_{name}", ValidationError(NUL_MESSAGE, code="null_characters"))
+                fields[name] = ""
         title = (fields.get("title") or "").strip()
         if not title:
             add("paper", ValidationError("Choose an existing paper or give the new one's title."))

@@ -3,12 +3,18 @@
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException
+from rest_framework.exceptions import APIException, Throttled
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
-from evaluator.limits import ActiveRunLimit, SubmissionRateThrottle
+from evaluator.limits import (
+    ActiveRunLimit,
+    SubmissionAttemptThrottle,
+    SubmissionRateLimit,
+    rate_message,
+    submission_wait,
+)
 from evaluator.permissions import IsOwnerOrStaff, own_submissions, visible_submissions
 from evaluator.serializers import (
     PayloadTooLarge,
@@ -72,8 +78,9 @@ class SubmissionViewSet(
         return super().initialize_request(request, *args, **kwargs)
 
     def get_throttles(self):
-        # Submitting is limited per user per hour (SUBMISSION_RATE); reading is not.
-        return [SubmissionRateThrottle()] if self.action == "create" else []
+        # Submitting is limited per user (evaluator/limits.py): every attempt counted here,
+        # stored submissions in the transaction that stores one; reading is not limited.
+        return [SubmissionAttemptThrottle()] if self.action == "create" else []
 
     def get_queryset(self):
         user = self.request.user
@@ -96,6 +103,9 @@ class SubmissionViewSet(
         responses={201: SubmissionDetailSerializer},
     )
     def create(self, request, *args, **kwargs):
+        wait = submission_wait(request.user)  # before the body is read
+        if wait is not None:
+            raise Throttled(wait, rate_message(wait))
         too_large = UploadTooLarge(max_checkpoint_bytes()).messages
         if declared_body_too_large(request._request):
             raise PayloadTooLarge({"checkpoint": too_large})
@@ -109,6 +119,8 @@ class SubmissionViewSet(
         serializer.is_valid(raise_exception=True)
         try:
             submission = create_submission(request.user, **serializer.validated_data)
+        except SubmissionRateLimit as exc:
+            raise Throttled(exc.wait, str(exc)) from None
         except ActiveRunLimit as exc:
             raise ActiveRunsRefused(str(exc)) from None
         submission = self.get_queryset().get(pk=submission.pk)

@@ -63,6 +63,9 @@ def evidence(request, pk: int):
             scores, lo=0 if accuracy else None, hi=100 if accuracy else None
         ),
         "checkpoint_available": checkpoint_path(run) is not None,
+        "same_checkpoint": list(
+            result.same_checkpoint_runs.select_related("submission__owner").order_by("id")[:50]
+        ),
         "reproduced": submission.kind == REPRODUCE,
         "episodes": len(scores),
     }

@@ -15,7 +15,13 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
 from evaluator.forms import SubmissionForm
-from evaluator.limits import ActiveRunLimit, throttle_wait
+from evaluator.limits import (
+    ActiveRunLimit,
+    SubmissionRateLimit,
+    attempt_wait,
+    rate_message,
+    submission_wait,
+)
 from evaluator.models import Run
 from evaluator.permissions import own_submissions, visible_submissions
 from evaluator.services import cancel_by_owner, create_submission
@@ -26,6 +32,7 @@ from evaluator.validation import (
     install_upload_bound,
     max_checkpoint_bytes,
 )
+from leaderboard.query import QueryError, parse_int
 
 PAGE_SIZE = 20
 
@@ -54,14 +61,19 @@ def _refused(request, message: str, status: int, retry_after: int | None = None)
 @csrf_protect
 def _submit(request):
     if request.method == "POST":
-        wait = throttle_wait(request)
+        # The limits of evaluator/limits.py, as the API applies them: every attempt, then the
+        # submissions stored in the window (again, locked, when one is stored).
+        wait = attempt_wait(request)
         if wait is not None:
-            minutes = max(1, round(wait / 60))
             message = (
-                f"You have sent too many submissions in the last hour (the limit is "
-                f"{settings.SUBMISSION_RATE}): try again in about {minutes} minute(s)."
+                f"You have sent too many submission attempts (the limit is "
+                f"{settings.SUBMISSION_ATTEMPT_RATE}): try again in about "
+                f"{max(1, round(wait / 60))} minute(s)."
             )
             return _refused(request, message, 429, wait)
+        wait = submission_wait(request.user)
+        if wait is not None:
+            return _refused(request, rate_message(wait), 429, wait)
         try:
             form = SubmissionForm(
                 request.POST, request.FILES, upload_too_large=request.upload_too_large
@@ -73,6 +85,8 @@ def _submit(request):
         if form.is_valid():
             try:
                 submission = create_submission(request.user, **form.create_kwargs())
+            except SubmissionRateLimit as exc:
+                return _refused(request, str(exc), 429, exc.wait)
             except ActiveRunLimit as exc:
                 form.add_error(None, str(exc))
                 return render(request, "evaluator/submit.html", {"form": form}, status=429)
@@ -82,8 +96,10 @@ def _submit(request):
         return render(request, "evaluator/submit.html", {"form": form}, status=status)
     initial = {}
     for name in ("benchmark", "metric", "paper"):
-        if request.GET.get(name, "").isdigit():
-            initial[name] = int(request.GET[name])
+        try:
+            initial[name] = parse_int(request.GET.get(name, ""), minimum=1)
+        except QueryError:  # absent or not an id: the menu starts unselected
+            pass
     return render(request, "evaluator/submit.html", {"form": SubmissionForm(initial=initial)})
 
 

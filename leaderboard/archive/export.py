@@ -4,8 +4,11 @@
 one top-level task at a time (memory bounded by the largest task). By default the objects hold
 exactly the keys of sota-extractor 0.0.29's schema (its ``TaskDB().load_tasks()`` refuses any
 other); ``extended=True`` adds VeriSOTA's (``parent_dataset``, ``ways``, ``shots``,
-``sota.metric_directions``, a row's ``verified`` and ``intervals``, a code link's ``official``)
-and says so in each task (``"verisota_extended": true``).
+``sota.metric_directions``, a row's ``verified``, ``intervals`` and, for a verified row, its
+``claimed`` values, a code link's ``official``) and says so in each task
+(``"verisota_extended": true``). A verified row's metric value is what the reference run
+measured (the claim is never exported as its number); directions are the benchmark's
+(``leaderboard/directions.py``).
 """
 
 import json
@@ -13,6 +16,7 @@ from collections import defaultdict
 
 from django.db import transaction
 
+from ..directions import with_direction
 from ..models import Benchmark, BenchmarkMetric, CodeLink, Dataset, Method, Paper, Result, Task
 from .common import UNNAMED
 
@@ -87,11 +91,9 @@ def _task_tree(root, children, extended):
         if b.parent_id in benchmarks:
             sub_of[b.parent_id].append(b.pk)
     metrics = defaultdict(list)
-    for link in (
-        BenchmarkMetric.objects.filter(benchmark_id__in=benchmarks)
-        .select_related("metric")
-        .order_by("id")
-    ):
+    for link in with_direction(
+        BenchmarkMetric.objects.filter(benchmark_id__in=benchmarks).select_related("metric")
+    ).order_by("id"):
         metrics[link.benchmark_id].append(link)
     rows = _rows(benchmarks, extended)
 
@@ -183,9 +185,15 @@ def _rows(benchmarks, extended):
             if extended:
                 row["verified"] = r.is_verified
                 row["intervals"] = {}
+                if r.is_verified:
+                    row["claimed"] = {}
+        # A verified row's number is its measured value (raw_value is empty); the claim goes
+        # in the extended export only, beside it.
         row["metrics"][r.metric.name] = r.raw_value or ("" if r.value is None else repr(r.value))
         if extended and r.ci95 is not None:
             row["intervals"][r.metric.name] = r.ci95
+        if extended and r.is_verified and r.claimed_value is not None:
+            row.setdefault("claimed", {})[r.metric.name] = r.claimed_value
     return {b: list(rows.values()) for b, rows in out.items()}
 
 

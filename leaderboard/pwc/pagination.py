@@ -1,8 +1,8 @@
-from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
 
 from ..cache import CachedCountPaginator
 from ..pagination import SearchBoundMixin
+from ..query import query_int
 
 
 class PwcPagination(SearchBoundMixin, PageNumberPagination):
@@ -16,9 +16,7 @@ class PwcPagination(SearchBoundMixin, PageNumberPagination):
 
     def paginate_queryset(self, queryset, request, view=None):
         for param in (self.page_query_param, self.page_size_query_param):
-            raw = request.query_params.get(param)
-            if raw is not None and not (raw.isdigit() and int(raw) > 0):
-                raise ValidationError({param: ["A positive integer is required."]})
+            query_int(request, param, minimum=1)  # a 400 unless a positive ASCII integer
         return super().paginate_queryset(queryset, request, view)
 
     def get_schema_operation_parameters(self, view):

@@ -210,7 +210,10 @@ class PwcMetricSerializer(serializers.Serializer):
     id = serializers.CharField()
     name = serializers.CharField()
     description = serializers.CharField()
-    is_loss = serializers.BooleanField(help_text="Lower is better")
+    is_loss = serializers.BooleanField(
+        help_text="Lower is better, in this evaluation table (its curator's correction, else the "
+        "metric's own direction)"
+    )
     unit = serializers.CharField(help_text="VeriSOTA")
 
     def to_representation(self, m):
@@ -218,13 +221,15 @@ class PwcMetricSerializer(serializers.Serializer):
             "id": m.slug,
             "name": m.name,
             "description": "",
-            "is_loss": not m.higher_is_better,
+            "is_loss": not m.direction,
             "unit": m.unit,
         }
 
 
 class PwcResultSerializer(serializers.Serializer):
-    """One result row (VeriSOTA stores one metric per row: ``metrics`` has one entry)."""
+    """One result row (VeriSOTA stores one metric per row: ``metrics`` has one entry). Its
+    number (``metrics``, ``value``, ``best_rank``) is the row's value: for a verified row the
+    reproduced mean, with the claim in ``claimed_value``."""
 
     id = serializers.CharField()
     best_rank = serializers.IntegerField(allow_null=True)
@@ -236,16 +241,28 @@ class PwcResultSerializer(serializers.Serializer):
     evaluated_on = serializers.CharField(allow_null=True)
     external_source_url = serializers.CharField(allow_null=True)
     evaluation = serializers.CharField(help_text="VeriSOTA: the evaluation table's id")
-    value = serializers.FloatField(help_text="VeriSOTA")
+    value = serializers.FloatField(
+        allow_null=True,
+        help_text="VeriSOTA: the row's number (a verified row's reproduced mean)",
+    )
     source = serializers.CharField(help_text="VeriSOTA: archive (not re-run) or verified")
     verified = serializers.BooleanField(help_text="VeriSOTA")
-    reproduced_value = serializers.FloatField(allow_null=True, help_text="VeriSOTA")
-    reproduced_ci95 = serializers.FloatField(allow_null=True, help_text="VeriSOTA: ± of it")
-    ci95 = serializers.FloatField(allow_null=True, help_text="VeriSOTA: the archive's ±")
+    claimed_value = serializers.FloatField(
+        allow_null=True, help_text="VeriSOTA: a verified row's claim (null: archive row)"
+    )
+    reproduced_value = serializers.FloatField(
+        allow_null=True, help_text="VeriSOTA, compatibility: value of a verified row"
+    )
+    reproduced_ci95 = serializers.FloatField(
+        allow_null=True, help_text="VeriSOTA, compatibility: ci95 of a verified row"
+    )
+    ci95 = serializers.FloatField(
+        allow_null=True, help_text="VeriSOTA: the 95% half-width of value (run's or archive's)"
+    )
     evidence_url = serializers.CharField(allow_null=True, help_text="VeriSOTA: the run")
 
     def to_representation(self, r):
-        value = r.raw_value or ("" if r.value is None else f"{r.value:.6g}")
+        value = r.raw_value or ("" if r.value is None else f"{r.value:.6g}")  # raw: archive only
         date = r.row_date
         return {
             "id": str(r.pk),
@@ -261,9 +278,10 @@ class PwcResultSerializer(serializers.Serializer):
             "value": r.value,
             "source": r.source,
             "verified": r.is_verified,
+            "claimed_value": r.claimed_value,
             "reproduced_value": r.reproduced_value,
             "reproduced_ci95": r.reproduced_ci95,
-            "ci95": getattr(r, "ci95", None),
+            "ci95": r.ci95,
             "evidence_url": r.verification_url or None,
         }
 

@@ -15,7 +15,6 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Coalesce
-from django.db.models.lookups import Exact
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -24,12 +23,13 @@ from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
-from .. import search
+from .. import directions, search
 from ..api_views import CachedReadMixin
 from ..cache import versioned
 from ..models import (
     Area,
     Benchmark,
+    BenchmarkMetric,
     CodeLink,
     Dataset,
     Method,
@@ -37,8 +37,8 @@ from ..models import (
     Paper,
     Result,
     Task,
-    direction_expression,
 )
+from ..query import query_int
 from . import serializers as s
 from .ids import paper_or_404
 from .pagination import PwcPagination
@@ -85,7 +85,7 @@ def with_best_rank(qs):
     return qs.annotate(
         best_rank=Case(
             When(value__isnull=True, then=Value(None)),
-            When(Q(Exact(direction_expression(), True)), then=better("value__gt") + 1),
+            When(directions.is_higher(directions.direction()), then=better("value__gt") + 1),
             default=better("value__lt") + 1,
             output_field=IntegerField(),
         )
@@ -160,7 +160,9 @@ class NameFilterMixin:
 @extend_schema(tags=["pwc v1"])
 class PaperViewSet(V1ViewSet):
     """Papers. ``q`` searches as the search page does (title, abstract, authors, model and
-    method names; ranked); ``title`` and ``abstract`` match a part, ``arxiv_id`` exactly."""
+    method names; ranked); ``title`` and ``abstract`` keep the papers whose title or abstract
+    holds every word given (stemmed, as the search does; newest first, at most the newest 500
+    matches), ``arxiv_id`` matches exactly."""
 
     serializer_class = s.PwcPaperSerializer
 
@@ -169,22 +171,23 @@ class PaperViewSet(V1ViewSet):
         if self.action != "list":
             return qs
         params = self.request.query_params
-        if _q(self.request, "title"):
-            qs = qs.filter(title__icontains=params["title"])
-        if _q(self.request, "abstract"):
-            qs = qs.filter(abstract__icontains=params["abstract"])
         if _q(self.request, "arxiv_id"):
             qs = qs.filter(arxiv_id=params["arxiv_id"])
+        words = {f: params[f] for f in ("title", "abstract") if _q(self.request, f)}
+        if words:  # the search's indexes, newest first, bounded (search.papers_with_words)
+            qs = search.papers_with_words(qs, words)
         if _q(self.request, "q"):
             return search.papers(params["q"], qs)
-        return qs.order_by("-date", "title", "pk")
+        return qs if words else qs.order_by("-date", "title", "pk")
 
     @extend_schema(
         parameters=[
             *PAGE_PARAMS,
             _param("q", "Search (ranked)"),
-            _param("title", "A part of the title"),
-            _param("abstract", "A part of the abstract"),
+            _param("title", "Words of the title (all of them, stemmed; the newest 500 matches)"),
+            _param(
+                "abstract", "Words of the abstract (all of them, stemmed; the newest 500 matches)"
+            ),
             _param("arxiv_id", "arXiv id"),
         ]
     )
@@ -224,7 +227,7 @@ class PaperViewSet(V1ViewSet):
     def methods(self, request, id=None):
         paper = self._paper()
         return self.page_of(
-            paper.methods.select_related("paper").order_by("name"), s.PwcMethodSerializer
+            paper.methods.select_related("paper").order_by("name", "pk"), s.PwcMethodSerializer
         )
 
     @extend_schema(parameters=PAGE_PARAMS, responses=s.PwcDatasetSerializer(many=True))
@@ -336,12 +339,11 @@ class EvaluationViewSet(V1ViewSet):
         return self.object_or_404(Benchmark.objects.all(), slug=self.kwargs["id"])
 
     def _metrics(self, benchmark):
+        """The table's metrics, each with its ``direction`` in it (``is_loss``)."""
         used = Result.objects.filter(benchmark=benchmark).values("metric_id")
-        return (
-            Metric.objects.filter(Q(benchmarks=benchmark) | Q(pk__in=used))
-            .distinct()
-            .order_by("name")
-        )
+        declared = BenchmarkMetric.objects.filter(benchmark=benchmark).values("metric_id")
+        metrics = Metric.objects.filter(Q(pk__in=declared) | Q(pk__in=used))
+        return directions.metrics_in(benchmark, metrics).order_by("name")
 
     @extend_schema(parameters=PAGE_PARAMS, responses=s.PwcMetricSerializer(many=True))
     @action(detail=True)
@@ -376,11 +378,14 @@ class RepositoryViewSet(CachedReadMixin, viewsets.GenericViewSet):
     serializer_class = s.PwcRepositorySerializer
     queryset = CodeLink.objects.none()  # for the schema: the rows are built in each action
 
-    def _rows(self):
-        return CodeLink.objects.values("url").annotate(framework=Max("framework")).order_by("url")
+    def _rows(self, links=None):
+        links = CodeLink.objects.all() if links is None else links
+        return links.values("url").annotate(framework=Max("framework")).order_by("url")
 
     def _by_owner(self, qs, owner):
-        return qs.filter(Q(url__icontains=f"/{owner}/") | Q(url__iendswith=f"/{owner}"))
+        # Parts of an address: ILIKE, which the trigram index of the addresses serves.
+        contains, ends = search.substring("url"), search.substring("url", "endswith")
+        return qs.filter(Q(**{contains: f"/{owner}/"}) | Q(**{ends: f"/{owner}"}))
 
     @extend_schema(
         parameters=[
@@ -393,32 +398,29 @@ class RepositoryViewSet(CachedReadMixin, viewsets.GenericViewSet):
         ]
     )
     def list(self, request):
-        qs = self._rows()
         params = request.query_params
+        links = CodeLink.objects.all()
+        if _q(request, "framework"):  # on the links' column (its index), before grouping
+            links = links.filter(framework__iexact=params["framework"])
+        qs = self._rows(links)
+        ends = search.substring("url", "endswith")
         if _q(request, "q"):
-            qs = qs.filter(url__icontains=params["q"])
+            qs = qs.filter(**{search.substring("url"): params["q"]})
         if _q(request, "owner"):
             qs = self._by_owner(qs, params["owner"])
         if _q(request, "name"):
-            qs = qs.filter(
-                Q(url__iendswith=f"/{params['name']}") | Q(url__iendswith=f"/{params['name']}.git")
-            )
-        if _q(request, "framework"):
-            qs = qs.filter(framework__iexact=params["framework"])
-        stars = params.get("stars")
-        if stars is not None:
-            if not stars.isdigit():
-                from rest_framework.exceptions import ValidationError
-
-                raise ValidationError({"stars": ["A whole number is required."]})
-            if int(stars) > 0:
-                qs = qs.none()
+            name = params["name"]
+            qs = qs.filter(Q(**{ends: f"/{name}"}) | Q(**{ends: f"/{name}.git"}))
+        stars = query_int(request, "stars", minimum=0)
+        if stars is not None and stars > 0:
+            qs = qs.none()
         page = self.paginate_queryset(qs)
         return self.get_paginated_response(s.PwcRepositorySerializer(page, many=True).data)
 
     def _links(self, owner, name):
+        ends = search.substring("url", "endswith")
         links = CodeLink.objects.filter(
-            Q(url__iendswith=f"/{owner}/{name}") | Q(url__iendswith=f"/{owner}/{name}.git")
+            Q(**{ends: f"/{owner}/{name}"}) | Q(**{ends: f"/{owner}/{name}.git"})
         )
         return links
 
@@ -526,7 +528,7 @@ class MethodViewSet(NameFilterMixin, V1ViewSet):
     also = "full_name"
 
     def base_queryset(self):
-        return Method.objects.select_related("paper").order_by("name")
+        return Method.objects.select_related("paper").order_by("name", "pk")
 
 
 @extend_schema(tags=["pwc v1"])

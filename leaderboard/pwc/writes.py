@@ -32,7 +32,7 @@ from rest_framework.permissions import SAFE_METHODS, AllowAny, BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import catalogue
+from .. import catalogue, directions
 from ..archive.values import parse_value
 from ..direction_guess import TABLE, guess_in_table
 from ..models import (
@@ -436,7 +436,7 @@ def metric_payload(link: BenchmarkMetric) -> dict:
         "id": link.metric.slug,
         "name": link.metric.name,
         "description": link.description,
-        "is_loss": not link.direction,
+        "is_loss": not directions.higher_is_better(link.benchmark, link.metric),
         "unit": link.metric.unit,
     }
 
@@ -725,7 +725,9 @@ class EvaluationViewSet(StaffWritesMixin, views.EvaluationViewSet):
             raise ValidationError({"name": ["The table has a metric of that name already."]})
         if target is None:
             target, _ = catalogue.get_metric(
-                name, higher_is_better=link.direction, unit=link.metric.unit
+                name,
+                higher_is_better=directions.higher_is_better(benchmark, link.metric),
+                unit=link.metric.unit,
             )
         rows.update(metric=target)
         BenchmarkMetric.objects.filter(pk=link.pk).update(metric=target)

@@ -9,21 +9,23 @@ register = template.Library()
 
 @register.filter
 def result_value(result) -> str:
-    """A result's value as its source wrote it, or compactly if it has no raw text."""
+    """A row's number as shown: a verified row's measured value (two decimals, see
+    ``measured``); an archive row's as the archive wrote it, or compactly without raw text."""
+    if result.is_verified:
+        return measured(result.value)
     if result.raw_value:
         return result.raw_value
-    return f"{result.value:.6g}"
+    return "" if result.value is None else f"{result.value:.6g}"
 
 
 @register.filter
 def interval(result):
-    """The ± of a row: its reproduced 95% interval when verified, else the archive's own
-    (``ci95``, where the catalogue has it); None when it has none."""
-    if result.is_verified and result.reproduced_ci95 is not None:
-        return result.reproduced_ci95
-    ci = getattr(result, "ci95", None)
-    if ci is not None and shows_interval(result.raw_value):
-        return None  # "0.7426 ± 0.0017" as written: the interval is shown once, not twice
+    """The ± shown after a row's number: its ``ci95`` (a verified row's reproduced interval,
+    an archive row's own), except where the archive's text already carries it ("0.7426 ±
+    0.0017" as written: the interval is shown once, not twice); None when there is none."""
+    ci = result.ci95
+    if ci is not None and not result.is_verified and shows_interval(result.raw_value):
+        return None
     return ci
 
 

@@ -82,7 +82,7 @@ def test_a_reader_checks_a_verified_figure_from_its_evidence(
     )
     assert out.returncode == 0, out.stderr[-2000:]
     figure = json.loads(out.stdout.strip().splitlines()[-1])
-    assert figure["mean"] == run.reproduced_value == result.reproduced_value  # exactly
+    assert figure["mean"] == run.reproduced_value == result.value  # exactly
     assert figure["ci95"] == run.ci95
     assert figure["scores"] == run.episode_scores
     assert figure["episodes_sha256"] == run.episodes_fingerprint

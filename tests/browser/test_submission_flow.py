@@ -151,9 +151,11 @@ def test_sign_up_submit_and_watch_it_verified(
     assert row.count() == 1
     row_badge = row.locator(".badge.verified")
     assert row_badge.count() == 1
-    assert f"evaluated: {run.reproduced_value:.2f} ± {run.ci95:.2f}" in row_badge.inner_text()
+    assert "evaluated" in row_badge.inner_text()
+    shown = row.locator("td.value").inner_text()
+    assert f"{run.reproduced_value:.2f} ± {run.ci95:.2f} (claimed {float(CLAIM):g})" in shown
     result = Result.objects.get(model__name=MODEL_NAME)
     assert result.is_verified
-    assert result.value == float(CLAIM)
+    assert (result.value, result.claimed_value) == (run.reproduced_value, float(CLAIM))
     assert result.verification_url == f"/results/{result.pk}/evidence/"
     assert page.evaluate("window.__csp") == [] and errors == []

@@ -1,5 +1,7 @@
 """Verified (or rejected) runs finished through ``services.finish_run``, as a worker does."""
 
+import itertools
+
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from evaluator import services
@@ -9,10 +11,24 @@ from tests.evaluator import catalogue
 from tests.evaluator.web_helpers import checkpoint_bytes
 
 BENCHMARK = "OMNIGLOT - 1-Shot, 5-way"
+_SEEDS = itertools.count(1)
 
 
-def finished_run(owner, *, scores, verdict=VERIFIED, public=True, model_name="MAML", claimed=None):
+def finished_run(
+    owner,
+    *,
+    scores,
+    verdict=VERIFIED,
+    public=True,
+    model_name="MAML",
+    claimed=None,
+    checkpoint: bytes | None = None,
+):
+    """A finished run of a submission of ``checkpoint`` (by default a file of its own: one
+    checkpoint is one row, so two calls with the same file publish one row)."""
     bench = catalogue.benchmark(BENCHMARK)
+    if checkpoint is None:
+        checkpoint = checkpoint_bytes(seed=next(_SEEDS))
     mean = sum(scores) / len(scores)
     submission = services.create_submission(
         owner,
@@ -21,7 +37,7 @@ def finished_run(owner, *, scores, verdict=VERIFIED, public=True, model_name="MA
         claimed_value=claimed if claimed is not None else round(mean, 2),
         model_name=model_name,
         kind="evaluate",
-        checkpoint_file=SimpleUploadedFile("init.safetensors", checkpoint_bytes()),
+        checkpoint_file=SimpleUploadedFile("init.safetensors", checkpoint),
         paper=catalogue.maml_paper(),
         checkpoint_public=public,
     )

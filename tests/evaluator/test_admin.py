@@ -94,6 +94,9 @@ def test_override_asks_for_a_reason_then_publishes(curator, run, staff):
     assert r.status_code == 302
     run.refresh_from_db()
     assert run.status == Run.Status.VERIFIED and run.result.source == Result.Source.VERIFIED
+    # Published at the figure the run measured, the claim beside it, the reason on the ledger.
+    assert (run.result.value, run.result.ci95, run.result.claimed_value) == (96.0, 0.4, 97.0)
+    assert "re-checked" in run.result.verification_note
     event = run.events.get(kind="override")
     assert event.actor == staff and "re-checked" in event.message
     page = curator.get(f"{CHANGELIST}{run.pk}/change/").content.decode()
@@ -105,3 +108,21 @@ def test_a_non_staff_user_cannot_act(client, owner, run):
     r = client.post(CHANGELIST, {"action": "cancel", "_selected_action": [run.pk]})
     assert r.status_code == 302 and "/admin/login/" in r["Location"]
     assert Run.objects.get(pk=run.pk).status == Run.Status.QUEUED
+
+
+def test_override_cannot_publish_a_run_that_measured_nothing(curator, run):
+    Run.objects.filter(pk=run.pk).update(status=Run.Status.FAILED, reason="disk gone")
+    r = curator.post(
+        CHANGELIST,
+        {
+            "action": "override",
+            "_selected_action": [run.pk],
+            "apply": "1",
+            "verdict": "verified",
+            "reason": "I believe the claim",
+        },
+        follow=True,
+    )
+    assert "measured nothing" in r.content.decode()
+    assert Run.objects.get(pk=run.pk).status == Run.Status.FAILED
+    assert not Result.objects.exists()

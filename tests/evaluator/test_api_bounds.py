@@ -29,7 +29,7 @@ HUGE_INT = '{"seed": ' + "9" * 5000 + "}"
 def folders(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path / "uploads")
-    settings.SUBMISSION_RATE = "1000/hour"
+    settings.SUBMISSION_RATE = settings.SUBMISSION_ATTEMPT_RATE = "1000/hour"
     return tmp_path
 
 

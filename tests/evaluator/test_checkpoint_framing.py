@@ -94,7 +94,7 @@ def media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     # 602 submissions of one user: the per-user throttle and active-run cap are tested in
     # tests/evaluator/test_limits.py.
-    settings.SUBMISSION_RATE = "100000/hour"
+    settings.SUBMISSION_RATE = settings.SUBMISSION_ATTEMPT_RATE = "100000/hour"
     settings.EVALUATOR_MAX_ACTIVE_RUNS = {"cpu": 0, "gpu": 0}
 
 

@@ -67,7 +67,7 @@ def test_the_per_episode_scores_download_as_csv_and_json(client, owner):
 
 
 def test_a_public_checkpoint_downloads_as_an_attachment(client, owner):
-    result = finished_run(owner, scores=SCORES).result
+    result = finished_run(owner, scores=SCORES, checkpoint=checkpoint_bytes()).result
     r = client.get(f"/results/{result.pk}/evidence/checkpoint.safetensors")
     assert r.status_code == 200
     assert r["Content-Type"] == "application/octet-stream"

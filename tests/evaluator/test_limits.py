@@ -1,14 +1,19 @@
-"""Limits per user: the submission throttle (429 + Retry-After, API and form), the cap on active
-runs per queue (a fourth reproduce run refused, nothing stored or queued), the log-in lock-out,
-and no-store on the page that shows the token."""
+"""Limits per user: submissions per period (429 + Retry-After, API and form, counted in the
+database: it holds with the cache down), attempts per period, the cap on active runs per queue (a
+fourth reproduce run refused, nothing stored or queued), and no-store on the page that shows the
+token. The log-in lock-out: test_lockout.py; concurrent submissions: test_limits_concurrency.py."""
+
+from datetime import timedelta
 
 import pytest
 from django.core.cache import cache
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from evaluator.models import Run, Submission
 from tests.evaluator.web_helpers import *  # noqa: F403 (fixtures)
+from tests.redis_servers import cache_settings, closed_port_url
 
 URL = "/api/submissions/"
 
@@ -26,6 +31,19 @@ def api(owner):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=owner).key}")
     return client
+
+
+def form_data(benchmark, paper) -> dict:
+    return {
+        "benchmark": benchmark.pk,
+        "metric": benchmark.metrics.get().pk,
+        "claimed_value": "48.7",
+        "model_name": "MAML",
+        "paper": paper.pk,
+        "kind": "reproduce",
+        "config": '{"meta_iterations": 10}',
+        "evaluation_mode": "transductive",
+    }
 
 
 def reproduce(benchmark, paper, seed=1):
@@ -51,24 +69,82 @@ def test_a_throttled_user_gets_429_with_retry_after(
         r = api.post(URL, reproduce(omniglot, paper, 3), format="json")
     assert r.status_code == 429
     assert 3000 < int(r["Retry-After"]) <= 3600
-    assert "throttled" in r.json()["detail"].lower()
+    assert "too many submissions (the limit is 2/hour)" in r.json()["detail"]
     assert Submission.objects.count() == 2 and Run.objects.count() == 2
     assert len(dispatched) == 2  # the refused one queued nothing
     # Reading is not throttled.
     assert api.get(URL).status_code == 200
 
 
-def test_the_form_shares_the_throttle_and_says_how_long_to_wait(
-    client, owner, omniglot, paper, settings
+def test_the_window_rolls_the_oldest_submission_out(
+    api, owner, omniglot, paper, settings, django_capture_on_commit_callbacks
+):
+    settings.SUBMISSION_RATE = "2/hour"
+    settings.EVALUATOR_MAX_ACTIVE_RUNS = {"cpu": 0, "gpu": 0}
+    with django_capture_on_commit_callbacks(execute=False):
+        for seed in (1, 2):
+            assert api.post(URL, reproduce(omniglot, paper, seed), format="json").status_code == 201
+        first = Submission.objects.order_by("created_at").first()
+        # The first was stored 50 minutes ago: it leaves the window in about ten minutes.
+        Submission.objects.filter(pk=first.pk).update(
+            created_at=timezone.now() - timedelta(minutes=50)
+        )
+        r = api.post(URL, reproduce(omniglot, paper, 3), format="json")
+        assert r.status_code == 429
+        assert 540 < int(r["Retry-After"]) <= 600
+        Submission.objects.filter(pk=first.pk).update(
+            created_at=timezone.now() - timedelta(minutes=61)
+        )
+        assert api.post(URL, reproduce(omniglot, paper, 4), format="json").status_code == 201
+    assert Submission.objects.filter(owner=owner).count() == 3
+
+
+def test_the_submission_limit_holds_when_the_cache_is_down(
+    api, owner, omniglot, paper, settings, django_capture_on_commit_callbacks
+):
+    settings.CACHES = cache_settings(closed_port_url())
+    settings.SUBMISSION_RATE = "2/hour"
+    settings.EVALUATOR_MAX_ACTIVE_RUNS = {"cpu": 0, "gpu": 0}
+    with django_capture_on_commit_callbacks(execute=False):
+        codes = [
+            api.post(URL, reproduce(omniglot, paper, seed), format="json").status_code
+            for seed in range(1, 5)
+        ]
+    assert codes == [201, 201, 429, 429]
+    assert Submission.objects.filter(owner=owner).count() == 2
+
+
+def test_the_form_shares_the_limit_and_says_how_long_to_wait(
+    client, owner, omniglot, paper, settings, django_capture_on_commit_callbacks
 ):
     settings.SUBMISSION_RATE = "1/hour"
     client.force_login(owner)
-    data = {"benchmark": omniglot.pk, "claimed_value": "x"}
-    assert client.post("/submit/", data).status_code == 400  # counted, refused as invalid
-    r = client.post("/submit/", data)
+    # An invalid post is refused as invalid and stores nothing: it does not use the budget.
+    assert (
+        client.post("/submit/", {"benchmark": omniglot.pk, "claimed_value": "x"}).status_code == 400
+    )
+    data = form_data(omniglot, paper)
+    with django_capture_on_commit_callbacks(execute=False):
+        assert client.post("/submit/", data).status_code == 302
+        r = client.post("/submit/", {**data, "config": '{"meta_iterations": 11}'})
     assert r.status_code == 429
-    assert int(r["Retry-After"]) > 0
+    assert 3000 < int(r["Retry-After"]) <= 3600
     assert "too many submissions" in r.content.decode()
+    assert Submission.objects.count() == 1
+
+
+def test_every_attempt_counts_against_the_attempt_limit(client, api, owner, omniglot, settings):
+    settings.SUBMISSION_ATTEMPT_RATE = "3/hour"
+    client.force_login(owner)
+    bad = {"benchmark": omniglot.pk, "claimed_value": "x"}
+    assert client.post("/submit/", bad).status_code == 400
+    assert api.post(URL, {"benchmark": "nothing"}, format="json").status_code == 400
+    assert client.post("/submit/", bad).status_code == 400
+    r = api.post(URL, {"benchmark": "nothing"}, format="json")
+    assert r.status_code == 429 and int(r["Retry-After"]) > 0
+    r = client.post("/submit/", bad)
+    assert r.status_code == 429
+    assert "too many submission attempts" in r.content.decode()
     assert Submission.objects.count() == 0
 
 
@@ -104,72 +180,13 @@ def test_the_form_refuses_a_fourth_active_run_with_the_reason(
 ):
     settings.EVALUATOR_MAX_ACTIVE_RUNS = {"cpu": 10, "gpu": 1}
     client.force_login(owner)
-    data = {
-        "benchmark": omniglot.pk,
-        "metric": omniglot.metrics.get().pk,
-        "claimed_value": "48.7",
-        "model_name": "MAML",
-        "paper": paper.pk,
-        "kind": "reproduce",
-        "config": '{"meta_iterations": 10}',
-        "evaluation_mode": "transductive",
-    }
+    data = form_data(omniglot, paper)
     with django_capture_on_commit_callbacks(execute=False) as dispatched:
         assert client.post("/submit/", data).status_code == 302
         r = client.post("/submit/", data)
     assert r.status_code == 429
     assert "the limit is 1" in r.content.decode()
     assert Submission.objects.count() == 1 and len(dispatched) == 1
-
-
-def test_log_in_locks_out_after_repeated_failures(client, owner, settings):
-    settings.LOGIN_FAILURE_LIMIT = 3
-    for _ in range(3):
-        r = client.post("/accounts/login/", {"username": "owner", "password": "wrong"})
-        assert r.status_code == 200
-        assert "correct username and password" in r.content.decode()
-    r = client.post("/accounts/login/", {"username": "owner", "password": "owner-pass-123"})
-    assert r.status_code == 429
-    assert "locked for 15 minutes" in r.content.decode()
-    assert "_auth_user_id" not in client.session
-    # The same user from another address is not locked out by the guesser.
-    r = client.post(
-        "/accounts/login/",
-        {"username": "owner", "password": "owner-pass-123"},
-        REMOTE_ADDR="10.0.0.9",
-    )
-    assert r.status_code == 302
-    assert client.session["_auth_user_id"] == str(owner.pk)
-
-
-def test_the_admin_log_in_has_the_same_lock_out(client, staff, settings):
-    settings.LOGIN_FAILURE_LIMIT = 2
-    for _ in range(2):
-        client.post("/admin/login/", {"username": "staff", "password": "nope"})
-    r = client.post("/admin/login/", {"username": "staff", "password": "staff-pass-123"})
-    assert "locked for" in r.content.decode()
-    assert "_auth_user_id" not in client.session
-
-
-def test_a_successful_log_in_clears_the_failures(client, owner, settings):
-    settings.LOGIN_FAILURE_LIMIT = 3
-    for _ in range(2):
-        client.post("/accounts/login/", {"username": "owner", "password": "wrong"})
-    assert (
-        client.post(
-            "/accounts/login/", {"username": "owner", "password": "owner-pass-123"}
-        ).status_code
-        == 302
-    )
-    client.logout()
-    for _ in range(2):
-        client.post("/accounts/login/", {"username": "owner", "password": "wrong"})
-    assert (
-        client.post(
-            "/accounts/login/", {"username": "owner", "password": "owner-pass-123"}
-        ).status_code
-        == 302
-    )
 
 
 def test_the_account_page_with_the_token_is_not_stored_by_caches(client, owner):

@@ -118,7 +118,9 @@ def test_verify_run_verifies_and_publishes_a_truthful_claim(submit, fake_maml):
     assert fake_maml.calls[0]["transductive"] is False
     result = run.result
     assert result.source == Result.Source.VERIFIED
-    assert (result.value, result.reproduced_value, result.reproduced_ci95) == (97.3, 97.0, 0.5)
+    # The row's number is what the run measured; the claim is beside it.
+    assert (result.value, result.ci95, result.claimed_value) == (97.0, 0.5, 97.3)
+    assert result.raw_value == "" and result.checkpoint_sha256 == submission.checkpoint_sha256
     assert result.evaluation_mode == "non-transductive"
     assert result.paper == catalogue.maml_paper()
     assert result.verification_url == f"/results/{result.pk}/evidence/"
@@ -388,7 +390,7 @@ def test_a_run_past_its_soft_time_limit_fails_with_the_reason(submit, fake_maml)
     verify_run.apply(args=[run.pk], soft_time_limit=600, time_limit=660)
     run.refresh_from_db()
     assert run.status == Run.Status.FAILED
-    assert run.reason == "Exceeded the time limit of 600 s."
+    assert run.reason.startswith("Exceeded the time limit of 600 s. This is the site's fault")
     assert run.events.filter(kind="timeout").exists()
 
 
@@ -407,3 +409,99 @@ def test_dispatch_sends_the_run_pk_to_its_queue_with_the_protocols_time_limits(s
             "time_limit": 660,
         }
     ]
+
+
+# --- The site's faults are not the submitter's: failed (retried where it helps), never rejected.
+
+
+def _site_failed(run) -> Run:
+    run.refresh_from_db()
+    assert run.status == Run.Status.FAILED, run.reason
+    assert "This is the site's fault, not a verdict on the claim" in run.reason
+    assert not Result.objects.exists()
+    return run
+
+
+def test_a_deleted_stored_checkpoint_fails_the_run_as_the_sites_fault(submit, fake_maml):
+    submission = submit()
+    submission.checkpoint.storage.delete(submission.checkpoint.name)
+    run = submission.current_run
+    assert verify_run.apply(args=[run.pk]).get() == Run.Status.FAILED
+    run = _site_failed(run)
+    assert "stored copy of the checkpoint is missing" in run.reason
+    assert run.attempts == 1 and fake_maml.calls == []  # a retry cannot bring it back
+    assert run.events.filter(kind="site fault").exists()
+
+
+def test_a_damaged_stored_checkpoint_fails_the_run_as_the_sites_fault(submit, fake_maml):
+    submission = submit()
+    with open(submission.checkpoint.path, "wb") as f:
+        f.write(b"not what was sent")
+    run = submission.current_run
+    verify_run.apply(args=[run.pk])
+    assert "is damaged" in _site_failed(run).reason and fake_maml.calls == []
+
+
+def test_a_checkpoint_gone_while_it_is_read_fails_instead_of_rejecting(submit, fake_maml):
+    submission = submit()
+
+    def vanish_then_refuse(path, protocol, **kwargs):
+        os.remove(path)
+        raise FakeCheckpointError(f"cannot read {path}: No such file or directory")
+
+    sys.modules["maml_ref.api"].run_evaluate = vanish_then_refuse
+    run = submission.current_run
+    verify_run.apply(args=[run.pk])
+    assert "missing" in _site_failed(run).reason
+
+
+def test_an_unreadable_checkpoint_storage_is_retried_then_fails(submit, fake_maml, monkeypatch):
+    import errno
+
+    from django.core.files.storage import FileSystemStorage
+
+    def io_error(self, name, mode="rb"):
+        raise OSError(errno.EIO, "Input/output error")
+
+    submission = submit()
+    monkeypatch.setattr(FileSystemStorage, "open", io_error)
+    run = submission.current_run
+    verify_run.apply(args=[run.pk])  # eager: the retries run at once
+    run = _site_failed(run)
+    assert "Gave up after" in run.reason and "storage is unavailable" in run.reason
+    assert run.attempts == verify_run.max_retries + 1 and fake_maml.calls == []
+    assert run.events.filter(kind="retry").count() == verify_run.max_retries
+
+
+def test_a_vanished_dataset_fails_the_run_as_the_sites_fault(submit, fake_maml, settings, tmp_path):
+    run = submit().current_run
+    settings.MAML_DATA_DIR = str(tmp_path / "no-data")  # gone after the claim was accepted
+    fake_maml.behaviour["raise"] = FileNotFoundError("omniglot.npz")
+    verify_run.apply(args=[run.pk])
+    run = _site_failed(run)
+    assert "No Omniglot data on the verification workers" in run.reason
+
+
+def test_a_worker_out_of_memory_fails_the_run_as_the_sites_fault(submit, fake_maml):
+    fake_maml.behaviour["raise"] = MemoryError()
+    run = submit().current_run
+    verify_run.apply(args=[run.pk])
+    assert "MemoryError" in _site_failed(run).reason
+
+
+def test_a_checkpoint_the_reader_could_not_read_is_retried_not_rejected(submit, fake_maml):
+    import errno
+
+    def unreadable(path, protocol, **kwargs):
+        fake_maml.calls.append(path)
+        try:
+            raise OSError(errno.EIO, "Input/output error")
+        except OSError:  # as maml_ref's load_checkpoint words it
+            raise FakeCheckpointError("cannot read init.safetensors: Input/output error") from None
+
+    sys.modules["maml_ref.api"].run_evaluate = unreadable
+    run = submit().current_run
+    verify_run.apply(args=[run.pk])
+    run = _site_failed(run)
+    assert "could not be read" in run.reason and "Input/output error" in run.reason
+    assert len(fake_maml.calls) == verify_run.max_retries + 1

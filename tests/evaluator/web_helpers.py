@@ -27,9 +27,10 @@ def tensors_for(protocol: str = "omniglot-5w1s", seed: int = 0) -> dict[str, tor
     return {name: torch.randn(shape, generator=g) * 0.05 for name, shape in shapes.items()}
 
 
-def checkpoint_bytes(protocol: str = "omniglot-5w1s", **overrides) -> bytes:
-    """A safetensors file; ``overrides`` replace (or, given None, remove) named tensors."""
-    tensors = tensors_for(protocol)
+def checkpoint_bytes(protocol: str = "omniglot-5w1s", seed: int = 0, **overrides) -> bytes:
+    """A safetensors file (its weights drawn from ``seed``: another seed, another file and
+    SHA-256); ``overrides`` replace (or, given None, remove) named tensors."""
+    tensors = tensors_for(protocol, seed)
     for name, value in overrides.items():
         name = name.replace("__", ".")
         if value is None:

@@ -80,6 +80,10 @@ def test_about_explains_the_marks_and_the_licence(client):
     body = html(client, "/about/")
     for words in ("evaluated", "reproduced", "archive, not re-run", "CC-BY-SA 4.0"):
         assert words in body
+    # One paragraph says what a verified row's number is: the measured one, the claim beside.
+    paragraph = body.split('id="verified-number-text"')[1].split("</p>")[0]
+    assert "the one VeriSOTA measured" in paragraph and "claimed 61.3" in paragraph
+    assert "ranked, charted, ledgered and exported by that measured figure" in paragraph
 
 
 def test_a_task_page_says_each_benchmarks_best(client):

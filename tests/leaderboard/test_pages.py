@@ -66,9 +66,12 @@ def test_a_verified_row_shows_its_badge_and_an_archive_row_its_mark(client):
     make_verified(bench, Metric.objects.get(name="Accuracy"), 99.2)
     table = client.get(bench.get_absolute_url()).content.decode().split('id="sota-table"')[1]
     verified_row, archive_row = table.split("<tr")[2:4]
-    assert "verified: 99.10 ± 0.30" in verified_row and "non-transductive" in verified_row
+    # The measured figure, its interval, the claim beside it; the badge and the evidence.
+    assert ">99.20</span>" in verified_row and "± 0.30" in verified_row
+    assert "(claimed 99.3)" in verified_row
+    assert "&#10003; verified" in verified_row and "non-transductive" in verified_row
     assert 'href="/submissions/1/"' in verified_row
-    assert "archive, not re-run" in archive_row and "verified:" not in archive_row
+    assert "archive, not re-run" in archive_row and "claimed" not in archive_row
 
 
 def test_the_benchmark_page_switches_metric_and_paginates(client):

@@ -159,7 +159,7 @@ class Workers:
 def no_per_user_limits(settings):
     """These tests load the pipeline (twenty submissions of one user at once): the per-user
     throttle and active-run cap are tested in tests/evaluator/test_limits.py."""
-    settings.SUBMISSION_RATE = "100000/hour"
+    settings.SUBMISSION_RATE = settings.SUBMISSION_ATTEMPT_RATE = "100000/hour"
     settings.EVALUATOR_MAX_ACTIVE_RUNS = {"cpu": 0, "gpu": 0}
 
 

@@ -7,6 +7,7 @@ marks it ``failed`` once the attempt limit is reached. A run is never left ``run
 
 import signal
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -106,7 +107,38 @@ def test_two_workers_and_twenty_submissions_run_each_exactly_once(
         RunEvent.objects.filter(run__in=run_pks, kind="claimed").values_list("run", flat=True)
     )
     assert claims == dict.fromkeys(run_pks, 1)  # exactly one claim per run
-    assert Result.objects.verified().count() == 20  # and one published row each
+    # One checkpoint, one row: the twenty runs of one file published one row between the two
+    # workers; the other nineteen are linked to it.
+    row = Result.objects.verified().get()
+    linked = Run.objects.filter(pk__in=run_pks, same_checkpoint_as=row)
+    assert linked.count() == 19 and Run.objects.filter(pk__in=run_pks, result=row).count() == 1
     # Both workers took a share (each claim token names its process).
     processes = {r.worker.split("/")[1] for r in runs}
     assert len(processes) == 2, Counter(r.worker for r in runs)
+
+
+def test_a_checkpoint_deleted_from_storage_fails_as_the_sites_fault(
+    workers, api, omniglot_5w1s, tmp_path
+):
+    """The stored copy of a submitted checkpoint is gone before a real worker runs it: the run
+    ends ``failed`` (not ``rejected``: the file was fine when it was sent), saying whose fault."""
+    from evaluator.models import Submission
+    from tests.evaluator.web_helpers import checkpoint_bytes
+
+    path = tmp_path / "maml.safetensors"
+    path.write_bytes(checkpoint_bytes(seed=5))
+    run_pk = submit(api, path, 50.0, model_name="MAML (file lost)")
+    submission = Submission.objects.get(runs=run_pk)
+    Path(submission.checkpoint.path).unlink()  # the storage loses it while it waits
+
+    workers.start("w1")
+    run = wait_until(
+        lambda: (r := Run.objects.get(pk=run_pk)).is_final and r,
+        timeout=120,
+        what="the run to end",
+    )
+    assert run.status == Run.Status.FAILED, run.reason
+    assert "stored copy of the checkpoint is missing" in run.reason
+    assert "This is the site's fault, not a verdict on the claim" in run.reason
+    assert run.attempts == 1 and run.result is None and not Result.objects.exists()
+    assert list(run.events.values_list("kind", flat=True)) == ["queued", "claimed", "site fault"]

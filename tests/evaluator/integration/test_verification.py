@@ -71,9 +71,11 @@ def test_a_truthful_claim_is_verified_and_an_inflated_one_rejected(
     rows = published_rows(APIClient())
     assert len(rows) == 1
     row = rows[0]
-    assert row["model"] == "MAML (brief)" and row["value"] == pytest.approx(truthful)
+    assert row["model"] == "MAML (brief)" and row["claimed_value"] == pytest.approx(truthful)
     assert row["verified"] is True and row["source"] == "verified"
-    assert row["reproduced_value"] == pytest.approx(truth.mean, abs=1e-6)
+    # The row's number is what the worker measured (the claim beside it).
+    assert row["value"] == row["reproduced_value"] == pytest.approx(truth.mean, abs=1e-6)
+    assert row["ci95"] == pytest.approx(truth.ci95, abs=1e-6)
     assert row["verification_url"] == f"/results/{honest.result_id}/evidence/"
     assert row["evidence_url"] == row["verification_url"]
     assert row["verification_level"] == "evaluated"

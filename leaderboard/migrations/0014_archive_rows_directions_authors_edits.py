@@ -52,7 +52,7 @@ def fill_authors(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("leaderboard", "0010_row_counts_and_search_index"),
+        ("leaderboard", "0013_filter_indexes"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
