@@ -379,7 +379,8 @@ def meta_train(
         nonlocal saved_at, last_save
         save_state(state_path, snapshot(i))
         saved_at, last_save = i, time.monotonic()
-        log.info("training state saved at iteration %d/%d", i, total)
+        # DEBUG: with a short interval this would fill a log tail; TrainProgress.saved_at says it
+        log.debug("training state saved at iteration %d/%d", i, total)
 
     def validate_now(i: int) -> None:
         value = float(validate(params))

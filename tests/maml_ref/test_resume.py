@@ -4,6 +4,7 @@ atomically as a run goes; a run stopped at any iteration and resumed from its la
 with the same parameters, bit for bit on the CPU, as one that ran in one go. Also the fixed task
 pool (``task_pool``), whose position is part of the state."""
 
+import logging
 import os
 import struct
 
@@ -80,6 +81,7 @@ def test_a_resume_from_the_weights_alone_is_not_the_same_run(synthetic_pool, tmp
 
 
 def test_the_state_is_saved_at_the_interval_and_at_the_end(synthetic_pool, tmp_path, caplog):
+    caplog.set_level(logging.DEBUG, logger="maml_ref")
     path = tmp_path / "run.state"
     saved = []
     meta_train(
