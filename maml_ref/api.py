@@ -71,10 +71,16 @@ def _load_split(
 
 
 def pick_device(device: str | torch.device | None = None) -> torch.device:
-    """``device`` if given, else cuda when available, else cpu."""
-    if device is not None:
-        return torch.device(device)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    """``device`` if given, else cuda when available, else cpu. On CUDA, TF32 is turned off for
+    convolutions and matrix products (PyTorch allows it for cuDNN convolutions by default): float32
+    is then float32 as on the CPU, which the `gpu` test's comparison with the CPU relies on."""
+    dev = torch.device(
+        device if device is not None else "cuda" if torch.cuda.is_available() else "cpu"
+    )
+    if dev.type == "cuda":
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
+    return dev
 
 
 def _summary(scores: list[float]) -> tuple[float, float]:
