@@ -9,7 +9,8 @@ seconds per iteration is reported (timings on a shared machine drift between win
 Before any timing, every contender is checked to train (``check_contenders``): one step on a
 batch leaves a gradient on each of its meta-learned tensors (none is ``None``; higher's default
 ``copy_initial_weights=True`` left all of them ``None``, timing a model that never learned), the
-step moves its weights, a few steps on one batch bring its meta-loss below the first, and
+step moves its weights, a few steps on one batch bring its meta-loss below the first (second
+order: fo-MAML's update is not that loss's gradient and may raise it), and
 contenders that compute the same algorithm agree on the first meta-gradient within 1% (maml_ref's
 two paths; learn2learn and higher, which adapt every tensor, batch-norm scale and shift
 included). A contender that fails stops the benchmark; ``--check`` runs these checks alone.
@@ -251,7 +252,9 @@ class ContenderError(AssertionError):
     """A contender that does not train: its figures would mean nothing."""
 
 
-def check_contenders(found: dict[str, Contender], batch, steps: int = 3) -> dict[str, list[float]]:
+def check_contenders(
+    found: dict[str, Contender], batch, second_order: bool, steps: int = 3
+) -> dict[str, list[float]]:
     """Fail unless every contender really meta-trains (see the module docstring); returns each
     one's meta-losses over ``steps`` steps on ``batch``. Call on fresh contenders (the same
     initialisation): the first meta-gradients are compared."""
@@ -274,8 +277,9 @@ def check_contenders(found: dict[str, Contender], batch, steps: int = 3) -> dict
         if still:
             raise ContenderError(f"{name}: the step left {', '.join(still)} unchanged")
         losses[name] += [c.step(batch) for _ in range(steps - 1)]
-        # min, not the last: fo-MAML's meta-gradient is not the meta-loss's, a step may rise
-        if not min(losses[name][1:]) < losses[name][0]:
+        # Second order only: fo-MAML's update is not the meta-loss's gradient, and with large
+        # inner steps it can raise that loss (learn2learn, 15 queries, 32 tasks: 642 -> 656).
+        if second_order and not min(losses[name][1:]) < losses[name][0]:
             raise ContenderError(f"{name}: meta-loss did not fall on one batch: {losses[name]}")
     for a, b in SAME_ALGORITHM:
         if a in first_grads and b in first_grads:
@@ -304,7 +308,7 @@ def time_training(
     its work without the time it spent descheduled (on a loaded machine: the fairer figure)."""
     found = contenders(first_order, only)
     data = batches(pool, queries, iters)
-    check_contenders(found, data[0])  # also the warm-up
+    check_contenders(found, data[0], not first_order)  # also the warm-up
     wall: dict[str, list[float]] = {k: [] for k in found}
     cpu: dict[str, list[float]] = {k: [] for k in found}
     for _ in range(rounds):
@@ -401,7 +405,8 @@ def main() -> None:
         for queries in args.queries:
             for first_order in (False, True):
                 found = contenders(first_order, tuple(args.only))
-                losses = check_contenders(found, batches(pool, queries, 1, meta_batch=4)[0])
+                batch = batches(pool, queries, 1, meta_batch=4)[0]
+                losses = check_contenders(found, batch, not first_order)
                 order = "first" if first_order else "second"
                 print(json.dumps({"queries": queries, "order": order, "meta_losses": losses}))
         return

@@ -25,7 +25,7 @@ def a_batch(pool, queries: int = 1):
 
 def test_maml_refs_two_paths_pass_the_check_and_agree(synthetic_pool):
     found = maml_speed.contenders(False, ("maml_ref", "maml_ref per-task"))
-    losses = maml_speed.check_contenders(found, a_batch(synthetic_pool))
+    losses = maml_speed.check_contenders(found, a_batch(synthetic_pool), True)
     assert set(losses) == {"maml_ref", "maml_ref per-task"}
     assert losses["maml_ref"][0] == pytest.approx(losses["maml_ref per-task"][0], rel=1e-5)
 
@@ -49,7 +49,7 @@ def test_a_contender_whose_gradients_are_none_is_refused(synthetic_pool):
 
     broken = maml_speed.Contender(step, lambda: maml_speed._module_params(model))
     with pytest.raises(maml_speed.ContenderError, match=r"no gradient \(None\) for bn1.bias"):
-        maml_speed.check_contenders({"broken": broken}, a_batch(synthetic_pool))
+        maml_speed.check_contenders({"broken": broken}, a_batch(synthetic_pool), True)
 
 
 def test_contenders_that_disagree_are_refused(synthetic_pool):
@@ -58,7 +58,7 @@ def test_contenders_that_disagree_are_refused(synthetic_pool):
         "maml_ref per-task"
     ]  # first order against second order: not the same meta-gradient
     with pytest.raises(maml_speed.ContenderError, match="disagree"):
-        maml_speed.check_contenders(found, a_batch(synthetic_pool, queries=5))
+        maml_speed.check_contenders(found, a_batch(synthetic_pool, queries=5), False)
 
 
 @pytest.mark.slow
