@@ -133,3 +133,16 @@ def test_a_mse_curve_is_labelled_mse_without_percent(client, owner, sinusoid):
 )
 def test_durations_read_as_words(seconds, words):
     assert duration(seconds) == words
+
+
+def test_the_api_gives_the_training_of_a_run(owner, omniglot, paper):
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    sub = reproduction(owner, omniglot, paper, status=Run.Status.RUNNING, training=TRAINING)
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=owner).key}")
+    run = api.get(f"/api/submissions/{sub.pk}/").json()["run"]
+    assert run["training"] == TRAINING
+    listed = api.get("/api/submissions/").json()["results"][0]["run"]
+    assert "training" not in listed  # the list stays light: the curve is on the detail
