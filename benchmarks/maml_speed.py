@@ -6,6 +6,15 @@ second and first order. Every contender runs on the same episodes (maml_ref's sa
 meta-train split) with the same network; contenders alternate within each round and the median
 seconds per iteration is reported (timings on a shared machine drift between windows).
 
+Before any timing, every contender is checked to train (``check_contenders``): one step on a
+batch leaves a gradient on each of its meta-learned tensors (none is ``None``; higher's default
+``copy_initial_weights=True`` left all of them ``None``, timing a model that never learned), the
+step moves its weights, a few steps on one batch bring its meta-loss below the first (second
+order: fo-MAML's update is not that loss's gradient and may raise it), and
+contenders that compute the same algorithm agree on the first meta-gradient within 1% (maml_ref's
+two paths; learn2learn and higher, which adapt every tensor, batch-norm scale and shift
+included). A contender that fails stops the benchmark; ``--check`` runs these checks alone.
+
 Peers are optional and live in their own virtual environment (benchmarks/setup_peers.sh):
     benchmarks/setup_peers.sh /tmp/maml-peers
     /tmp/maml-peers/bin/python benchmarks/maml_speed.py --data-dir ../shared/data/omniglot
@@ -27,6 +36,7 @@ import tempfile
 import time
 import types
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -46,7 +56,31 @@ from maml_ref.train import EpisodeStream, TrainConfig  # noqa: E402
 PROTOCOL = get_protocol("omniglot-5w1s")
 ARCH = PROTOCOL.arch
 LR = 0.4  # inner step size (official loss: summed cross-entropy / K)
-Step = Callable[[object], None]
+Step = Callable[[object], float]  # one meta-update on a batch; returns its meta-loss
+
+
+@dataclass(frozen=True)
+class Contender:
+    """A meta-training step and the tensors it meta-learns, by maml_ref's names where the
+    network has them (``bn{i}.weight``, the batch-norm scale, exists only in the peers')."""
+
+    step: Step
+    params: Callable[[], dict[str, torch.Tensor]]
+
+
+def _module_params(model: nn.Module) -> dict[str, torch.Tensor]:
+    out = {}
+    for name, p in model.named_parameters():
+        kind, _, rest = name.partition(".")
+        if kind == "convs":
+            i, _, what = rest.partition(".")
+            out[f"conv{int(i) + 1}.{what}"] = p
+        elif kind == "norms":
+            i, _, what = rest.partition(".")
+            out[f"bn{int(i) + 1}.{what}"] = p
+        else:
+            out[name.removeprefix("module.")] = p
+    return out
 
 
 class ConvNet(nn.Module):
@@ -78,7 +112,7 @@ def _loss(out, y, per_class):
     return F.cross_entropy(out, y, reduction="sum") / per_class
 
 
-def maml_ref_step(first_order: bool, mode: str) -> Step:
+def maml_ref_step(first_order: bool, mode: str) -> Contender:
     params = {
         k: v.requires_grad_()
         for k, v in init_params(ARCH, torch.Generator().manual_seed(0)).items()
@@ -86,16 +120,17 @@ def maml_ref_step(first_order: bool, mode: str) -> Step:
     opt = torch.optim.Adam(params.values(), lr=1e-3)
     inner = InnerLoop(1, LR, first_order)
 
-    def step(batch):
+    def step(batch) -> float:
         if mode == "per_task":
-            grads, _ = meta_gradient_per_task(params, batch, ARCH, inner)
+            grads, loss = meta_gradient_per_task(params, batch, ARCH, inner)
         else:
-            grads, _ = meta_gradient(params, batch, ARCH, inner, mode)
+            grads, loss = meta_gradient(params, batch, ARCH, inner, mode)
         for k, p in params.items():
             p.grad = grads[k]
         opt.step()
+        return float(loss)
 
-    return step
+    return Contender(step, lambda: params)
 
 
 def _load_learn2learn():
@@ -122,7 +157,7 @@ def _load_learn2learn():
     return sys.modules["learn2learn.algorithms.maml"].MAML
 
 
-def learn2learn_step(first_order: bool) -> Step | None:
+def learn2learn_step(first_order: bool) -> Contender | None:
     try:
         maml_cls = _load_learn2learn()
     except Exception as e:  # a broken peer install is reported, not fatal
@@ -134,7 +169,7 @@ def learn2learn_step(first_order: bool) -> Step | None:
     maml = maml_cls(model, lr=LR, first_order=first_order)
     opt = torch.optim.Adam(maml.parameters(), lr=1e-3)
 
-    def step(batch):
+    def step(batch) -> float:
         opt.zero_grad()
         total = 0.0
         for t in range(batch.tasks):
@@ -144,11 +179,18 @@ def learn2learn_step(first_order: bool) -> Step | None:
             total = total + _loss(learner(batch.query_x[t]), batch.query_y[t], 1) / batch.tasks
         total.backward()
         opt.step()
+        return float(total.detach())
 
-    return step
+    return Contender(step, lambda: _module_params(model))
 
 
-def higher_step(first_order: bool) -> Step | None:
+def higher_step(first_order: bool) -> Contender | None:
+    """higher's MAML, as its documentation's example: ``copy_initial_weights=False``, so that the
+    patched model starts from the model's own weights and the meta-gradient reaches them (higher's
+    default, True, starts from detached copies: every gradient of the model stays ``None``).
+    First order: ``track_higher_grads=False`` (no graph through the inner step; the adapted
+    weights are new leaves), so the query gradient at the adapted weights is added to the
+    model's by hand, which is what fo-MAML's meta-gradient is."""
     try:
         import higher
     except ImportError:
@@ -156,27 +198,36 @@ def higher_step(first_order: bool) -> Step | None:
     model = ConvNet(init_params(ARCH, torch.Generator().manual_seed(0)))
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     inner_opt = torch.optim.SGD(model.parameters(), lr=LR)
+    weights = list(model.parameters())
 
-    def step(batch):
+    def step(batch) -> float:
         opt.zero_grad()
+        total = 0.0
         for t in range(batch.tasks):
-            with higher.innerloop_ctx(model, inner_opt, track_higher_grads=not first_order) as (
-                fmodel,
-                diffopt,
-            ):
+            with higher.innerloop_ctx(
+                model, inner_opt, copy_initial_weights=False, track_higher_grads=not first_order
+            ) as (fmodel, diffopt):
                 diffopt.step(_loss(fmodel(batch.support_x[t]), batch.support_y[t], 1))
-                (_loss(fmodel(batch.query_x[t]), batch.query_y[t], 1) / batch.tasks).backward()
+                query = _loss(fmodel(batch.query_x[t]), batch.query_y[t], 1) / batch.tasks
+                if first_order:
+                    grads = torch.autograd.grad(query, list(fmodel.parameters()))
+                    for w, g in zip(weights, grads, strict=True):
+                        w.grad = g if w.grad is None else w.grad + g
+                else:
+                    query.backward()
+                total += float(query.detach())
         opt.step()
+        return total
 
-    return step
+    return Contender(step, lambda: _module_params(model))
 
 
 CONTENDERS = ("maml_ref", "maml_ref per-task", "learn2learn", "higher")
 
 
-def contenders(first_order: bool, only: tuple[str, ...] = CONTENDERS) -> dict[str, Step]:
+def contenders(first_order: bool, only: tuple[str, ...] = CONTENDERS) -> dict[str, Contender]:
     """The contenders named in ``only`` that are installed, in a fixed order."""
-    makers: dict[str, Callable[[bool], Step | None]] = {
+    makers: dict[str, Callable[[bool], Contender | None]] = {
         "maml_ref": lambda fo: maml_ref_step(fo, "auto"),
         "maml_ref per-task": lambda fo: maml_ref_step(fo, "per_task"),
         "learn2learn": learn2learn_step,
@@ -190,8 +241,61 @@ def contenders(first_order: bool, only: tuple[str, ...] = CONTENDERS) -> dict[st
     return found
 
 
-def batches(pool, queries: int, n: int):
-    cfg = TrainConfig.from_dict({"queries": queries, "meta_batch": 32}, PROTOCOL)
+#: Contenders that compute the same meta-gradient (same network, loss and adapted tensors).
+SAME_ALGORITHM = (("maml_ref", "maml_ref per-task"), ("learn2learn", "higher"))
+#: maml_ref's conv biases sit before a batch norm: exactly zero meta-gradient, so Adam leaves
+#: them where they are (the peers' round-off moves them).
+STILL = {f"conv{i}.bias" for i in range(1, 5)}
+
+
+class ContenderError(AssertionError):
+    """A contender that does not train: its figures would mean nothing."""
+
+
+def check_contenders(
+    found: dict[str, Contender], batch, second_order: bool, steps: int = 3
+) -> dict[str, list[float]]:
+    """Fail unless every contender really meta-trains (see the module docstring); returns each
+    one's meta-losses over ``steps`` steps on ``batch``. Call on fresh contenders (the same
+    initialisation): the first meta-gradients are compared."""
+    first_grads: dict[str, dict[str, torch.Tensor]] = {}
+    losses: dict[str, list[float]] = {}
+    for name, c in found.items():
+        before = {k: v.detach().clone() for k, v in c.params().items()}
+        losses[name] = [c.step(batch)]
+        params = c.params()
+        missing = sorted(k for k, v in params.items() if v.grad is None)
+        if missing:
+            raise ContenderError(f"{name}: no gradient (None) for {', '.join(missing)}")
+        bad = sorted(k for k, v in params.items() if not torch.isfinite(v.grad).all())
+        if bad:
+            raise ContenderError(f"{name}: non-finite gradient for {', '.join(bad)}")
+        first_grads[name] = {k: v.grad.detach().clone() for k, v in params.items()}
+        still = sorted(
+            k for k, v in params.items() if torch.equal(v.detach(), before[k]) and k not in STILL
+        )
+        if still:
+            raise ContenderError(f"{name}: the step left {', '.join(still)} unchanged")
+        losses[name] += [c.step(batch) for _ in range(steps - 1)]
+        # Second order only: fo-MAML's update is not the meta-loss's gradient, and with large
+        # inner steps it can raise that loss (learn2learn, 15 queries, 32 tasks: 642 -> 656).
+        if second_order and not min(losses[name][1:]) < losses[name][0]:
+            raise ContenderError(f"{name}: meta-loss did not fall on one batch: {losses[name]}")
+    for a, b in SAME_ALGORITHM:
+        if a in first_grads and b in first_grads:
+            for k, g in first_grads[a].items():
+                if k in STILL:  # zero but for round-off, which the two paths differ in
+                    continue
+                h = first_grads[b][k]
+                scale = max(float(g.abs().max()), float(h.abs().max()), 1e-12)
+                err = float((g - h).abs().max()) / scale
+                if err > 1e-2:  # float32 paths; a missing term or scale is far off that
+                    raise ContenderError(f"{a} and {b} disagree on {k}'s gradient ({err:.2e})")
+    return losses
+
+
+def batches(pool, queries: int, n: int, meta_batch: int = 32):
+    cfg = TrainConfig.from_dict({"queries": queries, "meta_batch": meta_batch}, PROTOCOL)
     stream = EpisodeStream(PROTOCOL, cfg, pool, start=1)
     return [stream.next() for _ in range(n)]
 
@@ -202,17 +306,16 @@ def time_training(
     """Median wall-clock and calling-thread CPU seconds per iteration of each contender. With
     one torch thread every contender computes in the calling thread, so the CPU seconds are
     its work without the time it spent descheduled (on a loaded machine: the fairer figure)."""
-    steps = contenders(first_order, only)
+    found = contenders(first_order, only)
     data = batches(pool, queries, iters)
-    wall: dict[str, list[float]] = {k: [] for k in steps}
-    cpu: dict[str, list[float]] = {k: [] for k in steps}
-    for s in steps.values():  # warm-up
-        s(data[0])
+    check_contenders(found, data[0], not first_order)  # also the warm-up
+    wall: dict[str, list[float]] = {k: [] for k in found}
+    cpu: dict[str, list[float]] = {k: [] for k in found}
     for _ in range(rounds):
-        for name, s in steps.items():
+        for name, c in found.items():
             t0, c0 = time.perf_counter(), time.thread_time()
             for b in data:
-                s(b)
+                c.step(b)
             wall[name].append((time.perf_counter() - t0) / iters)
             cpu[name].append((time.thread_time() - c0) / iters)
     med = statistics.median
@@ -263,7 +366,7 @@ def peak_memory(args) -> None:
     pool = load_pool(PROTOCOL, "train", args.data_dir)
     first_order = args.peak_order == "first"
     data = batches(pool, args.peak_queries, 3)
-    step = contenders(first_order)[args.peak]
+    step = contenders(first_order)[args.peak].step
     _reset_peak()
     for b in data:
         step(b)
@@ -283,6 +386,11 @@ def main() -> None:
     ap.add_argument("--skip-eval", action="store_true", help="no 600-episode evaluation timing")
     ap.add_argument("--skip-memory", action="store_true")
     ap.add_argument("--skip-timing", action="store_true", help="memory probes only")
+    ap.add_argument(
+        "--check",
+        action="store_true",
+        help="only check that every contender trains (4-task batches), print the losses, exit",
+    )
     ap.add_argument("--peak", help=argparse.SUPPRESS)
     ap.add_argument("--peak-order", default="second", help=argparse.SUPPRESS)
     ap.add_argument("--peak-queries", type=int, default=15, help=argparse.SUPPRESS)
@@ -293,6 +401,15 @@ def main() -> None:
         peak_memory(args)
         return
     pool = load_pool(PROTOCOL, "train", args.data_dir)
+    if args.check:
+        for queries in args.queries:
+            for first_order in (False, True):
+                found = contenders(first_order, tuple(args.only))
+                batch = batches(pool, queries, 1, meta_batch=4)[0]
+                losses = check_contenders(found, batch, not first_order)
+                order = "first" if first_order else "second"
+                print(json.dumps({"queries": queries, "order": order, "meta_losses": losses}))
+        return
     report = {"threads": torch.get_num_threads(), "torch": torch.__version__, "settings": []}
     for queries in args.queries:
         for first_order in (False, True):

@@ -306,7 +306,7 @@ SUBMISSION_RATE = env_rate("SUBMISSION_RATE", "30/hour")
 SUBMISSION_ATTEMPT_RATE = env_rate("SUBMISSION_ATTEMPT_RATE", "120/hour")
 EVALUATOR_MAX_ACTIVE_RUNS = {
     "cpu": env_int("EVALUATOR_MAX_ACTIVE_CPU_RUNS", 10),
-    "gpu": env_int("EVALUATOR_MAX_ACTIVE_GPU_RUNS", 3),
+    "gpu": env_int("EVALUATOR_MAX_ACTIVE_GPU_RUNS", 1),  # one reproduction at a time
 }
 # The log-in lock-out (django-axes, counting in the database): after LOGIN_FAILURE_LIMIT failed
 # log-ins for one user name (NFKC-normalised and case-folded, so look-alike spellings share one
@@ -433,7 +433,14 @@ CELERY_BEAT_SCHEDULE = {
 EVALUATOR_QUEUE_SUFFIX = env_str("EVALUATOR_QUEUE_SUFFIX", "")
 # Tests only: fewer evaluation episodes than the protocol's (600 on Omniglot). Never in production.
 MAML_EVAL_EPISODES = env_int("MAML_EVAL_EPISODES", 0) or None
-MAML_DEVICE = env_str("MAML_DEVICE", "") or None
+MAML_DEVICE = env_str("MAML_DEVICE", "") or None  # unset: cuda where present, else cpu
+# Reproduce runs (evaluator/worker.py): the full training state is saved every this many
+# seconds (and at the end, and when cancelled) to resume a killed worker's run where it was;
+# the validation curve on the run's page: every MAML_VALIDATE_EVERY iterations, on
+# MAML_VALIDATE_EPISODES fixed meta-validation episodes (0: no curve).
+MAML_STATE_EVERY_SECONDS = env_int("MAML_STATE_EVERY_SECONDS", 300)
+MAML_VALIDATE_EVERY = env_int("MAML_VALIDATE_EVERY", 500)
+MAML_VALIDATE_EPISODES = env_int("MAML_VALIDATE_EPISODES", 100)
 
 # Where the reference implementation reads its data (Omniglot npz or zips).
 # maml_ref's one rule (maml_ref.datadir): $MAML_DATA_DIR, else ../shared/data/omniglot.

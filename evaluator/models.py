@@ -8,6 +8,7 @@ verdict then replaces the published row, never adds one: ``services.publish``).
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
@@ -104,6 +105,24 @@ class RunQuerySet(models.QuerySet):
         """The run while it is still running for the worker holding ``token``."""
         return self.filter(pk=pk, status=Run.Status.RUNNING, worker=token)
 
+    def queue_position(self, run: "Run") -> int | None:
+        """1 for the next queued run of its queue (``cpu`` or ``gpu``: the kinds it serves),
+        counting every user's runs queued before it (by time put on the queue, then primary key);
+        None when the run is not queued."""
+        from .protocols import QUEUES
+
+        if run.status != Run.Status.QUEUED:
+            return None
+        queue = QUEUES.get(run.submission.kind)
+        kinds = [k for k, q in QUEUES.items() if q == queue]
+        at = run.queued_at or run.created_at
+        ahead = (
+            self.filter(status=Run.Status.QUEUED, submission__kind__in=kinds)
+            .annotate(at=Coalesce("queued_at", "created_at"))
+            .filter(models.Q(at__lt=at) | models.Q(at=at, pk__lt=run.pk))
+        )
+        return ahead.count() + 1
+
 
 class Run(models.Model):
     """One verification of a submission by the reference implementation."""
@@ -152,6 +171,9 @@ class Run(models.Model):
     reproduced_value = models.FloatField(null=True, blank=True)
     ci95 = models.FloatField(null=True, blank=True, help_text="Half-width of the 95% interval")
     episode_scores = models.JSONField(default=list, blank=True)
+    # How a training (reproduce run) goes: iteration, total, meta-loss, the validation curve,
+    # time per 100 iterations and left, the last saved state's iteration (worker.TrainingReport).
+    training = models.JSONField(default=dict, blank=True)
     result = models.OneToOneField(
         Result, null=True, blank=True, on_delete=models.PROTECT, related_name="verification_run"
     )

@@ -107,7 +107,25 @@ class VerificationProtocol:
         return self.time_limits[kind]
 
 
-def _schema(max_iterations: int, max_meta_batch: int, max_inner_lr: float) -> MappingProxyType:
+#: The largest fixed task pool a configuration may ask for (the official code's is 200,000).
+MAX_TASK_POOL = 1_000_000
+
+
+def _schema(
+    max_iterations: int, max_meta_batch: int, max_inner_lr: float, task_pool: bool = False
+) -> MappingProxyType:
+    """The keys of a training configuration; ``task_pool`` for image datasets only (the official
+    code draws fresh sinusoid tasks every iteration, and so does maml_ref)."""
+    pool = {}
+    if task_pool:
+        pool["task_pool"] = Param(
+            int,
+            "task_pool",
+            0,
+            MAX_TASK_POOL,
+            "0: fresh tasks every iteration (the default); N: cycle through a fixed pool of N "
+            "pre-generated tasks, as the official code (200,000)",
+        )
     return MappingProxyType(
         {
             "meta_iterations": Param(int, "iterations", 1, max_iterations, "outer-loop updates"),
@@ -117,6 +135,7 @@ def _schema(max_iterations: int, max_meta_batch: int, max_inner_lr: float) -> Ma
             "meta_lr": Param(float, "meta_lr", 1e-7, 0.1, "Adam step size of the outer loop"),
             "first_order": Param(bool, "first_order", help="first-order MAML (fo-MAML)"),
             "seed": Param(int, "seed", 0, 2**31 - 1, "random seed of meta-training"),
+            **pool,
         }
     )
 
@@ -143,7 +162,7 @@ def _omniglot(
         time_limits=_limits(
             (evaluate_soft, evaluate_soft + 60), (train_hours * _HOUR, train_hours * _HOUR + 600)
         ),
-        config_schema=_schema(60000, 32, 10.0),
+        config_schema=_schema(60000, 32, 10.0, task_pool=True),
         max_meta_tasks=60000 * tasks,
         unit="%",
     )

@@ -217,8 +217,12 @@ class RunSerializer(serializers.ModelSerializer):
 
 
 class RunDetailSerializer(RunSerializer):
+    # A reproduce run's training as the run page shows it (worker.training_fields): iteration,
+    # total, meta-loss, validation curve [[iteration, value], ...], seconds per 100 and left.
+    training = serializers.JSONField(read_only=True)
+
     class Meta(RunSerializer.Meta):
-        fields = [*RunSerializer.Meta.fields, "episode_scores"]
+        fields = [*RunSerializer.Meta.fields, "episode_scores", "training"]
         read_only_fields = fields
 
 

@@ -31,6 +31,7 @@ from django.db.utils import OperationalError as DatabaseError
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
+from .device import log_worker_device
 from .models import Run
 from .protocols import log_data_report, protocol_by_maml_name
 from .services import NOT_SENT, dispatch, enqueue_on_commit, fail_run, queue_name, site_fault
@@ -219,6 +220,19 @@ def report_data_at_worker_start(sender=None, **kwargs) -> None:
         log_data_report(log)
     except Exception:
         log.exception("data report at worker start failed")
+
+
+@worker_ready.connect
+def report_device_at_worker_start(sender=None, **kwargs) -> None:
+    """The queues this worker serves and the device its runs use (evaluator/device.py)."""
+    try:
+        queues = sorted((sender.app.amqp.queues.consume_from or {}).keys())
+    except AttributeError:
+        queues = []
+    try:
+        log_worker_device(log, queues)
+    except Exception:
+        log.exception("device report at worker start failed")
 
 
 @worker_ready.connect

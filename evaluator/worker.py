@@ -23,6 +23,7 @@ from django.db import connection
 from django.utils import timezone
 
 from .decision import REJECTED, Decision, decide
+from .device import DeviceUnavailable, worker_device
 from .models import Run, Submission
 from .protocols import REPRODUCE, data_problem, protocol_by_maml_name, to_train_config
 from .services import fail_run, finish_run, site_fault, without_paths
@@ -132,7 +133,7 @@ class RunReporter:
             return without_paths("\n".join(self.lines))
 
     # Progress: called by maml_ref as progress(phase, done, total); throttled.
-    def progress(self, phase: str, done: int, total: int) -> None:
+    def progress(self, phase: str, done: int, total: int, **fields) -> None:
         if self.abandoned.is_set():
             raise RunAbandoned()
         now = time.monotonic()
@@ -148,7 +149,12 @@ class RunReporter:
         if not changed and done < total and now - self.last_write < PROGRESS_EVERY_SECONDS:
             return
         self.last_write = now
-        self.write(phase=phase, progress_done=done, progress_total=total)
+        self.write(phase=phase, progress_done=done, progress_total=total, **fields)
+
+    def training(self, p) -> None:
+        """A meta-training report (maml_ref's TrainProgress, every iteration): the progress
+        above with the run's ``training`` figures; raises RunAbandoned once cancelled."""
+        self.progress("training", p.iteration, p.total, training=training_fields(p))
 
     def write(self, **fields) -> None:
         fields.setdefault("log_tail", self.tail())
@@ -190,7 +196,11 @@ def execute(run_pk: int, token: str) -> str:
             fail_run(run_pk, token, f"No verification protocol named {run.protocol!r}.")
             return Run.Status.FAILED
         data_dir = str(settings.MAML_DATA_DIR)
-        device = setting("MAML_DEVICE", None) or None
+        try:
+            device = worker_device()
+        except DeviceUnavailable as exc:
+            fail_run(run_pk, token, f"This worker cannot run it: {exc}.")
+            return Run.Status.FAILED
         mode = "transductive" if submission.transductive else "non-transductive"
         reporter.log(
             f"{submission.kind} {protocol.maml_protocol} ({mode}) with maml_ref "
@@ -216,6 +226,11 @@ def execute(run_pk: int, token: str) -> str:
                     checkpoint_out=str(out),
                     transductive=submission.transductive,
                     episodes=int(episodes) if episodes else None,
+                    state_path=state_path(run_pk),
+                    state_every=float(setting("MAML_STATE_EVERY_SECONDS", 300)),
+                    validate_every=int(setting("MAML_VALIDATE_EVERY", 500)),
+                    validate_episodes=int(setting("MAML_VALIDATE_EPISODES", 100)),
+                    on_train=reporter.training,
                 )
             else:
                 problem = stored_checkpoint_problem(submission)
@@ -290,7 +305,7 @@ def execute(run_pk: int, token: str) -> str:
         return decision.verdict if finished else "abandoned"
     except RunAbandoned:
         log.info("run %s is no longer ours (cancelled or re-queued); stopped", run_pk)
-        record_stop(run_pk, token)
+        record_stop(run_pk, token, kept_state(run_pk) if submission.kind == REPRODUCE else "")
         return "abandoned"
     finally:
         reporter.stop()
@@ -307,15 +322,53 @@ def _site_fault(run_pk, token, reporter, problem: str, phase: str = "site fault"
     return Run.Status.FAILED
 
 
-def record_stop(run_pk: int, token: str) -> None:
-    """On the event log of a run cancelled under this worker: where it stopped."""
+def record_stop(run_pk: int, token: str, kept: str = "") -> None:
+    """On the event log of a run cancelled under this worker: where it stopped (and ``kept``:
+    what it left, e.g. a training state)."""
     run = Run.objects.filter(pk=run_pk, status=Run.Status.CANCELLED, worker=token).first()
     if run is not None:
         run.add_event(
             "stopped",
             f"The worker stopped at its next progress report "
-            f"({run.progress_done}/{run.progress_total}).",
+            f"({run.progress_done}/{run.progress_total}).{kept}",
         )
+
+
+def training_fields(p) -> dict:
+    """What a run's page shows of a training, from maml_ref's TrainProgress: JSON for
+    ``Run.training``. Times are this attempt's (a resumed attempt's rate counts only the
+    iterations it ran); ``seconds_left`` counts the iterations left at that rate."""
+    rate = p.rate
+    left = p.seconds_left
+    return {
+        "iteration": p.iteration,
+        "total": p.total,
+        "resumed_from": p.start,
+        "meta_loss": finite_or_none(p.meta_loss),
+        "query_accuracy": None if p.query_accuracy is None else finite_or_none(p.query_accuracy),
+        "validation": [[int(i), finite_or_none(v)] for i, v in p.validation],
+        "seconds_per_100": round(100 / rate, 3) if rate > 0 else None,
+        "seconds_left": round(left, 1) if left is not None else None,
+        "saved_at": p.saved_at,
+    }
+
+
+def state_path(run_pk: int) -> Path:
+    """Where a reproduce run keeps its training state: beside its reproduced checkpoint."""
+    return Path(settings.MEDIA_ROOT) / "reproduced" / f"run-{run_pk}.state"
+
+
+def kept_state(run_pk: int) -> str:
+    """A sentence for a stopped run: the iteration of its kept training state, if any."""
+    from maml_ref.state import StateError, load_state
+
+    path = state_path(run_pk)
+    if not path.exists():
+        return ""
+    try:
+        return f" Its training state is kept at iteration {load_state(path).iteration}."
+    except StateError:
+        return ""
 
 
 def host_class(device: str) -> str:

@@ -20,10 +20,13 @@ from .data.loading import load_pool
 from .evaluate import evaluate_params
 from .model import Params
 from .protocols import Protocol, get_protocol
-from .train import TrainConfig, meta_train
+from .state import StateError, TrainState, load_state
+from .train import STATE_EVERY_SECONDS, TrainConfig, TrainProgress, meta_train
 
 Progress = Callable[[str, int, int], None]
 log = logging.getLogger(__name__)
+VALIDATION_EPISODES = 100  # episodes of each validation during a reproduction
+VALIDATION_SEED_OFFSET = 1  # sinusoid validation tasks: eval_seed + 1 (no class split to use)
 
 __all__ = ["EvalResult", "TrainConfig", "pick_device", "run_evaluate", "run_reproduce"]
 
@@ -68,10 +71,16 @@ def _load_split(
 
 
 def pick_device(device: str | torch.device | None = None) -> torch.device:
-    """``device`` if given, else cuda when available, else cpu."""
-    if device is not None:
-        return torch.device(device)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    """``device`` if given, else cuda when available, else cpu. On CUDA, TF32 is turned off for
+    convolutions and matrix products (PyTorch allows it for cuDNN convolutions by default): float32
+    is then float32 as on the CPU, which the `gpu` test's comparison with the CPU relies on."""
+    dev = torch.device(
+        device if device is not None else "cuda" if torch.cuda.is_available() else "cpu"
+    )
+    if dev.type == "cuda":
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
+    return dev
 
 
 def _summary(scores: list[float]) -> tuple[float, float]:
@@ -168,6 +177,46 @@ def run_evaluate(
     )
 
 
+def validator(
+    protocol: Protocol,
+    data_dir: str | Path | None,
+    episodes: int,
+    device: torch.device | str,
+) -> Callable[[Params], float]:
+    """The protocol's metric on fixed validation episodes, adapted as at test: the first
+    ``episodes`` of the meta-validation classes' episodes (image datasets), or of sinusoid
+    tasks from another seed than the test tasks'."""
+    if protocol.dataset == "sinusoid":
+        val_protocol = dataclasses.replace(
+            protocol, eval_seed=protocol.eval_seed + VALIDATION_SEED_OFFSET
+        )
+        pool = None
+    else:
+        val_protocol, pool = protocol, load_pool(protocol, "val", data_dir)
+
+    def validate(params: Params) -> float:
+        scores, _ = evaluate_params(params, val_protocol, pool, episodes=episodes, device=device)
+        return statistics.fmean(scores)
+
+    return validate
+
+
+def resumable_state(path: Path, config: TrainConfig, protocol: Protocol) -> TrainState | None:
+    """The training state at ``path`` if a run can continue from it, else None (logged why)."""
+    if not path.exists():
+        return None
+    try:
+        state = load_state(path)
+    except StateError as e:
+        log.warning("the saved training state cannot be read (%s): training from the start", e)
+        return None
+    why = state.config_mismatch(config.to_dict(), protocol.name)
+    if why:
+        log.warning("the saved training state does not fit (%s): training from the start", why)
+        return None
+    return state
+
+
 def run_reproduce(
     config: dict[str, Any],
     protocol_name: str,
@@ -178,15 +227,51 @@ def run_reproduce(
     checkpoint_out: str | Path | None = None,
     transductive: bool = True,
     episodes: int | None = None,
+    state_path: str | Path | None = None,
+    state_every: float = STATE_EVERY_SECONDS,
+    validate_every: int = 0,
+    validate_episodes: int = VALIDATION_EPISODES,
+    on_train: Callable[[TrainProgress], None] | None = None,
 ) -> EvalResult:
-    """Meta-train from scratch with ``config`` (the protocol's defaults, overridden; see
-    ``TrainConfig``), optionally save the result, then evaluate it on the fixed episodes."""
+    """Meta-train with ``config`` (the protocol's defaults, overridden; see ``TrainConfig``),
+    optionally save the result, then evaluate it on the fixed episodes.
+
+    With ``state_path``, the full training state is kept there (every ``state_every`` seconds,
+    see ``meta_train``), and a state already there (a previous attempt that died) is resumed
+    from: the result is the one an uninterrupted run gives. ``validate_every`` > 0 measures the
+    metric on ``validate_episodes`` validation episodes as it trains (the curve in each
+    ``on_train(TrainProgress)``)."""
     t0 = time.perf_counter()
     protocol = get_protocol(protocol_name)
     cfg = TrainConfig.from_dict(config, protocol)
     dev = pick_device(device)
     pool = _load_split(protocol, "train", data_dir, progress)
-    params = meta_train(protocol, cfg, pool, device=dev, progress=progress)
+    resume = None
+    if state_path is not None:
+        state_path = Path(state_path)
+        resume = resumable_state(state_path, cfg, protocol)
+        if resume is not None:
+            log.info(
+                "resuming from the training state saved at iteration %d of %d",
+                resume.iteration,
+                cfg.iterations,
+            )
+    validate = None
+    if validate_every > 0:
+        validate = validator(protocol, data_dir, validate_episodes, dev)
+    params = meta_train(
+        protocol,
+        cfg,
+        pool,
+        resume=resume,
+        device=dev,
+        progress=None if on_train else progress,  # on_train reports every iteration
+        on_progress=on_train,
+        state_path=state_path,
+        state_every=state_every,
+        validate=validate,
+        validate_every=validate_every,
+    )
     if checkpoint_out is not None:
         log.info("saving the meta-trained weights to %s", checkpoint_out)
         save_checkpoint(

@@ -18,11 +18,12 @@ from tqdm import tqdm
 
 from . import datadir, download
 from .api import evaluate_initialisation, pick_device, run_evaluate
-from .checkpoint import CheckpointError, load_checkpoint, metadata_for, save_checkpoint
+from .checkpoint import CheckpointError, metadata_for, save_checkpoint
 from .data.loading import load_pool
 from .evaluate import evaluate_params
 from .protocols import PROTOCOLS, get_protocol
-from .train import QUERY_MODES, TrainConfig, TrainProgress, meta_train
+from .state import load_state
+from .train import QUERY_MODES, STATE_EVERY_SECONDS, TrainConfig, TrainProgress, meta_train
 
 TRAIN_OPTIONS = {  # option -> (TrainConfig field, type)
     "--meta-batch": ("meta_batch", int),
@@ -33,6 +34,7 @@ TRAIN_OPTIONS = {  # option -> (TrainConfig field, type)
     "--meta-lr": ("meta_lr", float),
     "--grad-clip": ("grad_clip", float),
     "--seed": ("seed", int),
+    "--task-pool": ("task_pool", int),
 }
 
 
@@ -161,7 +163,28 @@ def _parser() -> argparse.ArgumentParser:
         tr.add_argument(opt, type=typ)
     tr.add_argument("--first-order", action=argparse.BooleanOptionalAction, default=None)
     tr.add_argument("--query-mode", choices=QUERY_MODES)
-    tr.add_argument("--resume", type=Path, help="continue from this checkpoint")
+    tr.add_argument(
+        "--resume",
+        type=Path,
+        nargs="?",
+        const=True,
+        help="continue from a training state: the one --state names (default) or this file; "
+        "the same run's parameters, Adam moments, episode stream and RNGs; options given "
+        "override the saved configuration (only --iterations may differ)",
+    )
+    tr.add_argument(
+        "--state",
+        type=Path,
+        help="where to keep the full training state as it goes (default: OUT.state)",
+    )
+    tr.add_argument(
+        "--state-every",
+        type=float,
+        default=STATE_EVERY_SECONDS,
+        metavar="SECONDS",
+        help="seconds between two saves of the state (0: every iteration; default "
+        f"{STATE_EVERY_SECONDS:g}); also saved after the last iteration and on Ctrl-C",
+    )
     tr.add_argument(
         "--eval-every",
         type=int,
@@ -236,12 +259,16 @@ def _train(args: argparse.Namespace) -> int:
         "first_order": args.first_order,
         "query_mode": args.query_mode,
     }
-    config = TrainConfig.from_dict({k: v for k, v in overrides.items() if v is not None}, protocol)
-    device = pick_device(args.device)
-    init, start = None, 0
+    given = {k: v for k, v in overrides.items() if v is not None}
+    state_path = args.state or Path(f"{args.out}.state")
+    resume = None
     if args.resume:
-        ckpt = load_checkpoint(args.resume, protocol)
-        init, start = ckpt.params, int(ckpt.metadata.get("iterations", 0))
+        resume = load_state(state_path if args.resume is True else args.resume)
+        given = {**resume.config, **given}
+        _status(f"resuming from the training state at iteration {resume.iteration}", args.quiet)
+    config = TrainConfig.from_dict(given, protocol)
+    device = pick_device(args.device)
+    start = resume.iteration if resume else 0
     image_data = protocol.dataset != "sinusoid"
     pool = _load(protocol, "train", args.data_dir, args.quiet) if image_data else None
     eval_pool = None
@@ -272,12 +299,20 @@ def _train(args: argparse.Namespace) -> int:
             protocol,
             config,
             pool,
-            init=init,
-            start=start,
+            resume=resume,
             device=device,
             on_iteration=on_iteration,
             on_progress=bar,
+            state_path=state_path,
+            state_every=args.state_every,
         )
+    except KeyboardInterrupt:
+        bar.close()
+        print(
+            f"interrupted; the training state is in {state_path}: continue with --resume",
+            file=sys.stderr,
+        )
+        return 130
     finally:
         bar.close()
     seconds = time.perf_counter() - began

@@ -59,6 +59,9 @@ class Protocol:
     meta_lr: float = 1e-3  # Adam learning rate of the meta-update
     iterations: int = 60_000  # meta-updates
     first_order: bool = False  # drop the second-derivative term (fo-MAML)
+    # Training tasks: 0 draws fresh ones every iteration (maml_ref's default); N > 0 cycles through
+    # a fixed pool of N pre-generated tasks, as the official code does for images (200,000).
+    task_pool: int = 0
     grad_clip: float | None = None  # clip each meta-gradient element to [-c, c] (miniImageNet)
     # Data split (classes, shuffled by split_seed; alphabets ignored as in the official code).
     split: tuple[int, int] = (1100, 100)  # meta-train, meta-validation classes; rest is test

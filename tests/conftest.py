@@ -7,6 +7,24 @@ from django.core.cache import cache
 
 from maml_ref import datadir
 
+GPU_SKIP = (
+    "marker `gpu`: needs a CUDA device, and torch sees none here "
+    "(run `pytest -m gpu` on a machine with one)"
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `gpu` are skipped, with a reason naming the marker, where no CUDA exists."""
+    gpu_tests = [item for item in items if item.get_closest_marker("gpu")]
+    if not gpu_tests:
+        return
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    for item in gpu_tests:
+        item.add_marker(pytest.mark.skip(reason=GPU_SKIP))
+
 
 @pytest.fixture(autouse=True)
 def fresh_cache():

@@ -25,6 +25,7 @@ from evaluator.limits import (
 from evaluator.models import Run
 from evaluator.permissions import own_submissions, visible_submissions
 from evaluator.services import cancel_by_owner, create_submission
+from evaluator.training_chart import training_summary
 from evaluator.validation import (
     UploadTooLarge,
     declared_body_too_large,
@@ -119,6 +120,17 @@ def _run_of(submission) -> Run | None:
     return runs[0] if runs else None
 
 
+def _live(submission, run: Run | None) -> dict:
+    """The parts of the page that change as a run goes: its training (figures and curve) and,
+    while queued, its place in its queue."""
+    if run is None:
+        return {"training": None, "queue_position": None}
+    return {
+        "training": training_summary(run.training, submission.metric.name.lower()),
+        "queue_position": Run.objects.queue_position(run),
+    }
+
+
 @login_required
 def submission_detail(request, pk):
     submission = _get_submission(request, pk)
@@ -129,6 +141,7 @@ def submission_detail(request, pk):
         "run": run,
         "runs": submission.runs.all(),
         "config_json": config_json,
+        **_live(submission, run),
     }
     return render(request, "evaluator/submission_detail.html", context)
 
@@ -151,6 +164,12 @@ def submission_status(request, pk):
         "progress_percent": run.progress_percent,
         "log_tail": run.log_tail,
     }
+    live = _live(submission, run)
+    data["queue_position"] = live["queue_position"]
+    # Rendered by the template engine (escaped numbers and fixed text), swapped in as it is.
+    data["training_html"] = render_to_string(
+        "evaluator/_training.html", {"training": live["training"]}, request=request
+    )
     if run.is_final:
         # Rendered by the template engine (escaped), inserted as it is by the page's script.
         data["outcome_html"] = render_to_string(

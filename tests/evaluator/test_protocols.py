@@ -129,3 +129,19 @@ def test_it_reports_every_problem_at_once():
     with pytest.raises(ValidationError) as excinfo:
         validate_training_config(protocol, {"bogus": 1, "inner_steps": 0, "seed": -1})
     assert len(excinfo.value.messages) == 3
+
+
+def test_omniglot_configs_may_ask_for_the_official_fixed_task_pool():
+    from maml_ref.protocols import get_protocol
+    from maml_ref.train import TrainConfig
+
+    omniglot = PROTOCOLS["OMNIGLOT - 1-Shot, 5-way"]
+    assert validate_training_config(omniglot, {})["task_pool"] == 0  # fresh tasks by default
+    clean = validate_training_config(omniglot, {"task_pool": 200000})
+    config = TrainConfig.from_dict(to_train_config(omniglot, clean), get_protocol("omniglot-5w1s"))
+    assert config.task_pool == 200000
+    with pytest.raises(ValidationError, match="task_pool: 2000000 is over the budget limit"):
+        validate_training_config(omniglot, {"task_pool": 2_000_000})
+    sinusoid = PROTOCOLS["Sinusoid Regression (10-shot)"]
+    with pytest.raises(ValidationError, match="Unknown key"):
+        validate_training_config(sinusoid, {"task_pool": 100})

@@ -2,13 +2,17 @@
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from maml_ref.checkpoint import load_checkpoint
+from maml_ref.state import load_state
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -41,19 +45,31 @@ def test_protocols_lists_every_protocol():
     ]
 
 
-def test_train_resume_and_evaluate_json_on_sinusoid(tmp_path):
-    first = tmp_path / "a.safetensors"
-    out = cli(
+def train_sinusoid(out: Path, iterations: int, *extra: str) -> subprocess.CompletedProcess:
+    return cli(
         "train",
         "--protocol",
         "sinusoid-10shot",
         "--iterations",
-        "5",
+        str(iterations),
         "--meta-batch",
         "4",
+        "--threads",
+        "1",
         "--out",
-        str(first),
+        str(out),
+        *extra,
     )
+
+
+def same_weights(a: Path, b: Path) -> bool:
+    pa, pb = load_checkpoint(a).params, load_checkpoint(b).params
+    return pa.keys() == pb.keys() and all(torch.equal(pa[k], pb[k]) for k in pa)
+
+
+def test_train_resume_and_evaluate_json_on_sinusoid(tmp_path):
+    first = tmp_path / "a.safetensors"
+    out = train_sinusoid(first, 5)
     assert out.returncode == 0, out.stderr
     meta = load_checkpoint(first).metadata
     assert (
@@ -61,7 +77,10 @@ def test_train_resume_and_evaluate_json_on_sinusoid(tmp_path):
         and meta["train"]["meta_batch"] == 4
         and meta["protocol"] == "sinusoid-10shot"
     )
+    assert load_state(tmp_path / "a.safetensors.state").iteration == 5  # beside the checkpoint
 
+    # --resume continues the whole state (Adam's moments, the episode stream, the saved
+    # configuration: --meta-batch is not repeated): the same weights as 8 iterations in one go.
     second = tmp_path / "b.safetensors"
     out = cli(
         "train",
@@ -69,13 +88,20 @@ def test_train_resume_and_evaluate_json_on_sinusoid(tmp_path):
         "sinusoid-10shot",
         "--iterations",
         "8",
+        "--threads",
+        "1",
+        "--state",
+        str(tmp_path / "a.safetensors.state"),
         "--resume",
-        str(first),
         "--out",
         str(second),
     )
     assert out.returncode == 0, out.stderr
+    assert "resuming from the training state at iteration 5" in out.stderr
     assert load_checkpoint(second).metadata["iterations"] == 8
+    whole = tmp_path / "whole.safetensors"
+    assert train_sinusoid(whole, 8).returncode == 0
+    assert same_weights(second, whole)
 
     out = cli(
         "evaluate",
@@ -150,3 +176,46 @@ def test_unknown_protocol_and_bad_option_values_are_errors(tmp_path):
         str(tmp_path / "x.safetensors"),
     )
     assert out.returncode == 2 and "meta_batch must be an integer" in out.stderr
+
+
+def test_resume_refuses_a_checkpoint_and_a_changed_recipe(tmp_path):
+    first = tmp_path / "a.safetensors"
+    assert train_sinusoid(first, 3).returncode == 0
+    out = train_sinusoid(tmp_path / "b.safetensors", 6, "--resume", str(first))
+    assert out.returncode == 2
+    assert "a checkpoint (weights only), not a training state" in out.stderr
+    state = str(tmp_path / "a.safetensors.state")
+    out = train_sinusoid(tmp_path / "b.safetensors", 6, "--resume", state, "--meta-lr", "0.01")
+    assert out.returncode == 2 and "differs in meta_lr" in out.stderr
+
+
+def test_ctrl_c_keeps_the_state_and_resuming_it_ends_as_one_run(tmp_path):
+    """SIGINT mid-training: the state of the last finished iteration is written, the command
+    says how to continue; resumed, the run ends with the weights of one uninterrupted run."""
+    out = tmp_path / "a.safetensors"
+    state = tmp_path / "a.safetensors.state"
+    cmd = [sys.executable, "-m", "maml_ref", "train", "--protocol", "sinusoid-10shot"]
+    cmd += ["--iterations", "1000000", "--meta-batch", "4", "--threads", "1", "--quiet"]
+    proc = subprocess.Popen(
+        [*cmd, "--out", str(out), "--state-every", "0.2"],
+        cwd=ROOT,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not state.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert state.exists(), "no state written"
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "continue with --resume" in err and not out.exists()
+    stopped = load_state(state).iteration
+    assert 0 < stopped < 1_000_000
+    resumed = tmp_path / "r.safetensors"
+    done = train_sinusoid(resumed, stopped + 7, "--state", str(state), "--resume")
+    assert done.returncode == 0, done.stderr
+    whole = tmp_path / "whole.safetensors"
+    assert train_sinusoid(whole, stopped + 7).returncode == 0
+    assert same_weights(resumed, whole)

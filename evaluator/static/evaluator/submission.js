@@ -13,6 +13,10 @@
   var bar = document.getElementById("run-progress");
   var barText = document.getElementById("run-progress-text");
   var outcome = document.getElementById("run-outcome");
+  var queueEl = document.getElementById("run-queue");
+  var queuePos = document.getElementById("queue-position");
+  var trainingBox = document.getElementById("run-training-box");
+  var lastTraining = null;
 
   function show(d) {
     if (!d.status) return;
@@ -25,6 +29,15 @@
     barText.textContent = d.progress_total
       ? d.progress_done + " / " + d.progress_total + " (" + d.progress_percent + "%)"
       : d.progress_percent + "%";
+    if (queueEl) {
+      queueEl.hidden = !d.queue_position;
+      queuePos.textContent = d.queue_position || "";
+    }
+    // The training's figures and curve come rendered (escaped) by the server, as the outcome.
+    if (trainingBox && d.training_html !== undefined && d.training_html !== lastTraining) {
+      trainingBox.innerHTML = d.training_html;
+      lastTraining = d.training_html;
+    }
     if (logEl.textContent !== d.log_tail) {
       logEl.textContent = d.log_tail;
       logEl.scrollTop = logEl.scrollHeight;
