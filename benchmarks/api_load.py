@@ -14,7 +14,7 @@ requests/s, p50 and p99 latency of each and their ratio.
     .venv/bin/python benchmarks/api_load.py --writes 5   # a catalogue write 5 times a second
 
 The server runs with the read API's response cache as configured by default (see
-leaderboard/cache.py): with no write, every request after the first of each worker is a hit.
+leaderboard/core/cache.py): with no write, every request after the first of each worker is a hit.
 --writes edits one result that many times a second during the rounds, and each edit makes the
 next request of each worker compute its page again. The last columns give Django's CPU time per
 request in one process without HTTP, with the cache (hits) and without it (computed).

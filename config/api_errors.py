@@ -7,7 +7,7 @@
   set in ``config/urls.py`` and ``CSRF_FAILURE_VIEW``: JSON under ``/api/``, the site's HTML
   pages elsewhere.
 - ``ApiQueryMiddleware`` refuses, before any view or cache, a query string under ``/api/`` that
-  no API accepts (``leaderboard.query.problem_of``: a repeated parameter, a NUL character, an
+  no API accepts (``leaderboard.core.query.problem_of``: a repeated parameter, a NUL character, an
   over-long value): 400 with the parameter's name.
 """
 
@@ -27,7 +27,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from leaderboard.query import problem_of
+from leaderboard.core.query import problem_of
 
 API_PREFIX = "/api/"
 

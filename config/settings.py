@@ -270,7 +270,7 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_TEMP_DIR = str(Path(env_str("FILE_UPLOAD_TEMP_DIR", str(VAR_DIR / "uploads"))))
 FILE_UPLOAD_STALE_SECONDS = env_int("FILE_UPLOAD_STALE_SECONDS", 15 * 60)
 # A JSON request body of the API (a claim and its configuration): at most this many bytes,
-# nested at most this deep, integers of at most this many digits (leaderboard/parsers.py).
+# nested at most this deep, integers of at most this many digits (leaderboard/core/parsers.py).
 API_JSON_MAX_BYTES = env_int("API_JSON_MAX_BYTES", 512 * 1024)
 API_JSON_MAX_DEPTH = env_int("API_JSON_MAX_DEPTH", 32)
 API_JSON_MAX_INT_DIGITS = env_int("API_JSON_MAX_INT_DIGITS", 20)
@@ -347,7 +347,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "DEFAULT_PARSER_CLASSES": [
-        "leaderboard.parsers.BoundedJSONParser",
+        "leaderboard.core.parsers.BoundedJSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],

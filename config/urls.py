@@ -42,7 +42,7 @@ urlpatterns = [
     ),
     path("api/v1/", include("leaderboard.pwc.urls")),
     path("api/", include("evaluator.api_urls")),
-    path("api/", include("leaderboard.api_urls")),
+    path("api/", include("leaderboard.api.urls")),
     re_path(r"^api/", api_not_found),
     path("", include("evaluator.account_urls")),
     path("", include("evaluator.urls")),

@@ -8,7 +8,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 
-from leaderboard.urls_safe import admin_formfield_overrides
+from leaderboard.core.links import admin_formfield_overrides
 
 from . import services
 from .models import Run, RunEvent, Submission

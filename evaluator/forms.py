@@ -16,8 +16,8 @@ from evaluator.validation import (
     human_size,
     max_checkpoint_bytes,
 )
+from leaderboard.core.links import validate_http_url
 from leaderboard.models import Benchmark, Metric, Paper
-from leaderboard.urls_safe import validate_http_url
 
 
 class SignUpForm(UserCreationForm):

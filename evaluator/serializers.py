@@ -13,11 +13,11 @@ from evaluator.validation import (
     check_submission,
     split_authors,
 )
-from leaderboard.json_bounds import JSONBoundError, loads_bounded
+from leaderboard.api.serializers import HttpUrlField
+from leaderboard.core.json_bounds import JSONBoundError, loads_bounded
+from leaderboard.core.links import validate_http_url
+from leaderboard.core.query import QueryError, parse_int
 from leaderboard.models import Benchmark, Metric, Paper
-from leaderboard.query import QueryError, parse_int
-from leaderboard.serializers import HttpUrlField
-from leaderboard.urls_safe import validate_http_url
 
 
 class PayloadTooLarge(APIException):

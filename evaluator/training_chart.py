@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 
-from leaderboard.charts import _nice_ticks
+from leaderboard.results.charts import _nice_ticks
 
 WIDTH, HEIGHT = 640, 220
 LEFT, RIGHT, TOP, BOTTOM = 56, 16, 12, 34

@@ -3,8 +3,9 @@
 from django import forms
 from django.contrib import admin, messages
 
-from .merging import MergeConflict, merge_papers
-from .models import (
+from leaderboard.core.links import admin_formfield_overrides
+from leaderboard.merging import MergeConflict, merge_papers
+from leaderboard.models import (
     Area,
     Benchmark,
     BenchmarkMetric,
@@ -19,7 +20,6 @@ from .models import (
     Result,
     Task,
 )
-from .urls_safe import admin_formfield_overrides
 
 
 class CodeLinkInline(admin.TabularInline):

@@ -7,10 +7,10 @@ class LeaderboardConfig(AppConfig):
     verbose_name = "Leaderboard"
 
     def ready(self):
-        from .authors import on_paper_saved
-        from .counters import install_counters
-        from .search_sql import install_search
-        from .signals import install_version_triggers
+        from leaderboard.authors import on_paper_saved
+        from leaderboard.db.counters import install_counters
+        from leaderboard.db.search_sql import install_search
+        from leaderboard.db.triggers import install_version_triggers
 
         post_migrate.connect(
             install_version_triggers, sender=self, dispatch_uid="leaderboard_version_triggers"

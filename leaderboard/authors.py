@@ -38,7 +38,7 @@ def tuples_of(paper_id: int, names) -> list[tuple]:
 
 def insert(rows: list[tuple]) -> None:
     """Write author rows (``tuples_of``): one COPY on PostgreSQL."""
-    from .models import PaperAuthor
+    from leaderboard.models import PaperAuthor
 
     if not rows:
         return
@@ -57,8 +57,8 @@ def insert(rows: list[tuple]) -> None:
 
 def sync(papers: dict) -> None:
     """Make the author rows of ``{paper id: authors list}`` match those lists."""
-    from .archive.common import where_in
-    from .models import PaperAuthor
+    from leaderboard.archive.common import where_in
+    from leaderboard.models import PaperAuthor
 
     if not papers:
         return

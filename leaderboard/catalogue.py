@@ -8,8 +8,8 @@ import re
 
 from django.utils.text import slugify
 
-from .direction_guess import NAME, guess_higher_is_better
-from .models import Benchmark, Dataset, Metric, Model, Paper, Result, Task, unique_slug
+from leaderboard.direction_guess import NAME, guess_higher_is_better
+from leaderboard.models import Benchmark, Dataset, Metric, Model, Paper, Result, Task, unique_slug
 
 _WAYS = re.compile(r"(\d+)[- ]way", re.I)
 _SHOTS = re.compile(r"(\d+)[- ]shot", re.I)

@@ -7,7 +7,7 @@ reader gets it from a queryset annotation:
 
 - ``direction()``: on a queryset of ``Result`` (or of ``BenchmarkMetric``) rows; what ranking
   (``ResultQuerySet.with_rank``/``best_first``), the PWC API's ``best_rank``, the row builder's
-  ``higher_is_better`` (``leaderboard/result_rows.py``) and the ledger's "previous best" read.
+  ``higher_is_better`` (``leaderboard/results/rows.py``) and the ledger's "previous best" read.
 - ``metrics_in(benchmark)``: the benchmark's metrics, each annotated ``direction``; what the
   SotA table's label, the chart, ``/api/benchmarks/<slug>``'s ``higher_is_better``, the PWC
   API's ``is_loss`` and the export's ``metric_directions`` read.
@@ -46,7 +46,7 @@ def _row_direction():
 
 
 def _direction(benchmark, metric, own: str):
-    from .models import BenchmarkMetric
+    from leaderboard.models import BenchmarkMetric
 
     corrected = BenchmarkMetric.objects.filter(
         benchmark=OuterRef("benchmark_id") if benchmark is None else benchmark,
@@ -63,7 +63,7 @@ def with_direction(queryset: QuerySet) -> QuerySet:
 
 def metrics_in(benchmark, metrics: QuerySet | None = None) -> QuerySet:
     """``metrics`` (default: all) annotated ``direction`` as used in ``benchmark``."""
-    from .models import Metric
+    from leaderboard.models import Metric
 
     qs = Metric.objects.all() if metrics is None else metrics
     return qs.annotate(

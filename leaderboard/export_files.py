@@ -23,8 +23,8 @@ from pathlib import Path
 
 from django.conf import settings
 
-from .archive import evaluation_tables
-from .cache import current_version
+from leaderboard.archive import evaluation_tables
+from leaderboard.core.cache import current_version
 
 PREFIX = "evaluation-tables"
 

@@ -8,7 +8,7 @@ duplicates are deleted. One transaction: a conflict leaves everything as it was.
 from django.db import transaction
 from django.db.models import Q
 
-from .models import CodeLink, Paper, PaperAuthor, PaperSearch, Result
+from leaderboard.models import CodeLink, Paper, PaperAuthor, PaperSearch, Result
 
 
 class MergeConflict(ValueError):

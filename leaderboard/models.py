@@ -212,7 +212,7 @@ class Benchmark(models.Model):
 
     def higher_is_better(self, metric: "Metric") -> bool:
         """The direction of ``metric`` in this benchmark (``leaderboard/directions.py``)."""
-        from .directions import higher_is_better
+        from leaderboard.directions import higher_is_better
 
         return higher_is_better(self, metric)
 
@@ -282,7 +282,7 @@ class Paper(models.Model):
 class PaperSearch(models.Model):
     """A paper's stored full-text search vector (PostgreSQL): title (weight A), authors (B) and
     abstract (C), English stemming, GIN-indexed. Written only by a database trigger on every
-    insert and update of the paper (``leaderboard/search_sql.py``), so that no write path can
+    insert and update of the paper (``leaderboard/db/search_sql.py``), so that no write path can
     leave it stale; a table of its own so that no listing of papers ever loads it. SQLite keeps
     it empty and searches an FTS5 table instead."""
 
@@ -443,7 +443,7 @@ class ResultQuerySet(models.QuerySet):
 def score_expression():
     """Lower is better: the value, negated where higher is better (the direction of
     ``leaderboard/directions.py``); a value that is not a number last."""
-    from .directions import direction, is_higher
+    from leaderboard.directions import direction, is_higher
 
     return Case(When(is_higher(direction()), then=-F("value")), default=F("value")).asc(
         nulls_last=True
@@ -622,8 +622,8 @@ class CatalogueVersion(models.Model):
     random ``stamp`` on every insert, update and delete of every other table of this app (the
     many-to-many ones included), so no write path can skip it: ``save()``, ``QuerySet.update()``,
     ``bulk_create()``, raw SQL alike. The read API keys its response cache on the pair (see
-    ``leaderboard/cache.py``); the random stamp keeps a rolled-back transaction's counter values
-    from ever naming other data.
+    ``leaderboard/core/cache.py``); the random stamp keeps a rolled-back transaction's counter
+    values from ever naming other data.
     """
 
     counter = models.BigIntegerField(default=0)
@@ -645,7 +645,7 @@ class CatalogueVersion(models.Model):
 
 
 class RowCount(models.Model):
-    """Maintained row counts of the catalogue's tables (``leaderboard/counters.py``): a table's
+    """Maintained row counts of the catalogue's tables (``leaderboard/db/counters.py``): a table's
     count is the sum of ``n`` over its rows (``name``: the table's name; ``<table>:verified``:
     the verified results). Database triggers add a row per write statement on PostgreSQL (the
     change; no shared row is updated, so a long import stays linear) and update the one row per
@@ -661,7 +661,7 @@ class RowCount(models.Model):
 
 class PaperDayCount(models.Model):
     """The number of papers of each day (``date``; null: undated), kept by database triggers on
-    PostgreSQL as change rows (``leaderboard/paper_pages.py``): deep pages of the papers list
+    PostgreSQL as change rows (``leaderboard/db/paper_days.py``): deep pages of the papers list
     start from the right day instead of walking every row before them."""
 
     day = models.DateField(null=True)

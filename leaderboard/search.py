@@ -36,7 +36,7 @@ from django.db.models.functions import Coalesce, Greatest, Length
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from .models import Benchmark, Dataset, Method, Model, Paper, PaperSearch, Result, Task
+from leaderboard.models import Benchmark, Dataset, Method, Model, Paper, PaperSearch, Result, Task
 
 MAX_QUERY = 200
 WORD = re.compile(r"\w+", re.UNICODE)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from django.db import transaction
 
-from . import catalogue
-from .models import CodeLink, Paper, unique_slug
+from leaderboard import catalogue
+from leaderboard.models import CodeLink, Paper, unique_slug
 
 SEED_FILE = Path(__file__).resolve().parent / "seed" / "maml_paper.json"
 

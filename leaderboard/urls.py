@@ -1,7 +1,10 @@
 from django.urls import path
 
-from . import browse, ledger_views, search_views, views
-from .page_cache import cached_page
+from leaderboard.core.page_cache import cached_page
+from leaderboard.views import browse
+from leaderboard.views import ledger as ledger_views
+from leaderboard.views import pages as views
+from leaderboard.views import search as search_views
 
 # Anonymous GETs of these pages come from the page cache while the catalogue is unchanged.
 app_name = "leaderboard"

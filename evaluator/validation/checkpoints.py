@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 
-from leaderboard.json_bounds import JSONBoundError, loads_bounded
+from leaderboard.core.json_bounds import JSONBoundError, loads_bounded
 
 from .uploads import (
     CHECKPOINT_SUFFIX,

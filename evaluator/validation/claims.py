@@ -8,7 +8,7 @@ import re
 
 from django.core.exceptions import ValidationError
 
-from leaderboard.json_bounds import JSONBoundError, loads_bounded
+from leaderboard.core.json_bounds import JSONBoundError, loads_bounded
 
 from .checkpoints import _read_exactly, check_checkpoint
 from .uploads import UploadTooLarge, human_size

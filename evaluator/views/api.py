@@ -31,8 +31,8 @@ from evaluator.validation import (
     install_upload_bound,
     max_checkpoint_bytes,
 )
-from leaderboard.pagination import ApiPagination
-from leaderboard.parsers import BoundedJSONParser
+from leaderboard.api.pagination import ApiPagination
+from leaderboard.core.parsers import BoundedJSONParser
 
 JSON_LIMIT = MAX_CONFIG_BYTES + 64 * 1024
 

@@ -14,8 +14,8 @@ from django.shortcuts import get_object_or_404, render
 
 from evaluator.models import Run
 from evaluator.protocols import REPRODUCE
-from leaderboard import charts
 from leaderboard.models import Result
+from leaderboard.results import charts
 
 
 def _verified_run(pk: int) -> Run:

@@ -33,7 +33,7 @@ from evaluator.validation import (
     install_upload_bound,
     max_checkpoint_bytes,
 )
-from leaderboard.query import QueryError, parse_int
+from leaderboard.core.query import QueryError, parse_int
 
 PAGE_SIZE = 20
 

@@ -10,9 +10,9 @@ import json
 
 from django.db import transaction
 
-from .common import Context, ImportReport
-from .export import EXPORTS, FILE_NAMES, evaluation_tables, export_archive
-from .reader import (
+from leaderboard.archive.common import Context, ImportReport
+from leaderboard.archive.export import EXPORTS, FILE_NAMES, evaluation_tables, export_archive
+from leaderboard.archive.reader import (
     IMPORT_ORDER,
     KINDS,
     ArchiveFormatError,
@@ -21,7 +21,7 @@ from .reader import (
     open_archive,
     read_ahead,
 )
-from .values import parse_value
+from leaderboard.archive.values import parse_value
 
 __all__ = [
     "EXPORTS",
@@ -40,7 +40,7 @@ __all__ = [
 
 
 def _importer(kind: str):
-    from . import code_links, datasets, methods, papers, tables
+    from leaderboard.archive import code_links, datasets, methods, papers, tables
 
     return {
         "evaluation-tables": tables.import_tables,

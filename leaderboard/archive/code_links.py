@@ -1,8 +1,8 @@
 """links-between-papers-and-code.json: one repository of one paper per item."""
 
-from ..models import CodeLink
-from . import values as v
-from .common import Context, bulk_insert, chunks, valid_items, where_in
+from leaderboard.archive import values as v
+from leaderboard.archive.common import Context, bulk_insert, chunks, valid_items, where_in
+from leaderboard.models import CodeLink
 
 KIND = "code-links"
 FLAGS = ("official", "framework", "mentioned_in_paper", "mentioned_in_github")

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from django.db import connection
 from django.utils.text import slugify
 
-from ..models import Area, Collection, Dataset, Method, Metric, Model, Paper, Task
-from . import values as v
+from leaderboard.archive import values as v
+from leaderboard.models import Area, Collection, Dataset, Method, Metric, Model, Paper, Task
 
 BATCH = 1000
 # The model of a row without a model_name: its value is kept, under a name that says so (and

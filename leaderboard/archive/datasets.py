@@ -1,9 +1,9 @@
 """datasets.json: one dataset per item, with its details, tasks and data loaders."""
 
-from ..models import Dataset
-from . import values as v
-from .code_links import paper_for
-from .common import Context, chunks, int_field, valid_items
+from leaderboard.archive import values as v
+from leaderboard.archive.code_links import paper_for
+from leaderboard.archive.common import Context, chunks, int_field, valid_items
+from leaderboard.models import Dataset
 
 KIND = "datasets"
 MAX_COUNT = 2_147_483_647  # PositiveIntegerField

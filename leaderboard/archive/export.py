@@ -16,9 +16,18 @@ from collections import defaultdict
 
 from django.db import transaction
 
-from ..directions import with_direction
-from ..models import Benchmark, BenchmarkMetric, CodeLink, Dataset, Method, Paper, Result, Task
-from .common import UNNAMED
+from leaderboard.archive.common import UNNAMED
+from leaderboard.directions import with_direction
+from leaderboard.models import (
+    Benchmark,
+    BenchmarkMetric,
+    CodeLink,
+    Dataset,
+    Method,
+    Paper,
+    Result,
+    Task,
+)
 
 
 def _dumps(obj) -> str:

@@ -6,10 +6,10 @@ listed twice updates what the first one made), and written with one ``bulk_creat
 new methods, one ``bulk_update`` of the changed ones and one insert of the new collection links.
 """
 
-from ..models import Method
-from . import values as v
-from .code_links import paper_for
-from .common import Context, chunks, int_field, valid_items
+from leaderboard.archive import values as v
+from leaderboard.archive.code_links import paper_for
+from leaderboard.archive.common import Context, chunks, int_field, valid_items
+from leaderboard.models import Method
 
 KIND = "methods"
 MAX_COUNT = 2_147_483_647  # PositiveIntegerField

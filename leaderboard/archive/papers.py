@@ -2,11 +2,18 @@
 
 from types import SimpleNamespace
 
-from .. import authors
-from ..models import Method, Paper
-from . import values as v
-from .common import Context, bulk_insert, chunks, int_field, valid_items, where_in
-from .reader import read_ahead
+from leaderboard import authors
+from leaderboard.archive import values as v
+from leaderboard.archive.common import (
+    Context,
+    bulk_insert,
+    chunks,
+    int_field,
+    valid_items,
+    where_in,
+)
+from leaderboard.archive.reader import read_ahead
+from leaderboard.models import Method, Paper
 
 KIND = "papers"
 FIELDS = ("title", "abstract", "url", "pdf_url", "proceeding", "authors", "date", "arxiv_id")

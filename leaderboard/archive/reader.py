@@ -27,7 +27,7 @@ import ijson
 MAX_DEPTH = 64
 MAX_ITEM_VALUES = 2_000_000  # one task of evaluation-tables.json holds at most ~100k values
 MAX_STRING = 1_000_000  # characters of one string (an abstract is ~2k)
-MAX_INT_DIGITS = 20  # as leaderboard/json_bounds.py: an integer of more digits is kept as text
+MAX_INT_DIGITS = 20  # as leaderboard/core/json_bounds.py: an integer of more digits is kept as text
 _INT_BOUND = 10**MAX_INT_DIGITS
 _SURROGATE = re.compile("[\ud800-\udfff]")
 

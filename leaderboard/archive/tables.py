@@ -17,12 +17,20 @@ import json
 from collections import defaultdict
 from types import SimpleNamespace
 
-from ..catalogue import dataset_name_from_benchmark, ways_shots
-from ..direction_guess import TABLE, guess_higher_is_better, guess_in_table
-from ..models import Benchmark, BenchmarkMetric, CodeLink, DirectionSource, Paper, Result, Task
-from . import values as v
-from .code_links import paper_for
-from .common import UNNAMED, Context, Slugs, int_field
+from leaderboard.archive import values as v
+from leaderboard.archive.code_links import paper_for
+from leaderboard.archive.common import UNNAMED, Context, Slugs, int_field
+from leaderboard.catalogue import dataset_name_from_benchmark, ways_shots
+from leaderboard.direction_guess import TABLE, guess_higher_is_better, guess_in_table
+from leaderboard.models import (
+    Benchmark,
+    BenchmarkMetric,
+    CodeLink,
+    DirectionSource,
+    Paper,
+    Result,
+    Task,
+)
 
 KIND = "results"
 FLUSH = 2000

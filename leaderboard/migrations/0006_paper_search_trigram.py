@@ -1,7 +1,7 @@
 """Search: the stored paper search vector, pg_trgm and the GIN indexes (PostgreSQL only).
 
 The trigger that writes the vector and SQLite's FTS5 table are (re)installed after every
-migrate by ``leaderboard/search_sql.py``; this migration creates the table, the extension and
+migrate by ``leaderboard/db/search_sql.py``; this migration creates the table, the extension and
 the indexes, each guarded by the database vendor so that SQLite migrates as before."""
 
 import django.contrib.postgres.search

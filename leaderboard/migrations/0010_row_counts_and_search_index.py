@@ -1,7 +1,7 @@
-# The maintained row counts of leaderboard/counters.py (the triggers that keep them, and the
+# The maintained row counts of leaderboard/db/counters.py (the triggers that keep them, and the
 # first count of every table, come from its post_migrate handler, re-installed after every
 # migrate like the catalogue version's triggers), the papers' day counts of
-# leaderboard/paper_pages.py, the index of the newest papers (the papers list, search) and
+# leaderboard/db/paper_days.py, the index of the newest papers (the papers list, search) and
 # that of the results per benchmark and source (the home page's notable benchmarks).
 
 from django.db import migrations, models

@@ -9,10 +9,10 @@ from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from .. import search
-from ..models import Paper, PaperAuthor
-from . import serializers as s
-from .views import PAGE_PARAMS, V1ViewSet, _param, _q
+from leaderboard import search
+from leaderboard.models import Paper, PaperAuthor
+from leaderboard.pwc import serializers as s
+from leaderboard.pwc.views import PAGE_PARAMS, V1ViewSet, _param, _q
 
 CANDIDATE_PAPERS = 2000
 

@@ -3,7 +3,7 @@ With Code URL, under that URL's id too (``/papers/<pwc id>/``, as old scripts st
 
 from django.http import Http404
 
-from ..models import Paper
+from leaderboard.models import Paper
 
 PWC_PAPER = ("https://paperswithcode.com/paper/", "http://paperswithcode.com/paper/")
 

@@ -1,8 +1,8 @@
 from rest_framework.pagination import PageNumberPagination
 
-from ..cache import CachedCountPaginator
-from ..pagination import SearchBoundMixin
-from ..query import query_int
+from leaderboard.api.pagination import SearchBoundMixin
+from leaderboard.core.cache import CachedCountPaginator
+from leaderboard.core.query import query_int
 
 
 class PwcPagination(SearchBoundMixin, PageNumberPagination):

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 from django.urls import reverse
 from rest_framework import serializers
 
-from ..urls_safe import http_url_or_empty
+from leaderboard.core.links import http_url_or_empty
 
 _YEAR = re.compile(r"\s*'?(\d{4}|\d{2})\s*$")
 

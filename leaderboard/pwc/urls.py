@@ -1,9 +1,9 @@
 from django.urls import re_path
 from rest_framework.routers import SimpleRouter
 
-from . import views, writes
-from .authors import AuthorViewSet
-from .views import Area, Method
+from leaderboard.pwc import views, writes
+from leaderboard.pwc.authors import AuthorViewSet
+from leaderboard.pwc.views import Area, Method
 
 # The client asks for "/papers/" and once for "/repositories/{owner}" without a slash: both work.
 router = SimpleRouter()

@@ -23,10 +23,11 @@ from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
-from .. import directions, search
-from ..api_views import CachedReadMixin
-from ..cache import versioned
-from ..models import (
+from leaderboard import directions, search
+from leaderboard.api.views import CachedReadMixin
+from leaderboard.core.cache import versioned
+from leaderboard.core.query import query_int
+from leaderboard.models import (
     Area,
     Benchmark,
     BenchmarkMetric,
@@ -38,10 +39,9 @@ from ..models import (
     Result,
     Task,
 )
-from ..query import query_int
-from . import serializers as s
-from .ids import paper_or_404
-from .pagination import PwcPagination
+from leaderboard.pwc import serializers as s
+from leaderboard.pwc.ids import paper_or_404
+from leaderboard.pwc.pagination import PwcPagination
 
 ID = r"[^/]+"
 

@@ -32,10 +32,11 @@ from rest_framework.permissions import SAFE_METHODS, AllowAny, BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import catalogue, directions
-from ..archive.values import parse_value
-from ..direction_guess import TABLE, guess_in_table
-from ..models import (
+from leaderboard import catalogue, directions
+from leaderboard.archive.values import parse_value
+from leaderboard.core.links import validate_http_url
+from leaderboard.direction_guess import TABLE, guess_in_table
+from leaderboard.models import (
     Area,
     Benchmark,
     BenchmarkMetric,
@@ -48,10 +49,9 @@ from ..models import (
     Task,
     unique_slug,
 )
-from ..urls_safe import validate_http_url
-from . import serializers as s
-from . import views
-from .ids import paper_by_id
+from leaderboard.pwc import serializers as s
+from leaderboard.pwc import views
+from leaderboard.pwc.ids import paper_by_id
 
 MAX_METRICS = 100
 MAX_SYNC_RESULTS = 5000

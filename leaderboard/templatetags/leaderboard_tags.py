@@ -2,7 +2,7 @@ from urllib.parse import urlsplit
 
 from django import template
 
-from leaderboard.urls_safe import http_url_or_empty
+from leaderboard.core.links import http_url_or_empty
 
 register = template.Library()
 
@@ -77,5 +77,5 @@ def repo_label(url) -> str:
 @register.filter
 def safe_href(value) -> str:
     """The URL if it is an http(s) one, else "": every stored external link goes through this
-    before it becomes an ``href`` (see ``leaderboard/urls_safe.py``)."""
+    before it becomes an ``href`` (see ``leaderboard/core/links.py``)."""
     return http_url_or_empty(value)

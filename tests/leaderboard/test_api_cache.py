@@ -6,10 +6,10 @@ import pytest
 from django.core.management import call_command
 from django.db import connection, transaction
 
-from leaderboard import cache
+from leaderboard.core import cache
+from leaderboard.db.triggers import catalogue_tables
 from leaderboard.merging import merge_papers
 from leaderboard.models import Benchmark, CatalogueVersion, Metric, Paper, Result, Task
-from leaderboard.signals import catalogue_tables
 
 from .conftest import add_results, make_verified
 

@@ -6,7 +6,7 @@ import json
 
 from leaderboard.archive.reader import _clean, iter_items
 from leaderboard.archive.values import as_int, parse_value
-from leaderboard.charts import progress_chart
+from leaderboard.results.charts import progress_chart
 
 
 def items(text: str):

@@ -98,7 +98,7 @@ def test_a_task_page_says_each_benchmarks_best(client):
 
 
 def test_a_large_task_is_paginated_with_each_benchmarks_best_in_the_same_queries(client):
-    from leaderboard.views import PER_PAGE
+    from leaderboard.views.pages import PER_PAGE
 
     task = Task.objects.create(name="Large task", slug="large-task")
     metric = Metric.objects.get(name="Accuracy")

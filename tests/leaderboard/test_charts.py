@@ -1,6 +1,6 @@
 import datetime
 
-from leaderboard.charts import progress_chart
+from leaderboard.results.charts import progress_chart
 
 D = datetime.date
 

@@ -1,4 +1,4 @@
-"""The maintained row counts (``leaderboard/counters.py``) stay equal to the tables' real counts
+"""The maintained row counts (``leaderboard/db/counters.py``) stay equal to the tables' real counts
 after every kind of write, the database counted after each action; the pages and paginators use
 them instead of counting."""
 
@@ -10,7 +10,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F
 from django.test.utils import CaptureQueriesContext
 
-from leaderboard import counters
+from leaderboard.db import counters
 from leaderboard.models import (
     Benchmark,
     CodeLink,

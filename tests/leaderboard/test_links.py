@@ -7,9 +7,9 @@ import re
 import pytest
 from django.core.management import call_command
 
-from leaderboard.json_bounds import JSONBoundError, loads_bounded
+from leaderboard.core.json_bounds import JSONBoundError, loads_bounded
+from leaderboard.core.links import http_url_or_empty, is_http_url
 from leaderboard.models import CodeLink, Dataset, Paper
-from leaderboard.urls_safe import http_url_or_empty, is_http_url
 
 HOSTILE = [
     "javascript:alert(1)",

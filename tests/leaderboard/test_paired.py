@@ -1,4 +1,4 @@
-"""leaderboard.paired: the paired difference over shared episodes (pure functions)."""
+"""leaderboard.results.paired: the paired difference over shared episodes (pure functions)."""
 
 import math
 import random
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from leaderboard.paired import (
+from leaderboard.results.paired import (
     NotComparable,
     paired_difference,
     rank_groups,

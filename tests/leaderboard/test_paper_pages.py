@@ -1,4 +1,4 @@
-"""Deep pages of the papers list (``leaderboard/paper_pages.py``): every page lists exactly the
+"""Deep pages of the papers list (``leaderboard/db/paper_days.py``): every page lists exactly the
 rows OFFSET would, after creates, date changes and deletes; the day counts stay right."""
 
 import datetime
@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 from django.db.models import Count
 
-from leaderboard import paper_pages
+from leaderboard.db import paper_days as paper_pages
 from leaderboard.models import Paper, PaperDayCount
 
 pytestmark = pytest.mark.django_db

@@ -1,13 +1,13 @@
-"""One result row (``leaderboard/result_rows.py``): the list's plain rows, the serializer of
+"""One result row (``leaderboard/results/rows.py``): the list's plain rows, the serializer of
 instances and DRF's own walk of the declared fields all give the same JSON."""
 
 import pytest
 from rest_framework import serializers
 
+from leaderboard.api.serializers import ResultSerializer
 from leaderboard.directions import with_direction
 from leaderboard.models import Benchmark, BenchmarkMetric, Metric, Result
-from leaderboard.result_rows import result_rows, row_values
-from leaderboard.serializers import ResultSerializer
+from leaderboard.results.rows import result_rows, row_values
 
 from .conftest import make_verified
 

@@ -11,7 +11,7 @@ import pytest
 from django.core.cache import cache
 from django.test import override_settings
 
-from leaderboard import cache as read_cache
+from leaderboard.core import cache as read_cache
 from leaderboard.models import Task
 
 ROOT = Path(__file__).resolve().parents[2]

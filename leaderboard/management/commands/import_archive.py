@@ -15,8 +15,8 @@ from leaderboard.archive import IMPORT_ORDER, ArchiveFormatError, detect_kind, i
 from leaderboard.archive import fetch as archive_fetch
 from leaderboard.archive.common import Context, ImportReport
 from leaderboard.archive.lock import ImportBusy, import_lock
-from leaderboard.counters import fold
-from leaderboard.paper_pages import fold_days
+from leaderboard.db.counters import fold
+from leaderboard.db.paper_days import fold_days
 
 
 def refusal(exc: BaseException) -> str:

@@ -1,5 +1,6 @@
 """Whole-page cache of the catalogue's HTML pages for anonymous readers, keyed on the catalogue
-version (``leaderboard/cache.py``): never stale, one small query and one cache look-up on a hit,
+version (``leaderboard/core/cache.py``): never
+stale, one small query and one cache look-up on a hit,
 shared by every web process when ``CACHE_URL`` is set. A request with a session cookie or
 credentials (its header shows the account), a response that sets a cookie, and anything but a
 200 are computed every time. ``PAGE_CACHE=0`` in settings or the environment turns it off."""
@@ -12,7 +13,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpResponse
 
-from .cache import current_version, request_version
+from leaderboard.core.cache import current_version, request_version
 
 
 def enabled() -> bool:

@@ -5,7 +5,7 @@ version's own gets triggers that bump the version row in the same statement's tr
 the version row is created if missing. Done here rather than only in a migration so that a table
 added later, or one that SQLite's schema editor rebuilt (which drops its triggers), is covered
 again. On a database other than PostgreSQL or SQLite no trigger is installed and the version row
-is removed: without a row the read API caches nothing (see ``leaderboard/cache.py``).
+is removed: without a row the read API caches nothing (see ``leaderboard/core/cache.py``).
 """
 
 import secrets
@@ -21,7 +21,7 @@ BEGIN
     -- Once per transaction: a long import would otherwise update the one shared row per
     -- statement, each update scanning the dead versions of the row before it (quadratic).
     -- The setting is local to the transaction (and to a savepoint rolled back with it);
-    -- leaderboard/cache.py clears it when it reads the version, so a write after a read
+    -- leaderboard/core/cache.py clears it when it reads the version, so a write after a read
     -- within one transaction bumps again.
     IF current_setting('leaderboard.version_bumped', true) = txid_current()::text THEN
         RETURN NULL;
@@ -44,7 +44,7 @@ SQLITE_TRIGGER = (
 
 def catalogue_tables() -> list[str]:
     """Every table of this app whose writes change what the read API shows."""
-    # The version's own row, and the maintained row counts (leaderboard/counters.py: folding
+    # The version's own row, and the maintained row counts (leaderboard/db/counters.py: folding
     # them changes no count, so it must not make every cached page stale).
     skip = {
         global_apps.get_model("leaderboard", "CatalogueVersion"),

@@ -1,7 +1,7 @@
 """Response cache of the read API, never stale: keyed on the catalogue version.
 
 Every write to a catalogue table changes the ``CatalogueVersion`` row in the same transaction
-(database triggers, see ``leaderboard/signals.py``). A cacheable GET reads that row first (one
+(database triggers, see ``leaderboard/db/triggers.py``). A cacheable GET reads that row first (one
 small query), then looks up the rendered JSON bytes stored under (version, scheme, host, path
 with its query string, exactly as sent: the pagination links echo it). A hit returns them
 without running the filters, the serializers or any other query; a miss computes the response
@@ -38,8 +38,8 @@ from django.http import HttpResponse
 from django.utils.cache import patch_vary_headers
 from django.utils.functional import cached_property
 
-from . import counters
-from .models import CatalogueVersion
+from leaderboard.db import counters
+from leaderboard.models import CatalogueVersion
 
 JSON_ACCEPTS = frozenset(["", "*/*", "application/json"])
 VERSION_SQL = f"SELECT counter, stamp FROM {CatalogueVersion._meta.db_table}"
@@ -219,7 +219,7 @@ def queryset_key(queryset) -> str | None:
 
 class CachedCountPaginator(Paginator):
     """A paginator whose total costs no scan per request: the maintained row count of the table
-    for a list of all its rows (``leaderboard/counters.py``), else the count stored in the read
+    for a list of all its rows (``leaderboard/db/counters.py``), else the count stored in the read
     cache under the catalogue version. Page 10,000 of a long list costs its own page query."""
 
     @cached_property

@@ -5,10 +5,10 @@ number of queries; long lists are paginated with cached totals."""
 from django.db.models import Q
 from django.shortcuts import get_object_or_404, render
 
-from .bests import attach_bests
-from .cache import DeferredJoinPaginator
-from .models import Area, Benchmark, Collection, Method
-from .views import paginate
+from leaderboard.core.cache import DeferredJoinPaginator
+from leaderboard.models import Area, Benchmark, Collection, Method
+from leaderboard.results.bests import attach_bests
+from leaderboard.views.pages import paginate
 
 SOTA_PER_PAGE = 50
 METHODS_PER_PAGE = 50

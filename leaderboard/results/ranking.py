@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .paired import NotComparable, PairedDifference, paired_difference
+from leaderboard.results.paired import NotComparable, PairedDifference, paired_difference
 
 
 def comparable_scores(a, b) -> tuple[list, list] | None:

@@ -1,7 +1,7 @@
 from django.urls import re_path
 from rest_framework.routers import SimpleRouter
 
-from . import api_views
+from leaderboard.api import views as api_views
 
 # "/?": /api/results?dataset=omniglot works with and without the trailing slash, no redirect
 # (set after construction: the constructor only knows "/" or "").

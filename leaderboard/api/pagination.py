@@ -1,7 +1,7 @@
 from rest_framework.pagination import PageNumberPagination
 
-from . import search
-from .query import query_int
+from leaderboard import search
+from leaderboard.core.query import query_int
 
 
 class SearchBoundMixin:
@@ -32,7 +32,7 @@ class SearchBoundMixin:
 
 class ApiPagination(SearchBoundMixin, PageNumberPagination):
     """Page numbers; a page or page size that is not a positive integer in ASCII digits is a
-    400, not a guess (``page_size=null``, ``0`` or ``²`` included: ``leaderboard/query.py``),
+    400, not a guess (``page_size=null``, ``0`` or ``²`` included: ``leaderboard/core/query.py``),
     and the schema says so (``minimum: 1``)."""
 
     page_size = 50

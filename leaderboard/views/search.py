@@ -4,8 +4,8 @@ are those of ``leaderboard/search.py``, shared with the API."""
 
 from django.shortcuts import render
 
-from . import search
-from .cache import CachedCountPaginator
+from leaderboard import search
+from leaderboard.core.cache import CachedCountPaginator
 
 PER_PAGE = 20
 PREVIEW = 5

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
-from .models import Result
+from leaderboard.models import Result
 
 
 def _key(r) -> tuple:

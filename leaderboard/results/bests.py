@@ -4,7 +4,7 @@ related papers: each a fixed number of queries, whatever the number of rows."""
 from django.db import connection
 from django.db.models import Count
 
-from .models import Paper, Result
+from leaderboard.models import Paper, Result
 
 
 def attach_bests(benchmarks) -> None:

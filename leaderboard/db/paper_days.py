@@ -15,8 +15,8 @@ default) keeps plain OFFSET.
 from django.db import connection, connections
 from django.db.models import F
 
-from .cache import DeferredJoinPaginator
-from .counters import fold_function, run_fold
+from leaderboard.core.cache import DeferredJoinPaginator
+from leaderboard.db.counters import fold_function, run_fold
 
 TABLE = "leaderboard_paperdaycount"
 # The papers list's order (the ``paper_newest_idx`` index).

@@ -5,8 +5,8 @@ Each function runs a fixed number of queries, however many rows the benchmark ho
 from django.db.models import Count, Max, Min, Q
 from django.db.models.functions import Coalesce, TruncDate
 
-from .directions import metrics_in, with_direction
-from .models import Benchmark, BenchmarkMetric, CodeLink, DirectionSource, Metric, Result
+from leaderboard.directions import metrics_in, with_direction
+from leaderboard.models import Benchmark, BenchmarkMetric, CodeLink, DirectionSource, Metric, Result
 
 SOTA_ROWS = 100
 

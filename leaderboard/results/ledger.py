@@ -21,8 +21,8 @@ from itertools import groupby
 from django.db.models import Count, Max, Min, OuterRef, Subquery
 from django.db.models.functions import TruncDate
 
-from .directions import with_direction
-from .models import Benchmark, CatalogueEdit, Result
+from leaderboard.directions import with_direction
+from leaderboard.models import Benchmark, CatalogueEdit, Result
 
 LIMIT = 100
 

@@ -11,7 +11,7 @@ direction in the result's benchmark, ``leaderboard/directions.py``) and from its
   benchmark's SotA rows) from a queryset annotated with ``direction``
   (``directions.with_direction``) and its relations selected: the same fields read off it.
 
-``ResultSerializer`` (``leaderboard/serializers.py``) declares the same fields for the OpenAPI
+``ResultSerializer`` (``leaderboard/api/serializers.py``) declares the same fields for the OpenAPI
 schema and serializes through ``instance_row``; tests/leaderboard/test_serializers.py checks
 that the declared fields, DRF's own walk and both ways in agree.
 
@@ -26,9 +26,9 @@ archive's figure (``claimed_value`` null). ``reproduced_value``/``reproduced_ci9
 
 from rest_framework import serializers
 
-from .directions import NAME as DIRECTION
-from .directions import with_direction
-from .models import Benchmark
+from leaderboard.directions import NAME as DIRECTION
+from leaderboard.directions import with_direction
+from leaderboard.models import Benchmark
 
 #: The columns of a row, in the order ``build_row`` unpacks them.
 VALUE_FIELDS = (

@@ -9,8 +9,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework.exceptions import ValidationError
 from rest_framework.filters import SearchFilter
 
-from .models import Benchmark, Dataset, Metric, Model, Paper, Result, Task
-from .query import QueryError, parse_int
+from leaderboard.core.query import QueryError, parse_int
+from leaderboard.models import Benchmark, Dataset, Metric, Model, Paper, Result, Task
 
 BOOLEAN_CHOICES = [(v, v) for v in ("true", "false", "1", "0", "yes", "no")]
 
@@ -24,7 +24,7 @@ def _truthy(value: str) -> bool:
 
 
 class AsciiIntegerField(forms.IntegerField):
-    """An integer in the digits 0-9 only (``leaderboard/query.py``): "²" and "١٢" are 400s."""
+    """An integer in the digits 0-9 only (``leaderboard/core/query.py``): "²" and "١٢" are 400s."""
 
     def to_python(self, value):
         if value in self.empty_values:
@@ -57,7 +57,7 @@ class RankedSearchFilter(SafeSearchFilter):
     search, authors, model and method names; names by trigram similarity; best first."""
 
     def filter_queryset(self, request, queryset, view):
-        from . import search
+        from leaderboard import search
 
         terms = self.get_search_terms(request)
         if not terms:

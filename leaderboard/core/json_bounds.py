@@ -10,7 +10,7 @@ refusal is a ``JSONBoundError`` naming the bound it hit.
 
 A NUL character in a key or string is refused where the document is stored in the database
 (``allow_nul=False``). Used by the API's request parser
-(``leaderboard.parsers.BoundedJSONParser``), the training
+(``leaderboard.core.parsers.BoundedJSONParser``), the training
 configurations of submissions (``evaluator.validation.parse_config``), the authors list of the
 submissions API and the archive importer.
 """

@@ -10,23 +10,25 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from . import export_files, filters, ranking, serializers
-from .archive import evaluation_tables
-from .cache import cached_dispatch
-from .directions import with_direction
-from .models import Benchmark, Dataset, Paper, Result, Task
-from .pagination import ApiPagination
-from .query import query_flag, query_int
-from .result_rows import result_rows, row_values
-from .sota import sota_tables
-from .throttles import READ_THROTTLES, ExportThrottle, refused_early
+from leaderboard import export_files
+from leaderboard.api import filters, serializers
+from leaderboard.api.pagination import ApiPagination
+from leaderboard.archive import evaluation_tables
+from leaderboard.core.cache import cached_dispatch
+from leaderboard.core.query import query_flag, query_int
+from leaderboard.directions import with_direction
+from leaderboard.models import Benchmark, Dataset, Paper, Result, Task
+from leaderboard.results import ranking
+from leaderboard.results.rows import result_rows, row_values
+from leaderboard.results.sota import sota_tables
+from leaderboard.throttles import READ_THROTTLES, ExportThrottle, refused_early
 
 SLUG = r"[-a-zA-Z0-9_]+"
 
 
 class CachedReadMixin:
     """Anonymous JSON GETs answered from the response cache while the catalogue is unchanged
-    (``leaderboard/cache.py``): a hit costs one small query, before DRF's request handling.
+    (``leaderboard/core/cache.py``): a hit costs one small query, before DRF's request handling.
     What reaches the database is throttled: anonymous reads and searches per client
     (``leaderboard/throttles.py``)."""
 

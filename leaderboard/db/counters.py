@@ -246,7 +246,7 @@ def install_counters(using: str = "default", **kwargs) -> None:
             _recount(cursor, conn.vendor, table, table)
         if RESULT in tables:
             _recount(cursor, conn.vendor, VERIFIED, RESULT, "WHERE source = 'verified'")
-    from .paper_pages import install_paper_days
+    from leaderboard.db.paper_days import install_paper_days
 
     install_paper_days(using)
 

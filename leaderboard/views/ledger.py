@@ -5,8 +5,8 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils.feedgenerator import Atom1Feed
 
-from .ledger import ledger, measured_text, parse_before
-from .models import Benchmark
+from leaderboard.models import Benchmark
+from leaderboard.results.ledger import ledger, measured_text, parse_before
 
 FEED_ITEMS = 50
 

@@ -1,4 +1,5 @@
-"""The API's JSON request parser: DRF's, with the site's bounds (``leaderboard/json_bounds.py``).
+"""The API's JSON request parser: DRF's, with the site's bounds
+(``leaderboard/core/json_bounds.py``).
 
 The body is read up to ``API_JSON_MAX_BYTES`` plus one byte, never further: a longer one is a
 413; a body nested deeper than ``API_JSON_MAX_DEPTH`` or holding an integer of more than
@@ -11,7 +12,7 @@ from rest_framework import status
 from rest_framework.exceptions import APIException, ParseError
 from rest_framework.parsers import JSONParser
 
-from .json_bounds import MAX_DEPTH, MAX_INT_DIGITS, JSONBoundError, loads_bounded
+from leaderboard.core.json_bounds import MAX_DEPTH, MAX_INT_DIGITS, JSONBoundError, loads_bounded
 
 
 class RequestTooLarge(APIException):

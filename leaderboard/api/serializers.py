@@ -4,9 +4,9 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from .models import Benchmark, CodeLink, Dataset, Paper, Result, Task
-from .result_rows import instance_row
-from .urls_safe import http_url_or_empty
+from leaderboard.core.links import http_url_or_empty
+from leaderboard.models import Benchmark, CodeLink, Dataset, Paper, Result, Task
+from leaderboard.results.rows import instance_row
 
 
 @extend_schema_field(
@@ -25,7 +25,7 @@ class HttpUrlField(serializers.CharField):
 
 
 class ResultSerializer(serializers.ModelSerializer):
-    """One published result: the row of ``leaderboard/result_rows.py`` (its one builder; the
+    """One published result: the row of ``leaderboard/results/rows.py`` (its one builder; the
     declared fields here document it and drive the schema, ``test_serializers`` checks they
     agree). Expects instances annotated with ``direction`` (``directions.with_direction``)."""
 

@@ -4,11 +4,13 @@ paginated (Paginator.get_page: a bad page number shows the first or last page, n
 from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, render
 
-from . import charts, counterparts, counters, paper_pages, ranking
-from .bests import attach_bests, related_papers
-from .cache import CachedCountPaginator, versioned
-from .models import Benchmark, CodeLink, Dataset, Paper, Result, Task
-from .sota import (
+from leaderboard.core.cache import CachedCountPaginator, versioned
+from leaderboard.db import counters
+from leaderboard.db import paper_days as paper_pages
+from leaderboard.models import Benchmark, CodeLink, Dataset, Paper, Result, Task
+from leaderboard.results import charts, counterparts, ranking
+from leaderboard.results.bests import attach_bests, related_papers
+from leaderboard.results.sota import (
     benchmark_metrics,
     direction_note,
     progress,

@@ -1,0 +1,1 @@
+"""The read API (`/api/`): urls, views, filters, pagination, serializers."""

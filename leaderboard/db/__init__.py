@@ -1,0 +1,1 @@
+"""Database machinery: counters, per-day paper counts, search SQL, triggers."""

@@ -1,0 +1,1 @@
+"""Result rows and what is computed from them: ranking, bests, SotA, charts, the ledger."""

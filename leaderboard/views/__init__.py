@@ -1,0 +1,1 @@
+"""Pages: the HTML views, one module per kind of page."""
