@@ -1,0 +1,1 @@
+../leaderboard/ledger_hash.py
