@@ -367,3 +367,23 @@ class ResultAdmin(admin.ModelAdmin):
         if obj is not None and obj.is_verified:
             fields += MEASURED_FIELDS
         return fields
+
+
+@admin.register(LedgerEntry)
+class LedgerEntryAdmin(admin.ModelAdmin):
+    """The hash chain, read-only (the database refuses any change; docs/ledger.md)."""
+
+    list_display = ["seq", "kind", "at", "result_id", "benchmark", "hash"]
+    list_filter = ["kind"]
+    list_select_related = ["benchmark"]
+    search_fields = ["hash", "prev_hash", "=result__id"]
+    readonly_fields = ["seq", "kind", "at", "result", "benchmark", "content", "prev_hash", "hash"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -30,13 +30,15 @@ from .ledger_hash import GENESIS, ChainReport, canonical, check_chain, entry_has
 #: pg_advisory_xact_lock key of the ledger's appends ("LEDGER" in ASCII).
 LOCK_KEY = 0x4C4544474552
 
-#: The result's fields an entry records (and ``verify`` compares with the site's).
+#: What ``verify`` compares between a result and its latest entry: the row's number and what it
+#: is a number of (by id: renaming a benchmark, metric or model changes no result), and its
+#: provenance. The names an entry also records (benchmark, metric, model, paper) are for readers:
+#: a paper merged into another (``leaderboard/merging.py``) is no change of the result.
 FIGURES = (
     "source",
-    "benchmark",
-    "metric",
-    "model",
-    "paper",
+    "benchmark_id",
+    "metric_id",
+    "model_id",
     "value",
     "ci95",
     "claimed_value",
@@ -54,6 +56,9 @@ def figures(result) -> dict[str, Any]:
     """What the site shows of ``result`` (a Result, or the historical model in a migration)."""
     return {
         "source": result.source,
+        "benchmark_id": result.benchmark_id,
+        "metric_id": result.metric_id,
+        "model_id": result.model_id,
         "benchmark": result.benchmark.slug,
         "metric": result.metric.name,
         "model": result.model.name,
@@ -129,6 +134,52 @@ def append(
         prev_hash=prev,
         hash=entry_hash(prev, text),
     )
+
+
+def known(results):
+    """The rows of the queryset ``results`` the ledger has an entry of."""
+    from .models import LedgerEntry
+
+    return results.filter(
+        pk__in=LedgerEntry.objects.filter(result__isnull=False).values("result_id")
+    ).select_related("benchmark", "metric", "model", "paper")
+
+
+def withdraw_known(results, reason: str, actor: str = "") -> int:
+    """Before rows are deleted in bulk (a table or a metric removed, a stale synchronised row,
+    a merged duplicate): a withdrawal for each row the ledger knows. Rows it never knew (archive
+    rows, imported in bulk) have nothing to withdraw."""
+    from .models import LedgerEntry
+
+    rows = list(known(results))
+    for row in rows:
+        append(LedgerEntry.Kind.WITHDRAWAL, row, reason=reason, actor=actor)
+    return len(rows)
+
+
+def correct_known(results, reason: str, actor: str = "") -> int:
+    """After rows were rewritten in bulk: a correction for each row the ledger knows whose
+    figures now differ from its latest entry's (an unchanged row gets none)."""
+    from .models import LedgerEntry
+
+    rows = {row.pk: row for row in known(results)}
+    latest = {}
+    for result_id, text in (
+        LedgerEntry.objects.filter(result_id__in=list(rows))
+        .order_by("seq")
+        .values_list("result_id", "content")
+    ):
+        latest[result_id] = text
+    n = 0
+    for pk, row in rows.items():
+        try:
+            recorded = json.loads(latest[pk])
+        except (KeyError, ValueError):
+            recorded = {}
+        if _differences(recorded, figures(row)):
+            append(LedgerEntry.Kind.CORRECTION, row, reason=reason, actor=actor)
+            n += 1
+    return n
 
 
 def line(entry) -> dict[str, Any]:

@@ -385,3 +385,72 @@ def test_an_edit_through_a_papers_inline_appends_a_correction(curator, three):
         12.5,
     )
     assert verify_ledger()[1] == ""
+
+
+# --- The v1 API's writes (a curator's token) ----------------------------------------------------
+
+
+def test_v1_api_writes_to_a_result_append_their_entries(three, staff, omniglot):
+    from rest_framework.test import APIClient
+
+    api = APIClient()
+    api.force_authenticate(staff)
+    url = f"/api/v1/evaluations/{omniglot.slug}/results/"
+    added = api.post(
+        url,
+        {"metrics": {"Accuracy": "55.5"}, "methodology": "Curated MAML"},
+        format="json",
+    )
+    assert added.status_code == 201, added.content
+    row = Result.objects.get(model__name="Curated MAML")
+    entry = LedgerEntry.objects.latest("seq")
+    assert (entry.kind, entry.result_id, json.loads(entry.content)["actor"]) == (
+        "publication",
+        row.pk,
+        "staff",
+    )
+    patched = api.patch(f"{url}{row.pk}/", {"metrics": {"Accuracy": "56.5"}}, format="json")
+    assert patched.status_code == 200, patched.content
+    entry = LedgerEntry.objects.latest("seq")
+    assert (entry.kind, json.loads(entry.content)["value"]) == ("correction", 56.5)
+    assert verify_ledger()[1] == ""
+    assert api.delete(f"{url}{row.pk}/").status_code == 204
+    assert LedgerEntry.objects.latest("seq").kind == "withdrawal"
+    assert verify_ledger()[1] == ""
+
+
+def test_the_admin_lists_entries_read_only(curator, three):
+    Result.objects.filter(pk=three[0].pk).delete()  # an entry whose result is gone still shows
+    assert (
+        curator.get("/admin/leaderboard/ledgerentry/?q=" + three[1].pk.__str__()).status_code == 200
+    )
+    page = curator.get("/admin/leaderboard/ledgerentry/1/change/")
+    assert page.status_code == 200 and LedgerEntry.objects.get(seq=1).hash in page.content.decode()
+    assert (
+        curator.post("/admin/leaderboard/ledgerentry/1/delete/", {"post": "yes"}).status_code == 403
+    )
+    assert LedgerEntry.objects.count() == 4
+
+
+def test_the_migration_records_rows_published_before_the_ledger(omniglot, accuracy):
+    import datetime
+    from importlib import import_module
+    from types import SimpleNamespace
+
+    from django.apps import apps
+
+    older = make_verified(omniglot, accuracy, 60.0, model="Older")
+    Result.objects.filter(pk=older.pk).update(
+        verified_at=older.verified_at - datetime.timedelta(days=30)
+    )
+    newer = make_verified(omniglot, accuracy, 61.0, model="Newer")
+    assert "has no ledger entry" in verify_ledger()[1]
+    migration = import_module("leaderboard.migrations.0015_ledger_entry")
+    with transaction.atomic():
+        migration.record_published(apps, SimpleNamespace(connection=connection))
+    assert [(e.result_id, e.kind) for e in LedgerEntry.objects.all()] == [
+        (older.pk, "publication"),
+        (newer.pk, "publication"),
+    ]
+    assert "before the ledger began" in LedgerEntry.objects.get(seq=1).content
+    assert verify_ledger()[1] == ""
