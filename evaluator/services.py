@@ -18,7 +18,16 @@ from django.db.models import Q
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
-from leaderboard.models import CatalogueVersion, Model, Paper, Result, unique_slug
+from leaderboard.models import (
+    CatalogueVersion,
+    LedgerEntry,
+    Model,
+    Paper,
+    Result,
+    unique_slug,
+)
+from leaderboard.results import ledger_chain
+from leaderboard.results.ledger_hash import canonical
 
 from .decision import Decision
 from .limits import check_submission_limits
@@ -226,7 +235,30 @@ def _measured(run: Run) -> dict[str, Any]:
     }
 
 
-def publish(run: Run, note: str = "") -> Result | None:
+def run_evidence(run: Run) -> dict[str, Any]:
+    """What a ledger entry records of the run behind it (``leaderboard/results/ledger_chain.py``):
+    its
+    id, the submission, and the SHA-256s of what was run (the checkpoint, or the training
+    configuration of a reproduction) and of the test episodes."""
+    submission = run.submission
+    config = submission.config if submission.kind == REPRODUCE else None
+    return {
+        "id": run.pk,
+        "submission": submission.pk,
+        "kind": submission.kind,
+        "checkpoint_sha256": submission.checkpoint_sha256 or None,
+        "config_sha256": (
+            hashlib.sha256(canonical(config).encode()).hexdigest() if config is not None else None
+        ),
+        "episodes_fingerprint": run.episodes_fingerprint or None,
+    }
+
+
+def _actor_name(actor) -> str:
+    return actor.get_username() if actor is not None else ""
+
+
+def publish(run: Run, note: str = "", actor=None) -> Result | None:
     """Publish the row of a verified run, inside the transaction that verifies it.
 
     The row's number (``value`` ± ``ci95``) is what the run measured; the claim goes beside it
@@ -240,7 +272,9 @@ def publish(run: Run, note: str = "") -> Result | None:
     - else a new row. Two runs of one checkpoint racing here are serialized by the catalogue's
       lock, and the database's unique index (``unique_verified_checkpoint``) backs it up.
 
-    ``note`` (a curator's override) is shown with the row on the public ledger.
+    ``note`` (a curator's override) is shown with the row on the public ledger. Each case that
+    changes a row appends its entry to the ledger's chain, in this transaction: a publication
+    (an override, when ``note`` says a curator published it) or a correction.
     """
     if run.result_id:
         return run.result
@@ -258,7 +292,7 @@ def publish(run: Run, note: str = "") -> Result | None:
         .first()
     )
     if earlier is not None:
-        return _replace(earlier, run, note)
+        return _replace(earlier, run, note, actor)
     sha = _checkpoint_key(submission)
     if sha:
         same = Result.objects.verified().filter(
@@ -299,6 +333,13 @@ def publish(run: Run, note: str = "") -> Result | None:
         return None
     result.verification_url = evidence_url(result)
     result.save(update_fields=["verification_url"])
+    ledger_chain.append(
+        LedgerEntry.Kind.OVERRIDE if note else LedgerEntry.Kind.PUBLICATION,
+        result,
+        reason=note or run.reason,
+        actor=_actor_name(actor),
+        run=run_evidence(run),
+    )
     run.result = result
     return result
 
@@ -309,7 +350,7 @@ def _figure(value, ci95) -> str:
     return f"{value:.4g}" + ("" if ci95 is None else f" ± {ci95:.4g}")
 
 
-def _replace(earlier: Run, run: Run, note: str) -> Result:
+def _replace(earlier: Run, run: Run, note: str, actor=None) -> Result:
     """``run``'s figures replace the row ``earlier`` (a run of the same submission) published."""
     result = earlier.result
     was = _figure(result.value, result.ci95)
@@ -324,6 +365,13 @@ def _replace(earlier: Run, run: Run, note: str) -> Result:
     message = (
         f"Result #{result.pk} now shows run #{run.pk}'s figure "
         f"({_figure(run.reproduced_value, run.ci95)}; was {was}): a re-run replaces, never adds."
+    )
+    ledger_chain.append(
+        LedgerEntry.Kind.OVERRIDE if note else LedgerEntry.Kind.CORRECTION,
+        result,
+        reason=f"{message} {note}".strip(),
+        actor=_actor_name(actor),
+        run=run_evidence(run),
     )
     earlier.add_event("superseded", message)
     run.add_event("replaced", message)
@@ -348,12 +396,19 @@ def _link_to(existing: Result, run: Run) -> None:
     ).strip()
 
 
-def unpublish(run: Run, why: str) -> str:
-    """Remove the row ``run`` published (the run keeps its figures and evidence); returns a
-    sentence for the event log."""
+def unpublish(run: Run, why: str, actor=None, detail: str = "") -> str:
+    """Remove the row ``run`` published (the run keeps its figures and evidence), appending its
+    withdrawal to the ledger (with the figures it had); returns a sentence for the event log."""
     if not run.result_id:
         return ""
     result = run.result
+    ledger_chain.append(
+        LedgerEntry.Kind.WITHDRAWAL,
+        result,
+        reason=f"{why} {detail}".strip(),
+        actor=_actor_name(actor),
+        run=run_evidence(run),
+    )
     shown = "?" if result.value is None else f"{result.value:g}"
     for linked in Run.objects.filter(same_checkpoint_as=result):
         linked.same_checkpoint_as = None
@@ -530,10 +585,19 @@ def override(run: Run, verdict: str, reason: str, actor) -> bool:
             if run.result_id:
                 run.result.verification_note = note[:500]
                 run.result.save(update_fields=["verification_note"])
+                ledger_chain.append(
+                    LedgerEntry.Kind.OVERRIDE,
+                    run.result,
+                    reason=note,
+                    actor=_actor_name(actor),
+                    run=run_evidence(run),
+                )
             else:
-                publish(run, note=note)
+                publish(run, note=note, actor=actor)
         elif run.result_id:
-            unpublished = unpublish(run, "a curator's override.")
+            unpublished = unpublish(
+                run, "a curator's override.", actor=actor, detail=f"Curator override: {reason}"
+            )
         run.save()
         RunEvent.objects.create(
             run=run,

@@ -2,6 +2,7 @@
 
 from django import forms
 from django.contrib import admin, messages
+from django.db import transaction
 
 from leaderboard.core.links import admin_formfield_overrides
 from leaderboard.merging import MergeConflict, merge_papers
@@ -13,6 +14,7 @@ from leaderboard.models import (
     Collection,
     Dataset,
     DirectionSource,
+    LedgerEntry,
     Method,
     Metric,
     Model,
@@ -20,6 +22,7 @@ from leaderboard.models import (
     Result,
     Task,
 )
+from leaderboard.results import ledger_chain
 
 
 class CodeLinkInline(admin.TabularInline):
@@ -77,6 +80,34 @@ class ResultAdminForm(forms.ModelForm):
         ):
             raise forms.ValidationError(VERIFIED_BY_RUN, code="verified_by_run")
         return cleaned
+
+
+def ledger_admin_write(request, result, kind: str, changed=()) -> None:
+    """The ledger entry of a curator's write to a result in the admin, in its transaction: an
+    edit is a correction (which fields), a new row a publication, a deleted one a withdrawal."""
+    what = {
+        LedgerEntry.Kind.CORRECTION: f"edited in the admin ({', '.join(changed)})",
+        LedgerEntry.Kind.PUBLICATION: "added in the admin",
+        LedgerEntry.Kind.WITHDRAWAL: "deleted in the admin",
+    }[kind]
+    ledger_chain.append(kind, result, reason=what, actor=request.user.get_username())
+
+
+def save_result_formset(request, formset) -> None:
+    """Save an inline formset of results, each write with its ledger entry."""
+    instances = formset.save(commit=False)
+    for obj in formset.deleted_objects:
+        ledger_admin_write(request, obj, LedgerEntry.Kind.WITHDRAWAL)
+        obj.delete()
+    changed = dict(formset.changed_objects)
+    for obj in instances:
+        new = obj.pk is None
+        obj.save()
+        if new:
+            ledger_admin_write(request, obj, LedgerEntry.Kind.PUBLICATION)
+        else:
+            ledger_admin_write(request, obj, LedgerEntry.Kind.CORRECTION, changed.get(obj, ()))
+    formset.save_m2m()
 
 
 class ResultInline(admin.TabularInline):
@@ -207,6 +238,8 @@ class BenchmarkAdmin(admin.ModelAdmin):
     inlines = [BenchmarkMetricInline, BenchmarkResultInline]
 
     def save_formset(self, request, form, formset, change):
+        if formset.model is Result:
+            return save_result_formset(request, formset)
         if formset.model is BenchmarkMetric:
             for f in formset.forms:
                 if f.has_changed() and hasattr(f, "cleaned_data"):
@@ -225,6 +258,11 @@ class PaperAdmin(admin.ModelAdmin):
     filter_horizontal = ["tasks", "methods"]
     inlines = [CodeLinkInline, ResultInline]
     actions = ["merge_selected"]
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is Result:
+            return save_result_formset(request, formset)
+        return super().save_formset(request, form, formset, change)
 
     @admin.action(
         description="Merge the selected papers into the oldest one", permissions=["change"]
@@ -305,8 +343,47 @@ class ResultAdmin(admin.ModelAdmin):
         ),
     ]
 
+    def save_model(self, request, obj, form, change):
+        """Saved with its ledger entry (a correction, naming the fields): an edit here adds to
+        the history instead of rewriting it. A save that changes nothing appends nothing."""
+        super().save_model(request, obj, form, change)
+        if not change:
+            ledger_admin_write(request, obj, LedgerEntry.Kind.PUBLICATION)
+        elif form.changed_data:
+            ledger_admin_write(request, obj, LedgerEntry.Kind.CORRECTION, form.changed_data)
+
+    def delete_model(self, request, obj):
+        ledger_admin_write(request, obj, LedgerEntry.Kind.WITHDRAWAL)
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        with transaction.atomic():
+            for obj in queryset.select_related("benchmark", "metric", "model", "paper"):
+                ledger_admin_write(request, obj, LedgerEntry.Kind.WITHDRAWAL)
+            super().delete_queryset(request, queryset)
+
     def get_readonly_fields(self, request, obj=None):
         fields = [*Result.VERIFICATION_FIELDS, "created_at"]
         if obj is not None and obj.is_verified:
             fields += MEASURED_FIELDS
         return fields
+
+
+@admin.register(LedgerEntry)
+class LedgerEntryAdmin(admin.ModelAdmin):
+    """The hash chain, read-only (the database refuses any change; docs/ledger.md)."""
+
+    list_display = ["seq", "kind", "at", "result_id", "benchmark", "hash"]
+    list_filter = ["kind"]
+    list_select_related = ["benchmark"]
+    search_fields = ["hash", "prev_hash", "=result__id"]
+    readonly_fields = ["seq", "kind", "at", "result", "benchmark", "content", "prev_hash", "hash"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

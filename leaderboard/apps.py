@@ -11,12 +11,14 @@ class LeaderboardConfig(AppConfig):
         from leaderboard.db.counters import install_counters
         from leaderboard.db.search_sql import install_search
         from leaderboard.db.triggers import install_version_triggers
+        from leaderboard.results.ledger_chain import install_guards
 
         post_migrate.connect(
             install_version_triggers, sender=self, dispatch_uid="leaderboard_version_triggers"
         )
         post_migrate.connect(install_search, sender=self, dispatch_uid="leaderboard_search")
         post_migrate.connect(install_counters, sender=self, dispatch_uid="leaderboard_counters")
+        post_migrate.connect(install_guards, sender=self, dispatch_uid="leaderboard_ledger_guards")
         post_save.connect(
             on_paper_saved, sender=self.get_model("Paper"), dispatch_uid="leaderboard_authors"
         )

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.db.models import Q
 
 from leaderboard.models import CodeLink, Paper, PaperAuthor, PaperSearch, Result
+from leaderboard.results.ledger_chain import withdraw_known
 
 
 class MergeConflict(ValueError):
@@ -42,7 +43,11 @@ def merge_papers(keep: Paper, duplicates: list[Paper]) -> int:
                     f"{row.model} on {row.benchmark}: {row.metric} is {twin.value} in "
                     f"“{keep}” but {row.value} in “{dup}”; correct one of them first."
                 )
-            row.delete()  # the same archive row, listed under both papers
+            # The same archive row, listed under both papers: withdrawn, if the ledger knows it.
+            withdraw_known(
+                Result.objects.filter(pk=row.pk), f"merged into the same row of paper “{keep}”"
+            )
+            row.delete()
         for rel in Paper._meta.related_objects:
             if rel.related_model in (PaperSearch, PaperAuthor):  # derived from the paper
                 continue

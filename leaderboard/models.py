@@ -699,3 +699,54 @@ class CatalogueEdit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.label} {self.get_action_display()}"
+
+
+class LedgerEntry(models.Model):
+    """One entry of the public ledger's hash chain (``leaderboard/results/ledger_chain.py``, and
+    docs/ledger.md): a publication, correction, override or withdrawal of a result, appended in
+    the transaction of the change it records, never updated or deleted (database triggers
+    refuse both).
+
+    ``content`` is the canonical JSON text that was hashed, stored as it was hashed; ``hash`` is
+    SHA-256 over the previous entry's hash and that text (``leaderboard/results/ledger_hash.py``).
+    The
+    result and benchmark columns only index the entries: a withdrawn result is deleted while
+    its entries stay, so they hold no database constraint and nothing is done on delete.
+    """
+
+    class Kind(models.TextChoices):
+        PUBLICATION = "publication", "publication"
+        CORRECTION = "correction", "correction"
+        OVERRIDE = "override", "curator's override"
+        WITHDRAWAL = "withdrawal", "withdrawal"
+
+    seq = models.PositiveBigIntegerField(primary_key=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    at = models.DateTimeField()
+    result = models.ForeignKey(
+        Result,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="ledger_entries",
+    )
+    benchmark = models.ForeignKey(
+        Benchmark,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="ledger_entries",
+    )
+    content = models.TextField(help_text="Canonical JSON, exactly as hashed")
+    # Unique: two entries naming the same previous one would be a fork of the chain.
+    prev_hash = models.CharField(max_length=64, unique=True)
+    hash = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ["seq"]
+        verbose_name_plural = "ledger entries"
+
+    def __str__(self) -> str:
+        return f"ledger entry {self.seq}: {self.kind} of result {self.result_id}"

@@ -25,6 +25,8 @@ urlpatterns = [
     path("log/", ledger_views.log, name="log"),
     path("log", ledger_views.log),
     path("log/feed.atom", ledger_views.LedgerFeed(), name="log-feed"),
+    path("log.jsonl", ledger_views.log_jsonl, name="log-jsonl"),
+    path("log/verify_ledger.py", ledger_views.verify_script, name="log-verify-script"),
     path("log/<slug:slug>/", ledger_views.log, name="benchmark-log"),
     path("log/<slug:slug>/feed.atom", ledger_views.LedgerFeed(), name="benchmark-log-feed"),
 ]

@@ -44,6 +44,7 @@ from leaderboard.models import (
     CatalogueVersion,
     Dataset,
     DirectionSource,
+    LedgerEntry,
     Metric,
     Result,
     Task,
@@ -52,6 +53,7 @@ from leaderboard.models import (
 from leaderboard.pwc import serializers as s
 from leaderboard.pwc import views
 from leaderboard.pwc.ids import paper_by_id
+from leaderboard.results import ledger_chain
 
 MAX_METRICS = 100
 MAX_SYNC_RESULTS = 5000
@@ -95,6 +97,16 @@ ERRORS = {
 
 def _errors(*codes):
     return {code: ERRORS[code] for code in codes}
+
+
+#: The reason of a ledger entry of a v1 API write (``leaderboard/results/ledger_chain.py``): each
+#: write
+#: to a result appends its entry, so that what the API changes is in the chain, not only here.
+V1_REASON = "a curator through the v1 API {}"
+
+
+def _actor(request) -> str:
+    return request.user.get_username()[:150]
 
 
 def record(request, action_: str, kind: str, label: str, benchmark=None, **detail) -> None:
@@ -616,6 +628,11 @@ class EvaluationViewSet(StaffWritesMixin, views.EvaluationViewSet):
             removed = benchmark.results.count()
             try:
                 with transaction.atomic():
+                    ledger_chain.withdraw_known(
+                        benchmark.results.all(),
+                        V1_REASON.format("deleted its table"),
+                        _actor(request),
+                    )
                     benchmark.results.all().delete()
                     benchmark.delete()
             except ProtectedError as exc:
@@ -729,8 +746,12 @@ class EvaluationViewSet(StaffWritesMixin, views.EvaluationViewSet):
                 higher_is_better=directions.higher_is_better(benchmark, link.metric),
                 unit=link.metric.unit,
             )
+        moved = list(rows.values_list("pk", flat=True))
         rows.update(metric=target)
         BenchmarkMetric.objects.filter(pk=link.pk).update(metric=target)
+        ledger_chain.correct_known(
+            Result.objects.filter(pk__in=moved), V1_REASON.format(f"renamed the metric {name}")
+        )
         return BenchmarkMetric.objects.select_related("metric").get(pk=link.pk)
 
     def _delete_metric(self, request, benchmark, metric_id):
@@ -739,6 +760,9 @@ class EvaluationViewSet(StaffWritesMixin, views.EvaluationViewSet):
         if rows.verified().exists():
             raise Conflict("Verified rows measure this metric: it stays in the table.")
         removed = rows.count()
+        ledger_chain.withdraw_known(
+            rows, V1_REASON.format("deleted the metric from its table"), _actor(request)
+        )
         rows.delete()
         name = link.metric.name
         link.delete()
@@ -762,6 +786,13 @@ class EvaluationViewSet(StaffWritesMixin, views.EvaluationViewSet):
             _locked()
             benchmark = self._benchmark()
             rows = write_row(benchmark, data, None, written_by=request.user.get_username())
+            for r in rows:
+                ledger_chain.append(
+                    LedgerEntry.Kind.PUBLICATION,
+                    r,
+                    reason=V1_REASON.format("added it (claimed, not re-run)"),
+                    actor=_actor(request),
+                )
             record(
                 request,
                 CatalogueEdit.Action.ADD,
@@ -799,13 +830,27 @@ class EvaluationViewSet(StaffWritesMixin, views.EvaluationViewSet):
             label = f"{rows[0].model.name}: {', '.join(r.metric.name for r in rows)}"
             if request.method == "DELETE":
                 for r in rows:
+                    ledger_chain.append(
+                        LedgerEntry.Kind.WITHDRAWAL,
+                        r,
+                        reason=V1_REASON.format("deleted it"),
+                        actor=_actor(request),
+                    )
                     r.delete()
                 record(
                     request, CatalogueEdit.Action.DELETE, "result", label, benchmark, ids=[first.pk]
                 )
                 return Response(status=status.HTTP_204_NO_CONTENT)
             data = _validated(ResultIn, request.data, partial=True)
+            before = {r.pk for r in rows}
             rows = write_row(benchmark, data, rows)
+            for r in rows:
+                ledger_chain.append(
+                    LedgerEntry.Kind.CORRECTION if r.pk in before else LedgerEntry.Kind.PUBLICATION,
+                    r,
+                    reason=V1_REASON.format(f"updated it ({', '.join(sorted(data))})"),
+                    actor=_actor(request),
+                )
             record(
                 request,
                 CatalogueEdit.Action.UPDATE,
@@ -914,6 +959,13 @@ class SynchronizeView(APIView):
                 .exclude(archive_key__in=kept)
             )
             counts["deleted"] = len({k for k in stale.values_list("archive_key", flat=True)})
+            reason = V1_REASON.format("synchronised its table")
+            ledger_chain.correct_known(
+                Result.objects.filter(pk__in=[r.pk for rs in out for r in rs]),
+                reason,
+                _actor(request),
+            )
+            ledger_chain.withdraw_known(stale, reason, _actor(request))
             stale.delete()
             record(
                 request,

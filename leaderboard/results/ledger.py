@@ -10,26 +10,34 @@ grouped per day and benchmark. Rejected, failed and cancelled runs are not publi
 and staff see them on the submission's page), so the ledger lists the verdicts that published a
 row. A fixed number of queries, whatever the size of the
 catalogue; ``?before=YYYY-MM-DD`` pages back by day.
+
+The hash chain (``leaderboard/results/ledger_chain.py``, docs/ledger.md) is read here too: a
+verified
+row carries the entry that published it (its sequence number and hash), and every other entry
+of the chain (a correction, a curator's override, a withdrawal, a row a curator added) is an
+entry of its own (kind ``chain``), so that what changed after publication is on the page and
+in the feed, with its hash.
 """
 
 from __future__ import annotations
 
 import datetime
+import json
 from dataclasses import dataclass, field
 from itertools import groupby
 
-from django.db.models import Count, Max, Min, OuterRef, Subquery
-from django.db.models.functions import TruncDate
+from django.db.models import Count, Exists, F, Max, Min, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce, TruncDate
 
 from leaderboard.directions import with_direction
-from leaderboard.models import Benchmark, CatalogueEdit, Result
+from leaderboard.models import Benchmark, CatalogueEdit, LedgerEntry, Result
 
 LIMIT = 100
 
 
 @dataclass
 class Entry:
-    kind: str  # "verified", "import" or "edit"
+    kind: str  # "verified", "import", "edit" or "chain"
     at: datetime.datetime
     benchmark: Benchmark | None = None
     result: Result | None = None
@@ -39,13 +47,35 @@ class Entry:
     new_sota: bool = False
     metric: str = ""
     edit: CatalogueEdit | None = None
+    chain: LedgerEntry | None = None  # a "chain" entry's own
+    ledger_seq: int | None = None  # a verified row: the entry that published it
+    ledger_hash: str = ""
 
     @property
     def day(self) -> datetime.date:
         return self.at.date()
 
     @property
+    def content(self) -> dict:
+        """A chain entry's recorded content (as hashed)."""
+        try:
+            content = json.loads(self.chain.content) if self.chain is not None else {}
+        except ValueError:
+            return {}
+        return content if isinstance(content, dict) else {}
+
+    @property
     def title(self) -> str:
+        if self.kind == "chain":
+            c = self.content
+            where = self.benchmark.name if self.benchmark else c.get("benchmark", "?")
+            text = (
+                f"{self.chain.get_kind_display().capitalize()} of result #{self.chain.result_id}: "
+                f"{c.get('model', '?')} on {where}: {c.get('metric', '?')} {figure_text(c)}"
+            )
+            if c.get("reason"):
+                text += f" [{c['reason']}]"
+            return text
         if self.kind == "edit":
             e = self.edit
             where = (
@@ -84,6 +114,19 @@ def measured_text(r: Result) -> str:
     return text
 
 
+def figure_text(c: dict) -> str:
+    """A chain entry's figure as ``measured_text`` writes a row's: "61.33 ± 1.87 (claimed 61.3)"."""
+    value, ci95, claimed = c.get("value"), c.get("ci95"), c.get("claimed_value")
+    if not isinstance(value, int | float):
+        return str(c.get("raw_value") or "?")
+    text = f"{value:.2f}" if abs(value) >= 1 else f"{value:.3g}"
+    if isinstance(ci95, int | float):
+        text += f" ± {ci95:.2f}" if abs(value) >= 1 else f" ± {ci95:.3g}"
+    if isinstance(claimed, int | float):
+        text += f" (claimed {claimed:g})"
+    return text
+
+
 @dataclass
 class Day:
     day: datetime.date
@@ -112,7 +155,9 @@ def verified_entries(benchmark=None, before=None, limit: int = LIMIT) -> list[En
             "benchmark__name", "benchmark__slug", "metric__name", "metric__unit", "model__name",
         )
     ).annotate(
-        prev_max=_earlier_best(Max), prev_min=_earlier_best(Min)
+        prev_max=_earlier_best(Max), prev_min=_earlier_best(Min),
+        ledger_seq=Subquery(_first_entry("pk").values("seq")[:1]),
+        ledger_hash=Subquery(_first_entry("pk").values("hash")[:1]),
     ).order_by("-verified_at", "-id")  # fmt: skip
     if benchmark is not None:
         qs = qs.filter(benchmark=benchmark)
@@ -123,6 +168,7 @@ def verified_entries(benchmark=None, before=None, limit: int = LIMIT) -> list[En
         higher = r.direction
         prev = r.prev_max if higher else r.prev_min
         entry = Entry("verified", r.verified_at, r.benchmark, r, metric=r.metric.name)
+        entry.ledger_seq, entry.ledger_hash = r.ledger_seq, r.ledger_hash or ""
         if r.value is None:
             pass  # no measured figure: nothing to compare (check_verified_rows reports it)
         elif prev is None:
@@ -133,6 +179,32 @@ def verified_entries(benchmark=None, before=None, limit: int = LIMIT) -> list[En
             entry.new_sota = entry.difference > 0
         entries.append(entry)
     return entries
+
+
+def _first_entry(outer: str):
+    """The first chain entry of the result ``OuterRef(outer)`` (the one that published it)."""
+    return LedgerEntry.objects.filter(result_id=OuterRef(outer)).order_by("seq")
+
+
+def chain_entries(benchmark=None, before=None, limit: int = LIMIT) -> list[Entry]:
+    """The chain's entries but those a verified row already stands for (the entry that
+    published a row still listed as verified), newest first; one query."""
+    shown = Exists(
+        Result.objects.verified().filter(pk=OuterRef("result_id"), verified_at__isnull=False)
+    )
+    qs = (
+        LedgerEntry.objects.select_related("benchmark")
+        .only("seq", "kind", "at", "result_id", "content", "hash", "prev_hash", "benchmark__name",
+              "benchmark__slug")
+        .annotate(first=Coalesce(Subquery(_first_entry("result_id").values("seq")[:1]), 0))
+        .filter(Q(result_id__isnull=True) | ~Q(seq=F("first")) | ~shown)
+        .order_by("-seq")
+    )  # fmt: skip
+    if benchmark is not None:
+        qs = qs.filter(benchmark=benchmark)
+    if before is not None:
+        qs = qs.filter(at__date__lt=before)
+    return [Entry("chain", e.at, e.benchmark, chain=e) for e in qs[:limit]]
 
 
 def import_entries(benchmark=None, before=None, limit: int = LIMIT) -> list[Entry]:
@@ -167,6 +239,7 @@ def ledger(
     """Days of entries, newest first, and the ``before`` of the next (older) page, if any."""
     entries = (
         verified_entries(benchmark, before, limit)
+        + chain_entries(benchmark, before, limit)
         + import_entries(benchmark, before, limit)
         + edit_entries(benchmark, before, limit)
     )

@@ -89,3 +89,15 @@ def test_a_truthful_claim_is_verified_and_an_inflated_one_rejected(
             "claimed",
             run.status,
         ]
+    # The worker's publication is the ledger's one entry, with the run's figures and SHA-256s,
+    # and the chain and the site agree (``manage.py verify_ledger``, docs/ledger.md).
+    from leaderboard.models import LedgerEntry
+    from leaderboard.results import ledger_chain
+
+    (entry,) = LedgerEntry.objects.all()
+    content = ledger_chain.line(entry)["content"]
+    assert (entry.kind, entry.result_id) == ("publication", honest.result_id)
+    assert content["value"] == honest.reproduced_value and content["claimed_value"] == truthful
+    assert content["checkpoint_sha256"] == honest.submission.checkpoint_sha256
+    assert content["episodes_fingerprint"] == truth.episodes_sha256
+    assert ledger_chain.verify().ok

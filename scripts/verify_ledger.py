@@ -1,0 +1,1 @@
+../leaderboard/results/ledger_hash.py
