@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import browse, ledger_views, search_views, views
+from . import browse, contested_views, ledger_views, search_views, views
 from .page_cache import cached_page
 
 # Anonymous GETs of these pages come from the page cache while the catalogue is unchanged.
@@ -19,6 +19,12 @@ urlpatterns = [
     path("methods/", cached_page(browse.method_list), name="method-list"),
     path("methods/<slug:slug>/", cached_page(browse.method_detail), name="method"),
     path("search/", cached_page(search_views.search_page), name="search"),
+    path("contested/", cached_page(contested_views.contested_list), name="contested"),
+    path(
+        "contested/<slug:benchmark>/<slug:metric>/<str:model>/",
+        cached_page(contested_views.contested_group),
+        name="contested-group",
+    ),
     path("log/", ledger_views.log, name="log"),
     path("log", ledger_views.log),
     path("log/feed.atom", ledger_views.LedgerFeed(), name="log-feed"),

@@ -4,7 +4,7 @@ paginated (Paginator.get_page: a bad page number shows the first or last page, n
 from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, render
 
-from . import charts, counterparts, counters, paper_pages, ranking
+from . import charts, contested, counterparts, counters, paper_pages, ranking
 from .bests import attach_bests, related_papers
 from .cache import CachedCountPaginator, versioned
 from .models import Benchmark, CodeLink, Dataset, Paper, Result, Task
@@ -137,6 +137,7 @@ def benchmark_detail(request, slug):
         page.object_list = list(page.object_list)
         ranking.annotate_ranks(page.object_list, previous)
         counterparts.link(page.object_list)
+        contested.mark(page.object_list)
         row_code_links(page.object_list)
         chart = charts.progress_chart(
             progress(benchmark, metric, archive_only=True),
@@ -168,6 +169,9 @@ def paper_list(request):
 def paper_detail(request, slug):
     paper = get_object_or_404(Paper, slug=slug)
     results = paper.results.for_listing().prefetch_related("benchmark__tasks").best_first()
+    page = paginate(request, results, 100)
+    page.object_list = list(page.object_list)
+    contested.mark(page.object_list)
     methods = []
     if hasattr(paper, "methods"):
         methods = list(paper.methods.order_by("name")[:200])
@@ -180,6 +184,6 @@ def paper_detail(request, slug):
             "code_links": CodeLink.objects.filter(paper=paper).order_by("-official", "url"),
             "methods": methods,
             "related": versioned(f"related:{paper.pk}", lambda: related_papers(paper)),
-            "page": paginate(request, results, 100),
+            "page": page,
         },
     )
