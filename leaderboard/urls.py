@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import browse, contested_views, ledger_views, search_views, views
+from . import badges, browse, contested_views, ledger_views, search_views, views
 from .page_cache import cached_page
 
 # Anonymous GETs of these pages come from the page cache while the catalogue is unchanged.
@@ -25,6 +25,9 @@ urlpatterns = [
         cached_page(contested_views.contested_group),
         name="contested-group",
     ),
+    path("badges/results/<int:pk>.svg", badges.result_badge, name="result-badge"),
+    path("badges/results/<int:pk>/rank.svg", badges.rank_badge, name="rank-badge"),
+    path("results/<int:pk>/model-index.yaml", badges.model_index_yaml, name="model-index"),
     path("log/", ledger_views.log, name="log"),
     path("log", ledger_views.log),
     path("log/feed.atom", ledger_views.LedgerFeed(), name="log-feed"),

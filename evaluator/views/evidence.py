@@ -14,7 +14,7 @@ from django.shortcuts import get_object_or_404, render
 
 from evaluator.models import Run
 from evaluator.protocols import REPRODUCE
-from leaderboard import charts
+from leaderboard import badges, charts
 from leaderboard.models import Result
 
 
@@ -68,6 +68,7 @@ def evidence(request, pk: int):
         ),
         "reproduced": submission.kind == REPRODUCE,
         "episodes": len(scores),
+        "badge": badges.snippets(request, result),
     }
     return render(request, "evaluator/evidence.html", context)
 
