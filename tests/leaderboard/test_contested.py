@@ -44,7 +44,9 @@ def test_48_7_and_46_2_from_two_papers_are_contested_and_98_7_and_98_6_are_not(c
     paper = _reproduction()
     low = _claim(MINI, 46.2, paper)
     close = _claim(OMNI, 98.6, paper)
-    original = Result.objects.get(benchmark__slug=MINI, model__name="MAML", paper__slug__startswith="model-agnostic")
+    original = Result.objects.get(
+        benchmark__slug=MINI, model__name="MAML", paper__slug__startswith="model-agnostic"
+    )
     original_omni = Result.objects.get(
         benchmark__slug=OMNI, model__name="MAML", paper__slug__startswith="model-agnostic"
     )
@@ -100,7 +102,9 @@ def test_names_are_compared_normalised():
 
 
 def test_intervals_decide_where_both_claims_print_one():
-    original = Result.objects.get(benchmark__slug=MINI, model__name="MAML", paper__slug__startswith="model-agnostic")
+    original = Result.objects.get(
+        benchmark__slug=MINI, model__name="MAML", paper__slug__startswith="model-agnostic"
+    )
     original.ci95 = 1.84
     original.save()
     overlapping = _claim(MINI, 46.2, _reproduction(), ci95=0.7)  # 46.9 > 46.86: they overlap
@@ -111,7 +115,9 @@ def test_intervals_decide_where_both_claims_print_one():
 
 
 def test_the_same_paper_twice_and_a_row_without_a_paper_form_no_group():
-    original = Result.objects.get(benchmark__slug=MINI, model__name="MAML", paper__slug__startswith="model-agnostic")
+    original = Result.objects.get(
+        benchmark__slug=MINI, model__name="MAML", paper__slug__startswith="model-agnostic"
+    )
     _claim(MINI, 40.0, original.paper)
     _claim(MINI, 30.0, None)
     assert contested.all_contested() == []
@@ -138,9 +144,7 @@ def test_a_verified_row_says_which_side_its_measurement_falls_on(client):
 
 def test_the_list_is_newest_first_filterable_by_task_and_paginated(client):
     older = _claim(MINI, 46.2, _reproduction("older", datetime.date(2018, 1, 1)))
-    _claim(
-        "tiered-imagenet-5-way-5-shot", 60.0, _reproduction("newer", datetime.date(2021, 1, 1))
-    )
+    _claim("tiered-imagenet-5-way-5-shot", 60.0, _reproduction("newer", datetime.date(2021, 1, 1)))
     groups = contested.all_contested()
     assert [g.benchmark_slug for g in groups] == ["tiered-imagenet-5-way-5-shot", MINI]
     listing = client.get("/contested/").content.decode()
