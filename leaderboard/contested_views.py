@@ -13,7 +13,8 @@ PER_PAGE = 25
 
 
 def contested_list(request):
-    groups = contested.all_contested()
+    every = contested.all_contested()
+    groups = every
     task = None
     wanted = request.GET.get("task", "")
     if wanted and "\x00" not in wanted:
@@ -21,7 +22,7 @@ def contested_list(request):
         if task is None:
             raise Http404("No such task.")
         groups = [g for g in groups if task.pk in g.task_ids]
-    tasks = Task.objects.filter(pk__in={t for g in contested.all_contested() for t in g.task_ids})
+    tasks = Task.objects.filter(pk__in={t for g in every for t in g.task_ids})
     page = Paginator(groups, PER_PAGE).get_page(request.GET.get("page"))
     return render(
         request,
