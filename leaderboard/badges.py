@@ -44,7 +44,7 @@ def svg(parts: list[tuple[str, str]], link: str | None = None, title: str = "") 
             f'<text x="{middle}" y="14" fill="#fff" text-anchor="middle">{escape(text)}</text>'
         )
         x += w
-    alt = escape(_clip(title) if title else " | ".join(t for t, _ in texts))
+    alt = _clip(title) if title else " | ".join(t for t, _ in texts)
     body = (
         f'<g font-family="Verdana,DejaVu Sans,sans-serif" font-size="11">'
         f"{''.join(rects)}{''.join(labels)}</g>"
@@ -54,8 +54,8 @@ def svg(parts: list[tuple[str, str]], link: str | None = None, title: str = "") 
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         f'<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" '
-        f'width="{total}" height="20" role="img" aria-label="{alt}">'
-        f"<title>{alt}</title>{body}</svg>\n"
+        f'width="{total}" height="20" role="img" aria-label={quoteattr(alt)}>'
+        f"<title>{escape(alt)}</title>{body}</svg>\n"
     )
 
 
