@@ -15,7 +15,8 @@ A group is **contested** when two of its claims disagree. The verified rows (a r
 measurement) of the same benchmark, metric and model name belong to the group too: each says on
 which side of the claims its measurement falls (``side``).
 
-Everything is computed from one query over the rows of the benchmarks (and metrics) concerned:
+Everything is computed from one query over the rows of the benchmarks (and metrics) concerned,
+each table's groups then kept in the read cache under the catalogue version (``groups_for``):
 ``mark(results)`` for a page of ``Result`` instances, ``row_memberships(rows)`` for the read
 API's plain rows, ``group_of(benchmark, metric, key)`` for a group's page. The list of every
 contested group (``all_contested``, the ``/contested/`` page) scans the archive once per
@@ -249,9 +250,9 @@ def build(rows) -> dict[tuple, Group]:
         keyed[(row[1], row[3], key)].append(row)
     groups = {}
     for (b, m, key), members in keyed.items():
+        if len({r[6] for r in members if r[14] != Result.Source.VERIFIED}) < 2:
+            continue  # fewer than two papers: no group
         claims = [_claim(r) for r in members if r[14] != Result.Source.VERIFIED]
-        if len({c.paper_slug for c in claims}) < 2:
-            continue
         known = spreads.get((b, m), [])
         first = members[0]
         group = Group(
@@ -280,12 +281,30 @@ def _rows(q: Q):
 
 
 def groups_for(pairs) -> dict[tuple, Group]:
-    """The groups of the (benchmark id, metric id) ``pairs``: one query."""
-    pairs = set(pairs)
+    """The groups of the (benchmark id, metric name) ``pairs``, by (benchmark id, metric name,
+    key): each pair's groups are kept in the read cache under the catalogue version, so a
+    table's rows are grouped once per version; the pairs not kept yet cost one query in all."""
+    pairs = sorted(set(pairs), key=lambda p: (p[0], p[1]))
     if not pairs:
         return {}
-    q = Q(benchmark_id__in={b for b, _ in pairs}, metric_id__in={m for _, m in pairs})
-    return {k: g for k, g in build(_rows(q)).items() if (k[0], k[1]) in pairs}
+    from .cache import versioned_many
+
+    names = {f"contested:{b}:{m}": (b, m) for b, m in pairs}
+
+    def compute(missing: list[str]) -> dict:
+        wanted = {names[n] for n in missing}
+        q = Q(benchmark_id__in={b for b, _ in wanted}, metric__name__in={m for _, m in wanted})
+        found: dict[tuple, dict] = {pair: {} for pair in wanted}
+        for (b, _, key), group in build(_rows(q)).items():
+            if (b, group.metric_name) in found:
+                found[(b, group.metric_name)][key] = group
+        return {n: found[names[n]] for n in missing}
+
+    out = {}
+    for name, groups in versioned_many(list(names), compute).items():
+        b, m = names[name]
+        out.update({(b, m, key): group for key, group in groups.items()})
+    return out
 
 
 @dataclass(frozen=True)
@@ -320,22 +339,20 @@ def membership(group: Group | None, pk: int, verified: bool) -> Membership:
 
 
 def mark(results) -> None:
-    """Set ``contested`` (a ``Membership``) on each ``Result`` of ``results``: one query."""
+    """Set ``contested`` (a ``Membership``) on each ``Result`` of ``results`` (``groups_for``:
+    at most one query)."""
     results = list(results)
-    groups = groups_for((r.benchmark_id, r.metric_id) for r in results)
+    groups = groups_for((r.benchmark_id, r.metric.name) for r in results)
     for r in results:
-        key = (r.benchmark_id, r.metric_id, name_key(r.model.name))
+        key = (r.benchmark_id, r.metric.name, name_key(r.model.name))
         r.contested = membership(groups.get(key), r.pk, r.source == Result.Source.VERIFIED)
 
 
 def row_memberships(rows) -> dict[int, Membership]:
-    """Memberships of the read API's plain rows (``result_rows.VALUE_FIELDS`` tuples), by id:
-    one query."""
+    """Memberships of the read API's plain rows (``result_rows.VALUE_FIELDS`` tuples), by id
+    (``groups_for``: at most one query)."""
     rows = list(rows)
-    if not rows:
-        return {}
-    q = Q(benchmark_id__in={r[1] for r in rows}, metric__name__in={r[2] for r in rows})
-    groups = {(g.benchmark_id, g.metric_name, k[2]): g for k, g in build(_rows(q)).items()}
+    groups = groups_for((r[1], r[2]) for r in rows)
     out = {}
     for r in rows:
         key = (r[1], r[2], name_key(r[8]))
@@ -344,8 +361,8 @@ def row_memberships(rows) -> dict[int, Membership]:
 
 
 def group_of(benchmark: Benchmark, metric, key: str) -> Group | None:
-    groups = groups_for([(benchmark.pk, metric.pk)])
-    return groups.get((benchmark.pk, metric.pk, key))
+    groups = groups_for([(benchmark.pk, metric.name)])
+    return groups.get((benchmark.pk, metric.name, key))
 
 
 def _all_contested() -> list[Group]:
