@@ -12,11 +12,15 @@ from evaluator.validation import (
     CHECKPOINT_SUFFIX,
     MAX_CONFIG_BYTES,
     UploadTooLarge,
+    check_model_index,
     check_submission,
     human_size,
     max_checkpoint_bytes,
+    read_model_index,
 )
 from leaderboard.core.links import validate_http_url
+from leaderboard.core.model_index import MAX_BYTES as MODEL_INDEX_BYTES
+from leaderboard.core.model_index import MAX_ENTRIES as MODEL_INDEX_ENTRIES
 from leaderboard.models import Benchmark, Metric, Paper
 
 
@@ -146,10 +150,31 @@ class SubmissionForm(forms.Form):
         widget=forms.ClearableFileInput(attrs={"accept": ".json,application/json"}),
     )
 
+    model_index = forms.CharField(
+        required=False,
+        max_length=MODEL_INDEX_BYTES,
+        label="…or the claims as a model-index block (YAML)",
+        widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false"}),
+        help_text="A model card's model-index metadata (paperswithcode/model-index): one claim "
+        f"per metric of each result, at most {MODEL_INDEX_ENTRIES}, in place of the benchmark, "
+        "metric, value and model name above; each is checked on the artefact below.",
+    )
+    model_index_file = forms.FileField(
+        required=False,
+        label="…or a model-index file",
+        widget=forms.ClearableFileInput(attrs={"accept": ".yaml,.yml,.md,text/yaml"}),
+    )
+
+    #: The claim's own fields: required unless a model-index block gives the claims.
+    CLAIM_FIELDS = ("benchmark", "metric", "claimed_value", "model_name")
+
     def __init__(self, *args, upload_too_large: str | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.upload_too_large = upload_too_large
         self.submission_kwargs: dict | None = None
+        self.claims: list[dict] = []
+        for name in self.CLAIM_FIELDS:
+            self.fields[name].required = False
         field = self.fields["benchmark"]
         benchmarks = list(field.queryset)
         # Grouped, verifiable first; the group headings mark them. Validation still goes by the
@@ -170,11 +195,26 @@ class SubmissionForm(forms.Form):
             field = self.upload_too_large if self.upload_too_large in self.fields else "checkpoint"
             self.add_error(field, UploadTooLarge(max_checkpoint_bytes()))
             return data
+        try:
+            block = read_model_index(data.get("model_index"), data.get("model_index_file"))
+        except ValidationError as exc:
+            self.add_error("model_index", exc)
+            return data
+        if block is None:
+            for name in self.CLAIM_FIELDS:
+                if name not in self.errors and data.get(name) in (None, ""):
+                    self.add_error(name, self.fields[name].error_messages["required"])
+        elif data.get("claimed_value") is not None:
+            self.add_error("model_index", "Give the claim by its fields or by a block, not both.")
+            return data
         if any(f in self.errors for f in ("benchmark", "metric", "claimed_value")):
             return data
         config = data.get("config") or data.get("config_file")
         if data.get("config") and data.get("config_file"):
             self.add_error("config", "Paste the configuration or upload it, not both.")
+            return data
+        if block is not None:
+            self._clean_model_index(block, data, config)
             return data
         try:
             self.submission_kwargs = check_submission(
@@ -199,6 +239,40 @@ class SubmissionForm(forms.Form):
             for field, errors in exc.error_dict.items():
                 self.add_error(field if field in self.fields else None, errors)
         return data
+
+    def _clean_model_index(self, block: str, data: dict, config) -> None:
+        try:
+            self.claims = check_model_index(
+                block,
+                kind=data.get("kind"),
+                checkpoint=data.get("checkpoint") or None,
+                config=config or None,
+                paper=data.get("paper"),
+                paper_fields={
+                    "title": data.get("paper_title"),
+                    "arxiv_id": data.get("paper_arxiv_id"),
+                    "url": data.get("paper_url"),
+                    "authors": data.get("paper_authors"),
+                    "date": data.get("paper_date"),
+                },
+            )
+        except UploadTooLarge as exc:
+            self.add_error("checkpoint", exc)
+        except ValidationError as exc:
+            for field, errors in exc.error_dict.items():
+                self.add_error(field if field in self.fields else None, errors)
+
+    def create_kwargs_list(self) -> list[dict]:
+        """What ``create_submission`` takes for each claim, once the form is valid: one, or
+        one per claim of the model-index block."""
+        if not self.claims:
+            return [self.create_kwargs()]
+        shared = {
+            "transductive": self.cleaned_data["evaluation_mode"] == "transductive",
+            "uses_additional_data": self.cleaned_data["uses_additional_data"],
+            "checkpoint_public": self.cleaned_data["checkpoint_public"],
+        }
+        return [{**claim, **shared} for claim in self.claims]
 
     def create_kwargs(self) -> dict:
         """What ``create_submission`` takes, once the form is valid."""

@@ -10,12 +10,14 @@ from evaluator.models import Run, Submission
 from evaluator.validation import (
     MAX_CONFIG_BYTES,
     UploadTooLarge,
+    check_model_index,
     check_submission,
     split_authors,
 )
 from leaderboard.api.serializers import HttpUrlField
 from leaderboard.core.json_bounds import JSONBoundError, loads_bounded
 from leaderboard.core.links import validate_http_url
+from leaderboard.core.model_index import MAX_BYTES as MODEL_INDEX_BYTES
 from leaderboard.core.query import QueryError, parse_int
 from leaderboard.models import Benchmark, Metric, Paper
 
@@ -110,10 +112,21 @@ class EvaluationModeField(serializers.CharField):
 
 
 class SubmissionCreateSerializer(serializers.Serializer):
-    benchmark = IdOrSlugField(Benchmark, "benchmark", by_name=True)
-    metric = IdOrSlugField(Metric, "metric", by_name=True)
-    claimed_value = serializers.FloatField()
-    model_name = serializers.CharField(max_length=300)
+    """A claim: by its fields (``benchmark``, ``metric``, ``claimed_value``, ``model_name``), or
+    by a ``model_index`` block giving one claim per metric of each result (each checked on the
+    same artefact, all stored or none)."""
+
+    benchmark = IdOrSlugField(Benchmark, "benchmark", by_name=True, required=False)
+    metric = IdOrSlugField(Metric, "metric", by_name=True, required=False)
+    claimed_value = serializers.FloatField(required=False)
+    model_name = serializers.CharField(max_length=300, required=False)
+    model_index = serializers.CharField(
+        required=False,
+        max_length=MODEL_INDEX_BYTES,
+        trim_whitespace=False,
+        help_text="The claims as a model-index YAML block (paperswithcode/model-index), in place "
+        "of benchmark, metric, claimed_value and model_name",
+    )
     evaluation_mode = EvaluationModeField(default="transductive")
     uses_additional_data = serializers.BooleanField(default=False)
     checkpoint_public = serializers.BooleanField(
@@ -135,6 +148,16 @@ class SubmissionCreateSerializer(serializers.Serializer):
     def validate(self, attrs):
         if attrs.get("config") is not None and attrs.get("config_file") is not None:
             raise serializers.ValidationError({"config": ["Send config or config_file, not both."]})
+        claim_fields = ("benchmark", "metric", "claimed_value", "model_name")
+        if attrs.get("model_index"):
+            if any(attrs.get(name) is not None for name in claim_fields):
+                raise serializers.ValidationError(
+                    {"model_index": ["Give the claim by its fields or by a block, not both."]}
+                )
+            return {"claims": self._model_index_claims(attrs)}
+        missing = {n: ["This field is required."] for n in claim_fields if attrs.get(n) is None}
+        if missing:
+            raise serializers.ValidationError(missing)
         try:
             checked = check_submission(
                 benchmark=attrs["benchmark"],
@@ -163,6 +186,33 @@ class SubmissionCreateSerializer(serializers.Serializer):
             "uses_additional_data": attrs["uses_additional_data"],
             "checkpoint_public": attrs["checkpoint_public"],
         }
+
+    def _model_index_claims(self, attrs) -> list[dict]:
+        try:
+            claims = check_model_index(
+                attrs["model_index"],
+                kind=attrs.get("kind"),
+                checkpoint=attrs.get("checkpoint"),
+                config=attrs.get("config") or attrs.get("config_file"),
+                paper=attrs.get("paper"),
+                paper_fields={
+                    "title": attrs.get("paper_title"),
+                    "arxiv_id": attrs.get("paper_arxiv_id"),
+                    "url": attrs.get("paper_url"),
+                    "authors": attrs.get("paper_authors"),
+                    "date": attrs.get("paper_date"),
+                },
+            )
+        except UploadTooLarge as exc:
+            raise PayloadTooLarge({"checkpoint": exc.messages}) from None
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict) from None
+        shared = {
+            "transductive": attrs["evaluation_mode"] == "transductive",
+            "uses_additional_data": attrs["uses_additional_data"],
+            "checkpoint_public": attrs["checkpoint_public"],
+        }
+        return [{**claim, **shared} for claim in claims]
 
 
 class SubmissionCreateJSONSerializer(SubmissionCreateSerializer):
@@ -320,3 +370,14 @@ class SubmissionSerializer(serializers.ModelSerializer):
 
 class SubmissionDetailSerializer(SubmissionSerializer):
     run_serializer = RunDetailSerializer
+    batch = serializers.SerializerMethodField(
+        help_text="The submissions stored by the same request, this one first: one per claim of "
+        "a model-index block; just this one otherwise"
+    )
+
+    class Meta(SubmissionSerializer.Meta):
+        fields = [*SubmissionSerializer.Meta.fields, "batch"]
+        read_only_fields = fields
+
+    def get_batch(self, obj) -> list[int]:
+        return list(self.context.get("batch") or [obj.pk])

@@ -129,6 +129,19 @@ def create_submission(
     return submission
 
 
+def create_submissions(owner, claims: list[dict]) -> list[Submission]:
+    """``create_submission`` for each of ``claims`` (a model-index block's), all or none: a limit
+    reached by one of them stores none. The checkpoint, shared, is read again for each."""
+    with transaction.atomic():
+        created = []
+        for kwargs in claims:
+            upload = kwargs.get("checkpoint_file")
+            if upload is not None:
+                upload.seek(0)
+            created.append(create_submission(owner, **kwargs))
+    return created
+
+
 def enqueue_on_commit(run: Run) -> None:
     """Send the run's task once the current transaction commits (at once outside one)."""
     submission = run.submission

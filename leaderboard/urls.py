@@ -1,7 +1,8 @@
 from django.urls import path
 
 from leaderboard.core.page_cache import cached_page
-from leaderboard.views import browse
+from leaderboard.views import badges, browse
+from leaderboard.views import contested as contested_views
 from leaderboard.views import ledger as ledger_views
 from leaderboard.views import pages as views
 from leaderboard.views import search as search_views
@@ -22,6 +23,15 @@ urlpatterns = [
     path("methods/", cached_page(browse.method_list), name="method-list"),
     path("methods/<slug:slug>/", cached_page(browse.method_detail), name="method"),
     path("search/", cached_page(search_views.search_page), name="search"),
+    path("contested/", cached_page(contested_views.contested_list), name="contested"),
+    path(
+        "contested/<slug:benchmark>/<slug:metric>/<str:model>/",
+        cached_page(contested_views.contested_group),
+        name="contested-group",
+    ),
+    path("badges/results/<int:pk>.svg", badges.result_badge, name="result-badge"),
+    path("badges/results/<int:pk>/rank.svg", badges.rank_badge, name="rank-badge"),
+    path("results/<int:pk>/model-index.yaml", badges.model_index_yaml, name="model-index"),
     path("log/", ledger_views.log, name="log"),
     path("log", ledger_views.log),
     path("log/feed.atom", ledger_views.LedgerFeed(), name="log-feed"),

@@ -246,3 +246,63 @@ def check_submission(
         "paper": paper,
         "paper_fields": paper_kwargs or None,
     }
+
+
+def read_model_index(text: str | None, upload=None) -> str | None:
+    """The ``model-index`` block pasted (``text``) or uploaded (``upload``), bounded; None when
+    neither is given."""
+    from leaderboard.core.model_index import MAX_BYTES
+
+    if text and upload is not None:
+        raise ValidationError("Paste the model-index block or upload it, not both.")
+    if upload is not None:
+        if upload.size is not None and upload.size > MAX_BYTES:
+            raise ValidationError(f"A model-index block is limited to {human_size(MAX_BYTES)}.")
+        upload.seek(0)
+        raw = upload.read(MAX_BYTES + 1)
+        if len(raw) > MAX_BYTES:
+            raise ValidationError(f"A model-index block is limited to {human_size(MAX_BYTES)}.")
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ValidationError("A model-index block is UTF-8 text.") from None
+    return text or None
+
+
+def check_model_index(block: str, **common) -> list[dict]:
+    """Each claim of a ``model-index`` block (``leaderboard/core/model_index.py``: one per metric of
+    each result entry) checked as ``check_submission`` checks one, with the rest of the
+    submission (``common``: kind, checkpoint, config, paper, paper_fields) shared; the keyword
+    arguments of ``create_submission`` for each, ``model_name`` included. Raises
+    ValidationError with the fields' errors, a claim's own under ``model_index`` by its place."""
+    from leaderboard.core.model_index import parse
+
+    try:
+        claims = parse(block)
+    except ValidationError as exc:
+        raise ValidationError({"model_index": exc.messages}) from None
+    checked, errors = [], {}
+    for claim in claims:
+        try:
+            kwargs = check_submission(
+                benchmark=claim.benchmark,
+                metric=claim.metric,
+                claimed_value=claim.claimed_value,
+                **common,
+            )
+        except ValidationError as exc:
+            for field, messages in exc.message_dict.items():
+                if field in ("benchmark", "metric", "claimed_value"):
+                    messages = [f"{claim.where} ({field}): {m}" for m in messages]
+                    field = "model_index"
+                for m in messages:
+                    if m not in errors.get(field, []):
+                        errors.setdefault(field, []).append(m)
+            continue
+        if len(claim.model_name) > 300:
+            errors.setdefault("model_index", []).append(f"{claim.where}: model name too long.")
+            continue
+        checked.append({**kwargs, "model_name": claim.model_name})
+    if errors:
+        raise ValidationError(errors)
+    return checked

@@ -23,7 +23,7 @@ from evaluator.serializers import (
     SubmissionDetailSerializer,
     SubmissionSerializer,
 )
-from evaluator.services import cancel_by_owner, create_submission
+from evaluator.services import cancel_by_owner, create_submissions
 from evaluator.validation import (
     MAX_CONFIG_BYTES,
     UploadTooLarge,
@@ -117,14 +117,16 @@ class SubmissionViewSet(
             raise PayloadTooLarge({request._request.upload_too_large: too_large})
         serializer = self.get_serializer(data=data)
         serializer.is_valid(raise_exception=True)
+        claims = serializer.validated_data.get("claims") or [serializer.validated_data]
         try:
-            submission = create_submission(request.user, **serializer.validated_data)
+            created = create_submissions(request.user, claims)
         except SubmissionRateLimit as exc:
             raise Throttled(exc.wait, str(exc)) from None
         except ActiveRunLimit as exc:
             raise ActiveRunsRefused(str(exc)) from None
-        submission = self.get_queryset().get(pk=submission.pk)
-        body = SubmissionDetailSerializer(submission, context=self.get_serializer_context()).data
+        submission = self.get_queryset().get(pk=created[0].pk)
+        context = {**self.get_serializer_context(), "batch": [s.pk for s in created]}
+        body = SubmissionDetailSerializer(submission, context=context).data
         return Response(body, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses={200: SubmissionDetailSerializer})

@@ -16,6 +16,7 @@ from evaluator.models import Run
 from evaluator.protocols import REPRODUCE
 from leaderboard.models import Result
 from leaderboard.results import charts
+from leaderboard.views import badges
 
 
 def _verified_run(pk: int) -> Run:
@@ -68,6 +69,7 @@ def evidence(request, pk: int):
         ),
         "reproduced": submission.kind == REPRODUCE,
         "episodes": len(scores),
+        "badge": badges.snippets(request, result),
     }
     return render(request, "evaluator/evidence.html", context)
 

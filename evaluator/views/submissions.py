@@ -24,7 +24,7 @@ from evaluator.limits import (
 )
 from evaluator.models import Run
 from evaluator.permissions import own_submissions, visible_submissions
-from evaluator.services import cancel_by_owner, create_submission
+from evaluator.services import cancel_by_owner, create_submissions
 from evaluator.training_chart import training_summary
 from evaluator.validation import (
     UploadTooLarge,
@@ -85,14 +85,18 @@ def _submit(request):
             return _refused(request, f"The form's text fields are limited to {limit}.", 413)
         if form.is_valid():
             try:
-                submission = create_submission(request.user, **form.create_kwargs())
+                created = create_submissions(request.user, form.create_kwargs_list())
             except SubmissionRateLimit as exc:
                 return _refused(request, str(exc), 429, exc.wait)
             except ActiveRunLimit as exc:
                 form.add_error(None, str(exc))
                 return render(request, "evaluator/submit.html", {"form": form}, status=429)
-            messages.success(request, f"Submission #{submission.pk} received.")
-            return redirect(submission)
+            if len(created) > 1:  # a model-index block: one submission per claim
+                numbers = ", ".join(f"#{s.pk}" for s in created)
+                messages.success(request, f"{len(created)} submissions received: {numbers}.")
+                return redirect("evaluator:submissions")
+            messages.success(request, f"Submission #{created[0].pk} received.")
+            return redirect(created[0])
         status = 413 if request.upload_too_large else 400
         return render(request, "evaluator/submit.html", {"form": form}, status=status)
     initial = {}

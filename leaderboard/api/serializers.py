@@ -6,6 +6,7 @@ from rest_framework import serializers
 
 from leaderboard.core.links import http_url_or_empty
 from leaderboard.models import Benchmark, CodeLink, Dataset, Paper, Result, Task
+from leaderboard.results import contested
 from leaderboard.results.rows import instance_row
 
 
@@ -22,6 +23,15 @@ class HttpUrlField(serializers.CharField):
 
     def to_representation(self, value):
         return http_url_or_empty(value)
+
+
+class MarkedListSerializer(serializers.ListSerializer):
+    """A list of results, their groups of claims found by one query (``contested.mark``)."""
+
+    def to_representation(self, data):
+        rows = list(data.all() if hasattr(data, "all") else data)
+        contested.mark(rows)
+        return super().to_representation(rows)
 
 
 class ResultSerializer(serializers.ModelSerializer):
@@ -78,9 +88,30 @@ class ResultSerializer(serializers.ModelSerializer):
         allow_null=True, help_text="The public evidence page of a verified result"
     )
     page_url = serializers.CharField(source="benchmark.get_absolute_url")
+    contested = serializers.BooleanField(
+        source="contested.contested",
+        default=False,
+        help_text="An archive row whose figure other papers' figures for the same model on this "
+        "benchmark and metric contradict (docs/contested.md)",
+    )
+    contested_url = serializers.CharField(
+        source="contested.url",
+        allow_null=True,
+        default=None,
+        help_text="The page of the contested group (every paper's figure), for any row in one",
+    )
+    contested_side = serializers.ChoiceField(
+        source="contested.side",
+        choices=["above", "higher", "middle", "lower", "below"],
+        allow_null=True,
+        default=None,
+        help_text="A verified row in a contested group: where its measurement falls among the "
+        "claims",
+    )
 
     class Meta:
         model = Result
+        list_serializer_class = MarkedListSerializer
         fields = [
             "id",
             "benchmark",
@@ -108,6 +139,9 @@ class ResultSerializer(serializers.ModelSerializer):
             "evidence_url",
             "verified_at",
             "page_url",
+            "contested",
+            "contested_url",
+            "contested_side",
         ]
         read_only_fields = fields
 

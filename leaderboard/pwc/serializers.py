@@ -8,7 +8,9 @@ from urllib.parse import urlsplit
 from django.urls import reverse
 from rest_framework import serializers
 
+from leaderboard.api.serializers import MarkedListSerializer
 from leaderboard.core.links import http_url_or_empty
+from leaderboard.results import contested
 
 _YEAR = re.compile(r"\s*'?(\d{4}|\d{2})\s*$")
 
@@ -260,8 +262,26 @@ class PwcResultSerializer(serializers.Serializer):
         allow_null=True, help_text="VeriSOTA: the 95% half-width of value (run's or archive's)"
     )
     evidence_url = serializers.CharField(allow_null=True, help_text="VeriSOTA: the run")
+    contested = serializers.BooleanField(
+        help_text="VeriSOTA: an archive row that other papers' figures for the same model "
+        "contradict (docs/contested.md)"
+    )
+    contested_url = serializers.CharField(
+        allow_null=True, help_text="VeriSOTA: the contested group's page (every paper's figure)"
+    )
+    contested_side = serializers.ChoiceField(
+        choices=["above", "higher", "middle", "lower", "below"],
+        allow_null=True,
+        help_text="VeriSOTA: a verified row in a contested group: where its measurement falls",
+    )
+
+    class Meta:
+        list_serializer_class = MarkedListSerializer
 
     def to_representation(self, r):
+        if not hasattr(r, "contested"):
+            contested.mark([r])
+        claims = r.contested
         value = r.raw_value or ("" if r.value is None else f"{r.value:.6g}")  # raw: archive only
         date = r.row_date
         return {
@@ -283,6 +303,9 @@ class PwcResultSerializer(serializers.Serializer):
             "reproduced_ci95": r.reproduced_ci95,
             "ci95": r.ci95,
             "evidence_url": r.verification_url or None,
+            "contested": claims.contested,
+            "contested_url": claims.url,
+            "contested_side": claims.side,
         }
 
 

@@ -22,6 +22,12 @@ The row's number is ``value`` ± ``ci95``: for a verified row the reference run'
 half-width of its 95% interval, the claim beside it in ``claimed_value``; for an archive row the
 archive's figure (``claimed_value`` null). ``reproduced_value``/``reproduced_ci95`` repeat
 ``value``/``ci95`` for verified rows (null for archive rows) for clients written before.
+
+``contested`` is true for an archive row whose group of claims (the same model from other
+papers, ``leaderboard/results/contested.py``, docs/contested.md) disagrees; ``contested_url`` is the
+group's page (the other papers' figures) for any row of a contested group, and ``contested_side``
+says where a verified row's measurement falls among the claims (``above``, ``higher``,
+``middle``, ``lower``, ``below``; null otherwise).
 """
 
 from rest_framework import serializers
@@ -29,6 +35,7 @@ from rest_framework import serializers
 from leaderboard.directions import NAME as DIRECTION
 from leaderboard.directions import with_direction
 from leaderboard.models import Benchmark
+from leaderboard.results import contested
 
 #: The columns of a row, in the order ``build_row`` unpacks them.
 VALUE_FIELDS = (
@@ -62,9 +69,9 @@ def row_values(queryset):
     return with_direction(queryset).values_list(*VALUE_FIELDS)
 
 
-def build_row(r: tuple, b: tuple) -> dict:
+def build_row(r: tuple, b: tuple, claims=contested.NONE) -> dict:
     """The API row of result values ``r`` (``VALUE_FIELDS``) on benchmark ``b``
-    (``BENCHMARK_FIELDS``)."""
+    (``BENCHMARK_FIELDS``), in its group of claims ``claims`` (``contested.Membership``)."""
     (
         pk, _, metric, higher_is_better, value, ci95, claimed, raw_value, model, paper,
         paper_title, paper_date, own_date, additional_data, source, mode, url, level, verified_at,
@@ -98,11 +105,15 @@ def build_row(r: tuple, b: tuple) -> dict:
         "evidence_url": (url or None) if verified else None,
         "verified_at": _DATETIME.to_representation(verified_at) if verified_at else None,
         "page_url": b[5],
+        "contested": claims.contested,
+        "contested_url": claims.url,
+        "contested_side": claims.side,
     }
 
 
 def result_rows(rows: list[tuple]) -> list[dict]:
-    """API rows for ``row_values`` tuples; one query for their benchmarks."""
+    """API rows for ``row_values`` tuples; one query for their benchmarks, one for their groups
+    of claims (``leaderboard/results/contested.py``)."""
     if not rows:
         return []
     ids = {r[1] for r in rows}
@@ -110,7 +121,8 @@ def result_rows(rows: list[tuple]) -> list[dict]:
         b[0]: (*b, f"/benchmarks/{b[1]}/")
         for b in Benchmark.objects.filter(pk__in=ids).values_list(*BENCHMARK_FIELDS)
     }
-    return [build_row(r, benchmarks[r[1]]) for r in rows]
+    groups = contested.row_memberships(rows)
+    return [build_row(r, benchmarks[r[1]], groups[r[0]]) for r in rows]
 
 
 def _read(obj, path: str):
@@ -122,7 +134,12 @@ def _read(obj, path: str):
 
 
 def instance_row(result) -> dict:
-    """The API row of a ``Result`` instance (annotated ``direction``, relations selected)."""
+    """The API row of a ``Result`` instance (annotated ``direction``, relations selected;
+    ``contested.mark`` run over its list, else one query here)."""
     b = result.benchmark
     benchmark = (*(_read(b, path) for path in BENCHMARK_FIELDS), b.get_absolute_url())
-    return build_row(tuple(_read(result, path) for path in VALUE_FIELDS), benchmark)
+    if not hasattr(result, "contested"):
+        contested.mark([result])
+    return build_row(
+        tuple(_read(result, path) for path in VALUE_FIELDS), benchmark, result.contested
+    )

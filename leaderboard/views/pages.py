@@ -8,7 +8,7 @@ from leaderboard.core.cache import CachedCountPaginator, versioned
 from leaderboard.db import counters
 from leaderboard.db import paper_days as paper_pages
 from leaderboard.models import Benchmark, CodeLink, Dataset, Paper, Result, Task
-from leaderboard.results import charts, counterparts, ranking
+from leaderboard.results import charts, contested, counterparts, ranking
 from leaderboard.results.bests import attach_bests, related_papers
 from leaderboard.results.sota import (
     benchmark_metrics,
@@ -139,6 +139,7 @@ def benchmark_detail(request, slug):
         page.object_list = list(page.object_list)
         ranking.annotate_ranks(page.object_list, previous)
         counterparts.link(page.object_list)
+        contested.mark(page.object_list)
         row_code_links(page.object_list)
         chart = charts.progress_chart(
             progress(benchmark, metric, archive_only=True),
@@ -170,6 +171,9 @@ def paper_list(request):
 def paper_detail(request, slug):
     paper = get_object_or_404(Paper, slug=slug)
     results = paper.results.for_listing().prefetch_related("benchmark__tasks").best_first()
+    page = paginate(request, results, 100)
+    page.object_list = list(page.object_list)
+    contested.mark(page.object_list)
     methods = []
     if hasattr(paper, "methods"):
         methods = list(paper.methods.order_by("name")[:200])
@@ -182,6 +186,6 @@ def paper_detail(request, slug):
             "code_links": CodeLink.objects.filter(paper=paper).order_by("-official", "url"),
             "methods": methods,
             "related": versioned(f"related:{paper.pk}", lambda: related_papers(paper)),
-            "page": paginate(request, results, 100),
+            "page": page,
         },
     )
