@@ -2,32 +2,70 @@
 
 Each function runs a fixed number of queries, however many rows the benchmark holds."""
 
-from django.db.models import Count, Max, Min, Q
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models import Case, Count, F, Max, Min, OuterRef, Q, Subquery, When, Window
+from django.db.models.functions import Coalesce, Rank, TruncDate
 
 from .directions import metrics_in, with_direction
 from .models import Benchmark, BenchmarkMetric, CodeLink, DirectionSource, Metric, Result
+from .result_rows import first_of_row, group_rows, lacks_metric
 
 SOTA_ROWS = 100
 
 
 def benchmark_metrics(benchmark: Benchmark) -> list[Metric]:
     """The benchmark's declared metrics and any metric it has results for, by name, each with
-    its ``direction`` in this benchmark (``leaderboard/directions.py``)."""
+    its ``direction`` in this benchmark (``leaderboard/directions.py``) and ``declared`` (the
+    order the benchmark declared it in: an archive table's own order of its metrics; None for
+    a metric only its results name)."""
     with_results = Result.objects.filter(benchmark=benchmark).values("metric_id")
-    declared = Benchmark.metrics.through.objects.filter(benchmark=benchmark).values("metric_id")
-    metrics = Metric.objects.filter(Q(pk__in=declared) | Q(pk__in=with_results))
-    return list(metrics_in(benchmark, metrics).order_by("name"))
+    links = BenchmarkMetric.objects.filter(benchmark=benchmark)
+    metrics = Metric.objects.filter(Q(pk__in=links.values("metric_id")) | Q(pk__in=with_results))
+    declared = links.filter(metric=OuterRef("pk")).values("pk")[:1]
+    return list(
+        metrics_in(benchmark, metrics).annotate(declared=Subquery(declared)).order_by("name")
+    )
+
+
+def primary_metric(metrics: list[Metric]) -> Metric | None:
+    """The metric a benchmark's rows are ranked by unless a reader picks another: the first it
+    declares (an archive table's first metric, as PWC ranked it), else the first by name."""
+    if not metrics:
+        return None
+    return min(metrics, key=lambda m: (m.declared is None, m.declared or 0, m.name))
 
 
 def ranked_rows(benchmark: Benchmark, metric: Metric):
-    """Every row of one SotA table, best first, with ``rank`` (ties share a rank)."""
+    """Every row of the benchmark once (an archive row with all its metrics is one row,
+    ``leaderboard/result_rows.py``), each standing as its result of ``metric``, best first by
+    the metric's direction in this benchmark (``metric.direction``, from ``benchmark_metrics``),
+    with ``rank`` (ties share a rank). A row without a number for ``metric`` (text, or no value
+    of it at all: then it stands as its first result) comes last."""
+    value = -F("value") if metric.direction else F("value")
+    score = Case(When(metric=metric, then=value), default=None)
     return (
-        Result.objects.filter(benchmark=benchmark, metric=metric)
+        Result.objects.filter(benchmark=benchmark)
+        .filter(Q(metric=metric) | (first_of_row() & lacks_metric(metric)))
         .for_listing()
-        .with_rank()
+        .annotate(rank=Window(Rank(), order_by=score.asc(nulls_last=True)))
         .order_by("rank", "paper__date", "id")
     )
+
+
+def row_cells(rows, columns: list[Metric]) -> None:
+    """Set ``cells`` on each row of a page (results from ``ranked_rows``): (metric, its result
+    of that metric or None) for each metric of ``columns``; one query for the page (none for a
+    table of one metric)."""
+    if len(columns) == 1:  # a table of one metric: each row is its result, no query
+        for r in rows:
+            r.cells = [(columns[0], r if r.metric_id == columns[0].pk else None)]
+        return
+    by_row = {
+        row.lead.pk: row.by_metric()
+        for row in group_rows(rows, Result.objects.defer("episode_scores", "archive_row"))
+    }
+    for r in rows:
+        mine = by_row.get(r.pk, {})
+        r.cells = [(m, r if m.pk == r.metric_id else mine.get(m.pk)) for m in columns]
 
 
 def sota_tables(benchmark: Benchmark, limit: int = SOTA_ROWS) -> list[dict]:
