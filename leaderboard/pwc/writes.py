@@ -10,7 +10,9 @@ the public ledger (``CatalogueEdit``: who, what, which table; ``/log`` lists the
 
 Rows: PWC's result is one row of a table with all its metrics; VeriSOTA stores one ``Result``
 per metric, and the metrics of one written row share an ``archive_key`` (as an imported archive
-row's do). A result's id is the first of those rows; update and delete act on all of them.
+row's do; ``leaderboard/result_rows.py`` groups them, for these calls and every reader). A
+result's id is the first of those rows, kept while the row lasts (an update that drops that
+row's metric moves it to a metric the update gives); update and delete act on all of them.
 ``PATCH`` bodies carry every field of the client's request model, unset ones as null: a null
 means "unchanged". ``evaluation_synchronize`` upserts a table by its ``external_id`` and its
 rows by theirs (a row without one is identified by what it holds), and removes the rows an

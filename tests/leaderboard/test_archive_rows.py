@@ -24,33 +24,157 @@ IMAGENET = "ImageNet (rows test)"
 
 # Rows as the archive has them, best first by the first metric. EM/F1: higher is better.
 SQUAD_ROWS = [
-    {"model_name": "XLNet (single model)", "metrics": {"EM": "89.898", "F1": "95.080"}, "paper_title": "XLNet: Generalized Autoregressive Pretraining for Language Understanding", "paper_url": "https://arxiv.org/abs/1906.08237v2", "paper_date": "2019-06-19", "code_links": [{"title": "zihangdai/xlnet", "url": "https://github.com/zihangdai/xlnet"}], "model_links": [], "uses_additional_data": False},
-    {"model_name": "BERT (single model)", "metrics": {"EM": "84.1", "F1": "90.9"}, "paper_title": "BERT: Pre-training of Deep Bidirectional Transformers for Language Understanding", "paper_url": "https://arxiv.org/abs/1810.04805v2", "paper_date": "2018-10-11", "code_links": [], "model_links": [], "uses_additional_data": False},
+    {
+        "model_name": "XLNet (single model)",
+        "metrics": {"EM": "89.898", "F1": "95.080"},
+        "paper_title": "XLNet: Generalized Autoregressive Pretraining for Language Understanding",
+        "paper_url": "https://arxiv.org/abs/1906.08237v2",
+        "paper_date": "2019-06-19",
+        "code_links": [{"title": "zihangdai/xlnet", "url": "https://github.com/zihangdai/xlnet"}],
+        "model_links": [],
+        "uses_additional_data": False,
+    },
+    {
+        "model_name": "BERT (single model)",
+        "metrics": {"EM": "84.1", "F1": "90.9"},
+        "paper_title": "BERT: Pre-training of Deep Bidirectional Transformers for Language Understanding",
+        "paper_url": "https://arxiv.org/abs/1810.04805v2",
+        "paper_date": "2018-10-11",
+        "code_links": [],
+        "model_links": [],
+        "uses_additional_data": False,
+    },
     # The same model and paper again, with extra data and another date: another row.
-    {"model_name": "BERT (single model)", "metrics": {"EM": "84.1", "F1": "91.3"}, "paper_title": "BERT: Pre-training of Deep Bidirectional Transformers for Language Understanding", "paper_url": "https://arxiv.org/abs/1810.04805v2", "paper_date": "2018-11-01", "code_links": [], "model_links": [], "uses_additional_data": True},
-    {"model_name": "BiDAF", "metrics": {"EM": "67.7", "F1": "77.3"}, "paper_title": "Bidirectional Attention Flow for Machine Comprehension", "paper_url": "https://arxiv.org/abs/1611.01603v6", "paper_date": "2016-11-05", "code_links": [], "model_links": [], "uses_additional_data": False},
+    {
+        "model_name": "BERT (single model)",
+        "metrics": {"EM": "84.1", "F1": "91.3"},
+        "paper_title": "BERT: Pre-training of Deep Bidirectional Transformers for Language Understanding",
+        "paper_url": "https://arxiv.org/abs/1810.04805v2",
+        "paper_date": "2018-11-01",
+        "code_links": [],
+        "model_links": [],
+        "uses_additional_data": True,
+    },
+    {
+        "model_name": "BiDAF",
+        "metrics": {"EM": "67.7", "F1": "77.3"},
+        "paper_title": "Bidirectional Attention Flow for Machine Comprehension",
+        "paper_url": "https://arxiv.org/abs/1611.01603v6",
+        "paper_date": "2016-11-05",
+        "code_links": [],
+        "model_links": [],
+        "uses_additional_data": False,
+    },
     # F1 only (the archive's empty EM), and EM as text: rows all the same.
-    {"model_name": "Match-LSTM", "metrics": {"EM": "", "F1": "73.7"}, "paper_title": "", "paper_url": "", "paper_date": "2016-08-29", "code_links": [], "model_links": [], "uses_additional_data": False},
-    {"model_name": "Logistic regression", "metrics": {"EM": "—", "F1": "51.0"}, "paper_title": "", "paper_url": "", "paper_date": "2016-06-16", "code_links": [], "model_links": [], "uses_additional_data": False},
+    {
+        "model_name": "Match-LSTM",
+        "metrics": {"EM": "", "F1": "73.7"},
+        "paper_title": "",
+        "paper_url": "",
+        "paper_date": "2016-08-29",
+        "code_links": [],
+        "model_links": [],
+        "uses_additional_data": False,
+    },
+    {
+        "model_name": "Logistic regression",
+        "metrics": {"EM": "—", "F1": "51.0"},
+        "paper_title": "",
+        "paper_url": "",
+        "paper_date": "2016-06-16",
+        "code_links": [],
+        "model_links": [],
+        "uses_additional_data": False,
+    },
 ]
 # Top 1 Accuracy is the table's first metric; by name "Number of params" comes first.
 IMAGENET_ROWS = [
-    {"model_name": "EfficientNet-B7", "metrics": {"Top 1 Accuracy": "84.4%", "Number of params": "66M", "Top 5 Accuracy": "97.1%"}, "paper_title": "EfficientNet: Rethinking Model Scaling for Convolutional Neural Networks", "paper_url": "https://arxiv.org/abs/1905.11946v5", "paper_date": "2019-05-28", "code_links": [], "model_links": [], "uses_additional_data": False},
-    {"model_name": "ResNet-50", "metrics": {"Top 1 Accuracy": "76.0%", "Number of params": "25M", "Top 5 Accuracy": "93.0%"}, "paper_title": "Deep Residual Learning for Image Recognition", "paper_url": "https://arxiv.org/abs/1512.03385v1", "paper_date": "2015-12-10", "code_links": [], "model_links": [], "uses_additional_data": False},
-    {"model_name": "AlexNet", "metrics": {"Top 1 Accuracy": "63.3%", "Number of params": "60M", "Top 5 Accuracy": "84.6%"}, "paper_title": "ImageNet Classification with Deep Convolutional Neural Networks", "paper_url": "https://papers.nips.cc/paper/4824-imagenet-classification", "paper_date": "2012-12-03", "code_links": [], "model_links": [], "uses_additional_data": False},
+    {
+        "model_name": "EfficientNet-B7",
+        "metrics": {
+            "Top 1 Accuracy": "84.4%",
+            "Number of params": "66M",
+            "Top 5 Accuracy": "97.1%",
+        },
+        "paper_title": "EfficientNet: Rethinking Model Scaling for Convolutional Neural Networks",
+        "paper_url": "https://arxiv.org/abs/1905.11946v5",
+        "paper_date": "2019-05-28",
+        "code_links": [],
+        "model_links": [],
+        "uses_additional_data": False,
+    },
+    {
+        "model_name": "ResNet-50",
+        "metrics": {
+            "Top 1 Accuracy": "76.0%",
+            "Number of params": "25M",
+            "Top 5 Accuracy": "93.0%",
+        },
+        "paper_title": "Deep Residual Learning for Image Recognition",
+        "paper_url": "https://arxiv.org/abs/1512.03385v1",
+        "paper_date": "2015-12-10",
+        "code_links": [],
+        "model_links": [],
+        "uses_additional_data": False,
+    },
+    {
+        "model_name": "AlexNet",
+        "metrics": {
+            "Top 1 Accuracy": "63.3%",
+            "Number of params": "60M",
+            "Top 5 Accuracy": "84.6%",
+        },
+        "paper_title": "ImageNet Classification with Deep Convolutional Neural Networks",
+        "paper_url": "https://papers.nips.cc/paper/4824-imagenet-classification",
+        "paper_date": "2012-12-03",
+        "code_links": [],
+        "model_links": [],
+        "uses_additional_data": False,
+    },
 ]
 
 
 def tables() -> list:
     return [
-        {"task": "Question Answering (rows test)", "description": "", "categories": [], "synonyms": [], "source_link": None,
-         "datasets": [{"dataset": SQUAD, "description": "", "dataset_links": [], "dataset_citations": [], "subdatasets": [],
-                       "sota": {"metrics": ["EM", "F1"], "rows": SQUAD_ROWS}}],
-         "subtasks": []},
-        {"task": "Image Classification (rows test)", "description": "", "categories": [], "synonyms": [], "source_link": None,
-         "datasets": [{"dataset": IMAGENET, "description": "", "dataset_links": [], "dataset_citations": [], "subdatasets": [],
-                       "sota": {"metrics": ["Top 1 Accuracy", "Number of params", "Top 5 Accuracy"], "rows": IMAGENET_ROWS}}],
-         "subtasks": []},
+        {
+            "task": "Question Answering (rows test)",
+            "description": "",
+            "categories": [],
+            "synonyms": [],
+            "source_link": None,
+            "datasets": [
+                {
+                    "dataset": SQUAD,
+                    "description": "",
+                    "dataset_links": [],
+                    "dataset_citations": [],
+                    "subdatasets": [],
+                    "sota": {"metrics": ["EM", "F1"], "rows": SQUAD_ROWS},
+                }
+            ],
+            "subtasks": [],
+        },
+        {
+            "task": "Image Classification (rows test)",
+            "description": "",
+            "categories": [],
+            "synonyms": [],
+            "source_link": None,
+            "datasets": [
+                {
+                    "dataset": IMAGENET,
+                    "description": "",
+                    "dataset_links": [],
+                    "dataset_citations": [],
+                    "subdatasets": [],
+                    "sota": {
+                        "metrics": ["Top 1 Accuracy", "Number of params", "Top 5 Accuracy"],
+                        "rows": IMAGENET_ROWS,
+                    },
+                }
+            ],
+            "subtasks": [],
+        },
     ]
 
 
@@ -89,9 +213,7 @@ def _page(client, bench: Benchmark, metric: str | None = None) -> tuple[list[str
     response = client.get(bench.get_absolute_url(), params)
     assert response.status_code == 200
     table = response.content.decode().split('id="sota-table"')[1].split("</table>")[0]
-    head = [
-        _plain(h) for h in re.findall(r"<th[^>]*>(.*?)</th>", table.split("</thead>")[0], re.S)
-    ]
+    head = [_plain(h) for h in re.findall(r"<th[^>]*>(.*?)</th>", table.split("</thead>")[0], re.S)]
     lines = []
     for body in re.findall(r"<tr id=\"result-\d+\"[^>]*>(.*?)</tr>", table, re.S):
         cells = [_plain(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", body, re.S)]
@@ -121,15 +243,28 @@ def test_each_archive_row_is_one_v1_result_with_all_its_metrics(client, imported
         assert got == want
         for r in results:
             # Its id: its first result's; any of its results' ids finds the same row.
-            members = Result.objects.filter(benchmark=bench, archive_key=Result.objects.get(pk=r["id"]).archive_key)
+            members = Result.objects.filter(
+                benchmark=bench, archive_key=Result.objects.get(pk=r["id"]).archive_key
+            )
             assert int(r["id"]) == min(m.pk for m in members)
             assert r["best_metric"] == next(iter(r["metrics"]))
             for m in members:
                 one = client.get(f"/api/v1/evaluations/{bench.slug}/results/{m.pk}/").json()
                 assert one == r
     # Ranks: the table's first metric, ties shared (two BERT rows at EM 84.1).
-    squad = {(r["methodology"], r["metrics"].get("F1")): r for r in _v1_rows(client, Benchmark.objects.get(name=SQUAD), 50)}
-    assert [squad[k]["best_rank"] for k in (("XLNet (single model)", "95.080"), ("BERT (single model)", "90.9"), ("BERT (single model)", "91.3"), ("BiDAF", "77.3"))] == [1, 2, 2, 4]
+    squad = {
+        (r["methodology"], r["metrics"].get("F1")): r
+        for r in _v1_rows(client, Benchmark.objects.get(name=SQUAD), 50)
+    }
+    assert [
+        squad[k]["best_rank"]
+        for k in (
+            ("XLNet (single model)", "95.080"),
+            ("BERT (single model)", "90.9"),
+            ("BERT (single model)", "91.3"),
+            ("BiDAF", "77.3"),
+        )
+    ] == [1, 2, 2, 4]
     # A paper's results: its rows, once each.
     bert = Paper.objects.get(arxiv_id="1810.04805")
     listed = client.get(f"/api/v1/papers/{bert.slug}/results/").json()
@@ -153,16 +288,28 @@ def test_the_benchmark_page_shows_a_line_per_row_and_a_column_per_metric(client,
     head, lines = _page(client, bench)
     # Ranked by the table's first metric (not the first by name), its column first.
     assert head[:5] == ["Rank", "Model", "Top 1 Accuracy", "Number of params", "Top 5 Accuracy"]
-    assert [(line["Model"], line["Top 1 Accuracy"], line["Number of params"], line["Top 5 Accuracy"]) for line in lines] == [
-        (r["model_name"], r["metrics"]["Top 1 Accuracy"], r["metrics"]["Number of params"], r["metrics"]["Top 5 Accuracy"])
+    assert [
+        (line["Model"], line["Top 1 Accuracy"], line["Number of params"], line["Top 5 Accuracy"])
+        for line in lines
+    ] == [
+        (
+            r["model_name"],
+            r["metrics"]["Top 1 Accuracy"],
+            r["metrics"]["Number of params"],
+            r["metrics"]["Top 5 Accuracy"],
+        )
         for r in IMAGENET_ROWS
     ]
     assert [line["Rank"] for line in lines] == ["1", "2", "3"]
     # Ranked by another metric: the same rows, reordered; parameters are lower-is-better.
     head, lines = _page(client, bench, "Number of params")
     assert head[2:5] == ["Number of params", "Top 1 Accuracy", "Top 5 Accuracy"]
-    assert [(line["Model"], line["Number of params"], line["Top 1 Accuracy"]) for line in lines] == [
-        ("ResNet-50", "25M", "76.0%"), ("AlexNet", "60M", "63.3%"), ("EfficientNet-B7", "66M", "84.4%")
+    assert [
+        (line["Model"], line["Number of params"], line["Top 1 Accuracy"]) for line in lines
+    ] == [
+        ("ResNet-50", "25M", "76.0%"),
+        ("AlexNet", "60M", "63.3%"),
+        ("EfficientNet-B7", "66M", "84.4%"),
     ]
 
     squad = Benchmark.objects.get(name=SQUAD)
@@ -170,7 +317,10 @@ def test_the_benchmark_page_shows_a_line_per_row_and_a_column_per_metric(client,
     assert head[2:4] == ["EM", "F1"]
     # Every row once, each value as the archive wrote it; ties share a rank; a row without a
     # number of the ranked metric (empty, or text) comes last. (The second of a tie is "=2".)
-    assert [(line["Rank"], line["Model"], line["EM"], line["F1"], line["Extra data"]) for line in lines[:4]] == [
+    assert [
+        (line["Rank"], line["Model"], line["EM"], line["F1"], line["Extra data"])
+        for line in lines[:4]
+    ] == [
         ("1", "XLNet (single model)", "89.898", "95.080", "no"),
         ("2", "BERT (single model)", "84.1", "90.9", "no"),
         ("=2", "BERT (single model)", "84.1", "91.3", "extra data"),
@@ -189,10 +339,19 @@ def test_the_benchmark_page_shows_a_line_per_row_and_a_column_per_metric(client,
 def test_rows_of_many_metrics_walk_the_page_and_the_v1_api_once_each(client, imported):
     """Sixty rows of three metrics with tied values, paginated: every row once."""
     bench = Benchmark.objects.get(name=IMAGENET)
-    metrics = list(Metric.objects.filter(name__in=["Top 1 Accuracy", "Number of params", "Top 5 Accuracy"]))
+    metrics = list(
+        Metric.objects.filter(name__in=["Top 1 Accuracy", "Number of params", "Top 5 Accuracy"])
+    )
     model = Model.objects.get(name="ResNet-50")
     Result.objects.bulk_create(
-        Result(benchmark=bench, metric=m, model=model, value=float(50 + i % 3), raw_value="", archive_key=f"tie-{i}")
+        Result(
+            benchmark=bench,
+            metric=m,
+            model=model,
+            value=float(50 + i % 3),
+            raw_value="",
+            archive_key=f"tie-{i}",
+        )
         for i in range(60)
         for m in metrics
     )
@@ -211,21 +370,42 @@ def test_v1_writes_keep_a_row_and_its_id(client, imported, django_user_model):
     auth = {"HTTP_AUTHORIZATION": f"Token {Token.objects.create(user=staff).key}"}
     bench = Benchmark.objects.get(name=SQUAD)
     url = f"/api/v1/evaluations/{bench.slug}/results/"
-    added = client.post(url, {"metrics": {"EM": "70.1", "F1": "80.2"}, "methodology": "R-Net", "evaluated_on": "2017-05-01"}, content_type="application/json", **auth)
+    added = client.post(
+        url,
+        {
+            "metrics": {"EM": "70.1", "F1": "80.2"},
+            "methodology": "R-Net",
+            "evaluated_on": "2017-05-01",
+        },
+        content_type="application/json",
+        **auth,
+    )
     assert added.status_code == 201, added.content
     rid = added.json()["id"]
     listed = {r["id"]: r for r in _v1_rows(client, bench, 50)}
-    assert listed[rid]["metrics"] == {"EM": "70.1", "F1": "80.2"} and len(listed) == len(SQUAD_ROWS) + 1
+    assert (
+        listed[rid]["metrics"] == {"EM": "70.1", "F1": "80.2"}
+        and len(listed) == len(SQUAD_ROWS) + 1
+    )
     # Its first metric replaced: the row keeps its id.
-    changed = client.patch(f"{url}{rid}/", {"metrics": {"F1": "81.0"}}, content_type="application/json", **auth)
+    changed = client.patch(
+        f"{url}{rid}/", {"metrics": {"F1": "81.0"}}, content_type="application/json", **auth
+    )
     assert changed.status_code == 200, changed.content
     assert changed.json()["id"] == rid and changed.json()["metrics"] == {"F1": "81.0"}
     assert Result.objects.get(pk=rid).metric.name == "F1"
     assert client.get(f"{url}{rid}/").json()["metrics"] == {"F1": "81.0"}
-    changed = client.patch(f"{url}{rid}/", {"metrics": {"EM": "71.0", "F1": "81.5"}}, content_type="application/json", **auth)
+    changed = client.patch(
+        f"{url}{rid}/",
+        {"metrics": {"EM": "71.0", "F1": "81.5"}},
+        content_type="application/json",
+        **auth,
+    )
     assert changed.json()["id"] == rid and changed.json()["metrics"] == {"EM": "71.0", "F1": "81.5"}
     _, lines = _page(client, bench, "F1")
-    assert [(line["Model"], line["EM"], line["F1"]) for line in lines if line["Model"] == "R-Net"] == [("R-Net", "71.0", "81.5")]
+    assert [
+        (line["Model"], line["EM"], line["F1"]) for line in lines if line["Model"] == "R-Net"
+    ] == [("R-Net", "71.0", "81.5")]
     assert client.delete(f"{url}{rid}/", **auth).status_code == 204
     assert not Result.objects.filter(model__name="R-Net").exists()
 
@@ -237,7 +417,15 @@ def test_multi_metric_rows_round_trip_through_sota_extractor_exactly(imported, t
 
     def rows_of(items):
         return sorted(
-            (d["dataset"], r["model_name"], r["paper_title"], r["paper_url"], r["paper_date"], r["uses_additional_data"], json.dumps(_values(r), sort_keys=True))
+            (
+                d["dataset"],
+                r["model_name"],
+                r["paper_title"],
+                r["paper_url"],
+                r["paper_date"],
+                r["uses_additional_data"],
+                json.dumps(_values(r), sort_keys=True),
+            )
             for t in items
             for d in t["datasets"]
             for r in d["sota"]["rows"]
@@ -254,7 +442,9 @@ def test_multi_metric_rows_round_trip_through_sota_extractor_exactly(imported, t
     assert squad["sota"]["metrics"] == ["EM", "F1"]
     assert [list(r["metrics"]) for r in squad["sota"]["rows"]][:1] == [["EM", "F1"]]
     reloaded = tmp_path / "reloaded.json"
-    done = subprocess.run([str(sota_python()), "-c", LOAD, str(out), str(reloaded)], capture_output=True, text=True)
+    done = subprocess.run(
+        [str(sota_python()), "-c", LOAD, str(out), str(reloaded)], capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert rows_of(json.loads(reloaded.read_text())) == original
     for model in (Result, CodeLink, Benchmark, Paper, Dataset, Metric, Task):
@@ -265,4 +455,6 @@ def test_multi_metric_rows_round_trip_through_sota_extractor_exactly(imported, t
     assert rows_of(json.loads(again.read_text())) == original
     for name, rows in ((SQUAD, SQUAD_ROWS), (IMAGENET, IMAGENET_ROWS)):
         bench = Benchmark.objects.get(name=name)
-        assert Result.objects.filter(benchmark=bench).values("archive_key").distinct().count() == len(rows)
+        assert Result.objects.filter(benchmark=bench).values(
+            "archive_key"
+        ).distinct().count() == len(rows)
