@@ -27,7 +27,7 @@ archive's figure (``claimed_value`` null). ``reproduced_value``/``reproduced_ci9
 from collections import defaultdict
 from dataclasses import dataclass
 
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, Min, OuterRef, Q
 from rest_framework import serializers
 
 from .directions import NAME as DIRECTION
@@ -175,15 +175,21 @@ def first_of_rows(queryset):
     return queryset.filter(first_of_row())
 
 
-def lacks_metric(metric) -> Q:
-    """A filter on results: its row holds no value of ``metric``."""
-    has = Result.objects.filter(
-        _keyed(),
-        benchmark=OuterRef("benchmark_id"),
-        archive_key=OuterRef("archive_key"),
-        metric=metric,
+def without_metric(benchmark, metric) -> Q:
+    """A filter on the results of ``benchmark``: the first result of each row that holds no
+    value of ``metric`` (rows of one of another metric, and keyed rows none of whose results is
+    of ``metric``; one grouping of the benchmark's keys, on the ``unique_archive_row_metric``
+    index)."""
+    keyed = Result.objects.filter(_keyed(), benchmark=benchmark)
+    with_it = keyed.filter(metric=metric).values("archive_key")
+    firsts = (
+        keyed.exclude(archive_key__in=with_it)
+        .order_by()
+        .values("archive_key")
+        .annotate(first=Min("pk"))
+        .values("first")
     )
-    return (~_keyed() & ~Q(metric=metric)) | (_keyed() & ~Exists(has))
+    return ~Q(metric=metric) & (~_keyed() | Q(pk__in=firsts))
 
 
 def members(results, queryset=None) -> dict:

@@ -2,12 +2,17 @@
 
 Each function runs a fixed number of queries, however many rows the benchmark holds."""
 
-from django.db.models import Case, Count, F, Max, Min, OuterRef, Q, Subquery, When, Window
-from django.db.models.functions import Coalesce, Rank, TruncDate
+from functools import cached_property
 
+from django.db.models import Count, IntegerField, Max, Min, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce, TruncDate
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
+
+from .cache import versioned
 from .directions import metrics_in, with_direction
 from .models import Benchmark, BenchmarkMetric, CodeLink, DirectionSource, Metric, Result
-from .result_rows import first_of_row, group_rows, lacks_metric
+from .result_rows import group_rows, without_metric
 
 SOTA_ROWS = 100
 
@@ -34,30 +39,82 @@ def primary_metric(metrics: list[Metric]) -> Metric | None:
     return min(metrics, key=lambda m: (m.declared is None, m.declared or 0, m.name))
 
 
-def ranked_rows(benchmark: Benchmark, metric: Metric):
+def ranked_rows(benchmark: Benchmark, metric: Metric, single: bool = False) -> "RankedRows":
     """Every row of the benchmark once (an archive row with all its metrics is one row,
-    ``leaderboard/result_rows.py``), each standing as its result of ``metric``, best first by
-    the metric's direction in this benchmark (``metric.direction``, from ``benchmark_metrics``),
-    with ``rank`` (ties share a rank). A row without a number for ``metric`` (text, or no value
-    of it at all: then it stands as its first result) comes last."""
-    value = -F("value") if metric.direction else F("value")
-    score = Case(When(metric=metric, then=value), default=None)
-    return (
-        Result.objects.filter(benchmark=benchmark)
-        .filter(Q(metric=metric) | (first_of_row() & lacks_metric(metric)))
+    ``leaderboard/result_rows.py``), best first by ``metric`` in its direction in this benchmark
+    (``directions.py``), with ``rank`` (ties share a rank): each row with a value of ``metric``
+    stands as that result; the rows without one follow, each as its first result, unranked
+    (``rank`` None). ``single``: the benchmark has no other metric, so no such row."""
+    ranked = (
+        Result.objects.filter(benchmark=benchmark, metric=metric)
         .for_listing()
-        .annotate(rank=Window(Rank(), order_by=score.asc(nulls_last=True)))
+        .with_rank()
         .order_by("rank", "paper__date", "id")
     )
+    rest = None if single else without_metric(benchmark, metric)
+    return RankedRows(benchmark, metric, ranked, rest)
+
+
+class RankedRows:
+    """The ranked rows, then the others, read as one list by a paginator: ``count()`` (both
+    parts' counts by one query, kept in the read cache under the catalogue version as
+    ``CachedCountPaginator`` keeps a list's) and slices (a page: one query, two where it
+    straddles the parts)."""
+
+    ordered = True
+
+    def __init__(self, benchmark, metric, ranked, rest: Q | None):
+        self.benchmark, self.metric, self.ranked, self.rest_filter = benchmark, metric, ranked, rest
+        rest_qs = Result.objects.none() if rest is None else Result.objects.filter(rest)
+        self.rest = (
+            rest_qs.filter(benchmark=benchmark)
+            .for_listing()
+            .annotate(rank=Value(None, output_field=IntegerField()))
+            .order_by("paper__date", "id")
+        )
+
+    @cached_property
+    def _counts(self) -> tuple[int, int]:
+        def compute():
+            counts = {"ranked": Count("pk", filter=Q(metric=self.metric))}
+            if self.rest_filter is not None:
+                counts["rest"] = Count("pk", filter=self.rest_filter)
+            found = Result.objects.filter(benchmark=self.benchmark).aggregate(**counts)
+            return found["ranked"], found.get("rest", 0)
+
+        single = self.rest_filter is None
+        return tuple(versioned(f"rows:{self.benchmark.pk}:{self.metric.pk}:{single}", compute))
+
+    def count(self) -> int:
+        return sum(self._counts)
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __getitem__(self, index):
+        if not isinstance(index, slice):
+            found = self[index : index + 1]
+            if not found:
+                raise IndexError(index)
+            return found[0]
+        start, stop = index.start or 0, self.count() if index.stop is None else index.stop
+        n = self._counts[0]
+        out = list(self.ranked[start : min(stop, n)]) if start < n else []
+        if stop > n:
+            out += list(self.rest[max(start - n, 0) : stop - n])
+        return out
 
 
 def row_cells(rows, columns: list[Metric]) -> None:
-    """Set ``cells`` on each row of a page (results from ``ranked_rows``): (metric, its result
-    of that metric or None) for each metric of ``columns``; one query for the page (none for a
-    table of one metric)."""
-    if len(columns) == 1:  # a table of one metric: each row is its result, no query
+    """Set ``other_cells`` on each row of a page (from ``ranked_rows``): the cells of the
+    columns after the ranked one (``columns[0]``), the row's value of each metric as the table
+    shows it (``leaderboard_tags.result_value``, its interval once), "—" where it has none;
+    rendered here, one query for the page (none for a table of one metric)."""
+    from .templatetags.leaderboard_tags import interval, measured, result_value
+
+    if len(columns) == 1:
         for r in rows:
-            r.cells = [(columns[0], r if r.metric_id == columns[0].pk else None)]
+            r.other_cells = ""
         return
     by_row = {
         row.lead.pk: row.by_metric()
@@ -65,7 +122,29 @@ def row_cells(rows, columns: list[Metric]) -> None:
     }
     for r in rows:
         mine = by_row.get(r.pk, {})
-        r.cells = [(m, r if m.pk == r.metric_id else mine.get(m.pk)) for m in columns]
+        cells = []
+        for m in columns[1:]:
+            c = r if m.pk == r.metric_id else mine.get(m.pk)
+            if c is None:
+                shown = format_html('<span class="muted">—</span>')
+            else:
+                ci = interval(c)
+                shown = format_html(
+                    "{}{}",
+                    result_value(c),
+                    ""
+                    if ci is None
+                    else format_html(' <small class="ci">± {}</small>', measured(ci, c.value)),
+                )
+            cells.append(
+                format_html(
+                    '<td class="num metric-cell" data-metric="{}" data-label="{}">{}</td>',
+                    m.slug,
+                    m.name,
+                    shown,
+                )
+            )
+        r.other_cells = mark_safe("".join(cells))  # each part escaped by format_html
 
 
 def sota_tables(benchmark: Benchmark, limit: int = SOTA_ROWS) -> list[dict]:

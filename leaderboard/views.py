@@ -135,7 +135,7 @@ def benchmark_detail(request, slug):
     if metric is not None:
         # One line per row, a column per metric: the one it is ranked by first.
         columns = [metric, *(m for m in metrics if m != metric)]
-        rows = ranked_rows(benchmark, metric)
+        rows = ranked_rows(benchmark, metric, single=len(metrics) == 1)
         page = paginate(request, rows, SOTA_PER_PAGE)
         start = page.start_index()
         previous = rows[start - 2] if start > 1 else None  # the last row of the page before
