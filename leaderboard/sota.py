@@ -105,6 +105,9 @@ class RankedRows:
         return out
 
 
+NONE = mark_safe('<span class="muted">—</span>')
+
+
 def row_cells(rows, columns: list[Metric]) -> None:
     """Set ``other_cells`` on each row of a page (from ``ranked_rows``): the cells of the
     columns after the ranked one (``columns[0]``), the row's value of each metric as the table
@@ -126,7 +129,7 @@ def row_cells(rows, columns: list[Metric]) -> None:
         for m in columns[1:]:
             c = r if m.pk == r.metric_id else mine.get(m.pk)
             if c is None:
-                shown = format_html('<span class="muted">—</span>')
+                shown = NONE
             else:
                 ci = interval(c)
                 shown = format_html(
