@@ -30,7 +30,7 @@ class MarkedListSerializer(serializers.ListSerializer):
 
     def to_representation(self, data):
         rows = list(data.all() if hasattr(data, "all") else data)
-        contested.mark(rows)
+        contested.mark([getattr(r, "lead", r) for r in rows])  # a ``TableRow``: its first result
         return super().to_representation(rows)
 
 

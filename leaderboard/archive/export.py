@@ -28,6 +28,7 @@ from leaderboard.models import (
     Result,
     Task,
 )
+from leaderboard.results.rows import row_key, value_text
 
 
 def _dumps(obj) -> str:
@@ -160,7 +161,7 @@ def _rows(benchmarks, extended):
         .order_by("benchmark_id", "id")
     )
     for r in results.iterator(2000):
-        key = r.archive_key or (r.source, r.model_id, r.paper_id, r.uses_additional_data)
+        key = row_key(r)  # one archive row, all its metrics (leaderboard/results/rows.py)
         row = out[r.benchmark_id].get(key)
         if row is None:
             extra, paper = r.archive_row or {}, r.paper
@@ -198,7 +199,7 @@ def _rows(benchmarks, extended):
                     row["claimed"] = {}
         # A verified row's number is its measured value (raw_value is empty); the claim goes
         # in the extended export only, beside it.
-        row["metrics"][r.metric.name] = r.raw_value or ("" if r.value is None else repr(r.value))
+        row["metrics"][r.metric.name] = value_text(r)
         if extended and r.ci95 is not None:
             row["intervals"][r.metric.name] = r.ci95
         if extended and r.is_verified and r.claimed_value is not None:

@@ -229,9 +229,10 @@ class PwcMetricSerializer(serializers.Serializer):
 
 
 class PwcResultSerializer(serializers.Serializer):
-    """One result row (VeriSOTA stores one metric per row: ``metrics`` has one entry). Its
-    number (``metrics``, ``value``, ``best_rank``) is the row's value: for a verified row the
-    reproduced mean, with the claim in ``claimed_value``."""
+    """One result: a row of a table as the archive has it (``leaderboard/results/rows.py``'s
+    ``TableRow``), ``metrics`` all its values, ``id`` its first result's id. ``best_metric`` is
+    that first result's metric, and ``best_rank``, ``value`` and ``ci95`` are its (for a
+    verified row, a row of one, the reproduced mean, with the claim in ``claimed_value``)."""
 
     id = serializers.CharField()
     best_rank = serializers.IntegerField(allow_null=True)
@@ -242,10 +243,13 @@ class PwcResultSerializer(serializers.Serializer):
     best_metric = serializers.CharField(allow_null=True)
     evaluated_on = serializers.CharField(allow_null=True)
     external_source_url = serializers.CharField(allow_null=True)
+    external_id = serializers.CharField(
+        help_text="VeriSOTA: the id a client's evaluation_synchronize gave the row (or empty)"
+    )
     evaluation = serializers.CharField(help_text="VeriSOTA: the evaluation table's id")
     value = serializers.FloatField(
         allow_null=True,
-        help_text="VeriSOTA: the row's number (a verified row's reproduced mean)",
+        help_text="VeriSOTA: the number of best_metric (a verified row's reproduced mean)",
     )
     source = serializers.CharField(help_text="VeriSOTA: archive (not re-run) or verified")
     verified = serializers.BooleanField(help_text="VeriSOTA")
@@ -278,22 +282,24 @@ class PwcResultSerializer(serializers.Serializer):
     class Meta:
         list_serializer_class = MarkedListSerializer
 
-    def to_representation(self, r):
+    def to_representation(self, row):
+        r = row.lead  # the row's first result, annotated ``best_rank``
         if not hasattr(r, "contested"):
             contested.mark([r])
         claims = r.contested
-        value = r.raw_value or ("" if r.value is None else f"{r.value:.6g}")  # raw: archive only
         date = r.row_date
+        extra = r.archive_row if isinstance(r.archive_row, dict) else {}
         return {
-            "id": str(r.pk),
+            "id": str(row.id),
             "best_rank": getattr(r, "best_rank", None),
-            "metrics": {r.metric.name: value},
+            "metrics": row.metrics(exact=False),
             "methodology": r.model.name,
             "uses_additional_data": r.uses_additional_data,
             "paper": r.paper.slug if r.paper_id else None,
             "best_metric": r.metric.name,
             "evaluated_on": date.isoformat() if date else None,
-            "external_source_url": None,
+            "external_source_url": extra.get("external_source_url") or None,
+            "external_id": extra.get("external_id") or "",
             "evaluation": r.benchmark.slug,
             "value": r.value,
             "source": r.source,

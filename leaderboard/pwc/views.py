@@ -42,6 +42,7 @@ from leaderboard.models import (
 from leaderboard.pwc import serializers as s
 from leaderboard.pwc.ids import paper_or_404
 from leaderboard.pwc.pagination import PwcPagination
+from leaderboard.results.rows import TableRow, first_of_rows, group_rows
 
 ID = r"[^/]+"
 
@@ -93,11 +94,32 @@ def with_best_rank(qs):
 
 
 def results_qs():
-    return with_best_rank(
-        Result.objects.select_related("benchmark", "metric", "model", "paper").defer(
-            "paper__abstract", "paper__authors", "benchmark__description"
+    """The v1 API's results: one per archive row (its first result stands for it, with its
+    ``best_rank``; ``leaderboard/results/rows.py``), rows of one table together."""
+    return first_of_rows(
+        with_best_rank(
+            Result.objects.select_related("benchmark", "metric", "model", "paper").defer(
+                "paper__abstract", "paper__authors", "benchmark__description"
+            )
         )
     ).order_by("benchmark__name", "metric__name", F("best_rank").asc(nulls_last=True), "pk")
+
+
+def table_rows(firsts) -> list[TableRow]:
+    """The rows that ``firsts`` (from ``results_qs``) stand for, each with all its metrics (one
+    query for them all)."""
+    return group_rows(firsts, Result.objects.select_related("metric"))
+
+
+def row_of(benchmark, result_id) -> TableRow | None:
+    """The row of ``benchmark`` holding the result ``result_id`` (the row's id, or the id of
+    any of its metrics' results), as ``results_qs`` gives it."""
+    found = Result.objects.filter(benchmark=benchmark, pk=result_id).first()
+    if found is None:
+        return None
+    (row,) = table_rows([found])
+    first = results_qs().filter(pk=row.id).first()
+    return TableRow(row.results, lead=first) if first is not None else None
 
 
 class V1ViewSet(CachedReadMixin, viewsets.ReadOnlyModelViewSet):
@@ -111,6 +133,11 @@ class V1ViewSet(CachedReadMixin, viewsets.ReadOnlyModelViewSet):
     def page_of(self, queryset, serializer_class):
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(serializer_class(page, many=True).data)
+
+    def rows_page(self, firsts):
+        """A page of results (``results_qs``), each the whole row it stands for."""
+        page = table_rows(self.paginate_queryset(firsts))
+        return self.get_paginated_response(s.PwcResultSerializer(page, many=True).data)
 
     def object_or_404(self, queryset, **lookup):
         obj = queryset.filter(**lookup).first()
@@ -213,7 +240,7 @@ class PaperViewSet(V1ViewSet):
     @action(detail=True)
     def results(self, request, id=None):
         paper = self._paper()
-        return self.page_of(results_qs().filter(paper=paper), s.PwcResultSerializer)
+        return self.rows_page(results_qs().filter(paper=paper))
 
     @extend_schema(parameters=PAGE_PARAMS, responses=s.PwcTaskSerializer(many=True))
     @action(detail=True)
@@ -359,12 +386,14 @@ class EvaluationViewSet(V1ViewSet):
     @extend_schema(parameters=PAGE_PARAMS, responses=s.PwcResultSerializer(many=True))
     @action(detail=True)
     def results(self, request, id=None):
-        return self.page_of(results_qs().filter(benchmark=self._benchmark()), s.PwcResultSerializer)
+        return self.rows_page(results_qs().filter(benchmark=self._benchmark()))
 
     @extend_schema(responses=s.PwcResultSerializer)
     @action(detail=True, url_path=r"results/(?P<result_id>[0-9]+)")
     def result(self, request, id=None, result_id=None):
-        row = self.object_or_404(results_qs(), benchmark=self._benchmark(), pk=result_id)
+        row = row_of(self._benchmark(), result_id)
+        if row is None:
+            raise Http404("Not found.")
         return Response(s.PwcResultSerializer(row).data)
 
 

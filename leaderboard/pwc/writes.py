@@ -10,7 +10,9 @@ the public ledger (``CatalogueEdit``: who, what, which table; ``/log`` lists the
 
 Rows: PWC's result is one row of a table with all its metrics; VeriSOTA stores one ``Result``
 per metric, and the metrics of one written row share an ``archive_key`` (as an imported archive
-row's do). A result's id is the first of those rows; update and delete act on all of them.
+row's do; ``leaderboard/results/rows.py`` groups them, for these calls and every reader). A
+result's id is the first of those rows, kept while the row lasts (an update that drops that
+row's metric moves it to a metric the update gives); update and delete act on all of them.
 ``PATCH`` bodies carry every field of the client's request model, unset ones as null: a null
 means "unchanged". ``evaluation_synchronize`` upserts a table by its ``external_id`` and its
 rows by theirs (a row without one is identified by what it holds), and removes the rows an
@@ -54,6 +56,7 @@ from leaderboard.pwc import serializers as s
 from leaderboard.pwc import views
 from leaderboard.pwc.ids import paper_by_id
 from leaderboard.results import ledger_chain
+from leaderboard.results import rows as result_rows
 
 MAX_METRICS = 100
 MAX_SYNC_RESULTS = 5000
@@ -457,43 +460,16 @@ def _new_key(seed: str | None = None) -> str:
     return hashlib.sha1((seed or f"api:{uuid.uuid4().hex}").encode()).hexdigest()
 
 
-def group_rows(benchmark, first: Result) -> list[Result]:
-    """The rows of one written row (its metrics): those sharing its ``archive_key``."""
+def row_results(first: Result) -> list[Result]:
+    """The results of the row ``first`` is in (its metrics; ``leaderboard/results/rows.py``)."""
     qs = Result.objects.select_related("metric", "model", "paper", "benchmark")
-    if first.source == Result.Source.ARCHIVE and first.archive_key:
-        qs = qs.filter(
-            benchmark=benchmark, source=Result.Source.ARCHIVE, archive_key=first.archive_key
-        )
-    else:
-        qs = qs.filter(pk=first.pk)
-    return list(qs.order_by("pk"))
-
-
-def _text(r: Result) -> str:
-    return r.raw_value or ("" if r.value is None else f"{r.value:.6g}")
+    return result_rows.group_rows([first], qs)[0].results
 
 
 def result_payload(rows: list[Result]) -> dict:
-    """A written row as the client reads it: all its metrics (the rows sharing its key)."""
-    first = rows[0]
-    extra = first.archive_row if isinstance(first.archive_row, dict) else {}
-    ranked = views.results_qs().filter(pk=first.pk).values_list("best_rank", flat=True)
-    date = first.row_date
-    return {
-        "id": str(first.pk),
-        "best_rank": next(iter(ranked), None),
-        "metrics": {r.metric.name: _text(r) for r in rows},
-        "methodology": first.model.name,
-        "uses_additional_data": first.uses_additional_data,
-        "paper": first.paper.slug if first.paper_id else None,
-        "best_metric": first.metric.name,
-        "evaluated_on": date.isoformat() if date else None,
-        "external_source_url": extra.get("external_source_url") or None,
-        "external_id": extra.get("external_id", ""),
-        "evaluation": first.benchmark.slug,
-        "source": first.source,
-        "verified": first.is_verified,
-    }
+    """A written row as the client reads it (``PwcResultSerializer``): all its metrics."""
+    first = views.results_qs().filter(pk=rows[0].pk).first() or rows[0]
+    return dict(s.PwcResultSerializer(result_rows.TableRow(rows, lead=first)).data)
 
 
 def write_row(benchmark, data: dict, rows: list[Result] | None, key=None, **extra) -> list:
@@ -538,8 +514,19 @@ def write_row(benchmark, data: dict, rows: list[Result] | None, key=None, **extr
             out.append(r)
         return out
     keep = set()
-    for name, text in wanted.items():
-        link = link_metric(benchmark, name)
+    links = [(link_metric(benchmark, name), text) for name, text in wanted.items()]
+    if first is not None and links and first.metric_id not in {k.metric_id for k, _ in links}:
+        # The row keeps its id (its first result's): that result takes a metric it is given,
+        # in place of the result that metric had, if any.
+        target = links[0][0]
+        taken = by_metric.pop(target.metric_id, None)
+        if taken is not None:
+            rows = [r for r in rows if r.pk != taken.pk]
+            taken.delete()
+        by_metric.pop(first.metric_id, None)
+        first.metric = target.metric
+        by_metric[target.metric_id] = first
+    for link, text in links:
         parsed = parse_value(text)
         value, ci = parsed if parsed else (None, None)
         row = by_metric.get(link.metric_id)
@@ -824,7 +811,7 @@ class EvaluationViewSet(StaffWritesMixin, views.EvaluationViewSet):
             first = self.object_or_404(
                 Result.objects.filter(benchmark=benchmark), pk=int(result_id)
             )
-            rows = group_rows(benchmark, first)
+            rows = row_results(first)
             if any(r.is_verified for r in rows):
                 raise PermissionDenied("A verified row changes only through a reproduction run.")
             label = f"{rows[0].model.name}: {', '.join(r.metric.name for r in rows)}"
@@ -988,7 +975,7 @@ class SynchronizeView(APIView):
         payload["results"] = [
             {
                 k: v
-                for k, v in result_payload(group_rows(benchmark, rows[0])).items()
+                for k, v in result_payload(row_results(rows[0])).items()
                 if k
                 in (
                     "id",

@@ -56,13 +56,17 @@ def describe(vs: PairedDifference, above, row) -> str:
 def annotate_ranks(rows: Sequence, previous=None) -> None:
     """Set ``display_rank`` ("2" or "=2"), ``rank_shared`` and ``rank_title`` on each row.
 
-    ``rows`` are ordered best first and carry ``rank`` (the position rank, ties shared);
+    ``rows`` are ordered best first and carry ``rank`` (the position rank, ties shared; None
+    for a row without a value of the ranked metric, listed last and shown "—");
     ``previous`` is the row just above the first one (the last of the page before), if any.
     """
     above = previous
     above_rank = getattr(previous, "shown_rank", getattr(previous, "rank", None))
     for row in rows:
         row.shown_rank, row.rank_shared, row.rank_title = row.rank, False, ""
+        if row.rank is None:  # a row without a value of the ranked metric: unranked
+            above, above_rank = row, None
+            continue
         vs = compare(above, row) if above is not None else None
         if vs is not None:
             row.rank_title = describe(vs, above, row)
@@ -74,4 +78,7 @@ def annotate_ranks(rows: Sequence, previous=None) -> None:
             row.rank_shared = True  # an exact tie
         above, above_rank = row, row.shown_rank
     for row in rows:
-        row.display_rank = f"={row.shown_rank}" if row.rank_shared else str(row.shown_rank)
+        if row.shown_rank is None:
+            row.display_rank = "—"
+        else:
+            row.display_rank = f"={row.shown_rank}" if row.rank_shared else str(row.shown_rank)

@@ -13,8 +13,10 @@ from leaderboard.results.bests import attach_bests, related_papers
 from leaderboard.results.sota import (
     benchmark_metrics,
     direction_note,
+    primary_metric,
     progress,
     ranked_rows,
+    row_cells,
     row_code_links,
     verified_points,
 )
@@ -129,10 +131,13 @@ def benchmark_detail(request, slug):
     benchmark = get_object_or_404(Benchmark.objects.select_related("dataset"), slug=slug)
     metrics = benchmark_metrics(benchmark)
     wanted = request.GET.get("metric")
-    metric = next((m for m in metrics if m.slug == wanted), metrics[0] if metrics else None)
+    metric = next((m for m in metrics if m.slug == wanted), None) or primary_metric(metrics)
     page = chart = None
+    columns = []
     if metric is not None:
-        rows = ranked_rows(benchmark, metric)
+        # One line per row, a column per metric: the one it is ranked by first.
+        columns = [metric, *(m for m in metrics if m != metric)]
+        rows = ranked_rows(benchmark, metric, single=len(metrics) == 1)
         page = paginate(request, rows, SOTA_PER_PAGE)
         start = page.start_index()
         previous = rows[start - 2] if start > 1 else None  # the last row of the page before
@@ -141,6 +146,7 @@ def benchmark_detail(request, slug):
         counterparts.link(page.object_list)
         contested.mark(page.object_list)
         row_code_links(page.object_list)
+        row_cells(page.object_list, columns)
         chart = charts.progress_chart(
             progress(benchmark, metric, archive_only=True),
             metric.direction,
@@ -155,6 +161,7 @@ def benchmark_detail(request, slug):
             "tasks": benchmark.tasks.all(),
             "metrics": metrics,
             "metric": metric,
+            "columns": columns,
             "page": page,
             "chart": chart,
             "direction_note": direction_note(benchmark, metric) if metric else "",

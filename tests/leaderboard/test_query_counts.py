@@ -128,3 +128,52 @@ def test_the_evidence_page_runs_the_same_queries_for_a_few_and_for_hundreds_of_v
     _verified_rows(omniglot, accuracy, 300)
     assert _queries(client, result.verification_url) == few
     assert _queries(client, "/log") == log_few  # the ledger too
+
+
+def _multi_metric_rows(benchmark, n: int, tag: str) -> None:
+    """``n`` archive rows of three metrics each (one result per value, one key per row), and
+    ``n`` // 5 rows holding only the second and third (no value of the first)."""
+    from leaderboard import catalogue
+    from leaderboard.models import Result
+
+    metrics = [
+        Metric.objects.get_or_create(name=name, defaults={"slug": name.lower()})[0]
+        for name in ("Rows A", "Rows B", "Rows C")
+    ]
+    for m in metrics:
+        benchmark.metrics.add(m)
+    model = catalogue.get_model(f"Rows model {tag}")[0]
+    Result.objects.bulk_create(
+        Result(
+            benchmark=benchmark,
+            metric=m,
+            model=model,
+            value=float(i % 17 + j),
+            raw_value="",
+            archive_key=f"rows-{tag}-{i}",
+        )
+        for i in range(n + n // 5)
+        for j, m in enumerate(metrics)
+        if not (i >= n and j == 0)
+    )
+
+
+def test_multi_metric_rows_cost_the_same_queries_for_a_few_and_for_hundreds(client):
+    bench = Benchmark.objects.get(name="OMNIGLOT - 5-Shot, 5-way")
+    _multi_metric_rows(bench, 5, "few")
+    v1 = f"/api/v1/evaluations/{bench.slug}/results/"
+    urls = [
+        (bench.get_absolute_url(), {}),
+        (bench.get_absolute_url(), {"metric": "rows-b"}),
+        (v1, {}),
+        (f"{v1}", {"page": 2, "items_per_page": 3}),
+    ]
+    few = [_queries(client, url, params) for url, params in urls]
+    _multi_metric_rows(bench, 300, "many")
+    assert [_queries(client, url, params) for url, params in urls] == few
+    # Deep pages, by a metric some rows lack: the ranked rows, the page that straddles them and
+    # the rows without a value, and the others: the row above the page and, where a page
+    # straddles, the second part's query, at most.
+    for page in (2, 6, 7, 8):
+        deep = _queries(client, bench.get_absolute_url(), {"metric": "rows-a", "page": page})
+        assert deep <= few[0] + 2, page
