@@ -169,7 +169,7 @@ def test_the_list_is_newest_first_filterable_by_task_and_paginated(client):
 
 
 def contested_views_per_page():
-    from leaderboard.views.pages.contested import PER_PAGE
+    from leaderboard.views.contested import PER_PAGE
 
     return PER_PAGE
 
