@@ -9,6 +9,7 @@ class LeaderboardConfig(AppConfig):
     def ready(self):
         from .authors import on_paper_saved
         from .counters import install_counters
+        from .paper_pages import install_paper_days
         from .search_sql import install_search
         from .signals import install_version_triggers
 
@@ -17,6 +18,7 @@ class LeaderboardConfig(AppConfig):
         )
         post_migrate.connect(install_search, sender=self, dispatch_uid="leaderboard_search")
         post_migrate.connect(install_counters, sender=self, dispatch_uid="leaderboard_counters")
+        post_migrate.connect(install_paper_days, sender=self, dispatch_uid="leaderboard_paper_days")
         post_save.connect(
             on_paper_saved, sender=self.get_model("Paper"), dispatch_uid="leaderboard_authors"
         )

@@ -6,8 +6,8 @@ from django.db.models import Q
 from django.shortcuts import get_object_or_404, render
 
 from .bests import attach_bests
-from .cache import DeferredJoinPaginator
 from .models import Area, Benchmark, Collection, Method
+from .paginators import DeferredJoinPaginator
 from .views import paginate
 
 SOTA_PER_PAGE = 50

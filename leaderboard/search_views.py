@@ -5,7 +5,7 @@ are those of ``leaderboard/search.py``, shared with the API."""
 from django.shortcuts import render
 
 from . import search
-from .cache import CachedCountPaginator
+from .paginators import CachedCountPaginator
 
 PER_PAGE = 20
 PREVIEW = 5

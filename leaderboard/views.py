@@ -6,8 +6,9 @@ from django.shortcuts import get_object_or_404, render
 
 from . import charts, counterparts, counters, paper_pages, ranking
 from .bests import attach_bests, related_papers
-from .cache import CachedCountPaginator, versioned
+from .cache import versioned
 from .models import Benchmark, CodeLink, Dataset, Paper, Result, Task
+from .paginators import CachedCountPaginator
 from .sota import (
     benchmark_metrics,
     direction_note,

@@ -1,7 +1,7 @@
 from rest_framework.pagination import PageNumberPagination
 
-from ..cache import CachedCountPaginator
 from ..pagination import SearchBoundMixin
+from ..paginators import CachedCountPaginator
 from ..query import query_int
 
 
