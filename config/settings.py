@@ -411,7 +411,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Two queues: cpu (evaluate a checkpoint, minutes) and gpu (reproduce by training, hours).
 CELERY_TASK_DEFAULT_QUEUE = "cpu"
 CELERY_TASK_ROUTES = {
-    "evaluator.tasks.verify_run": {"queue": "cpu"},  # services.dispatch names the queue per kind
+    "evaluator.tasks.verify_run": {"queue": "cpu"},  # runs.dispatch names the queue per kind
     "evaluator.tasks.reap_stale_runs": {"queue": "cpu"},
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
@@ -434,7 +434,7 @@ EVALUATOR_QUEUE_SUFFIX = env_str("EVALUATOR_QUEUE_SUFFIX", "")
 # Tests only: fewer evaluation episodes than the protocol's (600 on Omniglot). Never in production.
 MAML_EVAL_EPISODES = env_int("MAML_EVAL_EPISODES", 0) or None
 MAML_DEVICE = env_str("MAML_DEVICE", "") or None  # unset: cuda where present, else cpu
-# Reproduce runs (evaluator/worker.py): the full training state is saved every this many
+# Reproduce runs (evaluator/worker.py, measure): the full training state is saved every this many
 # seconds (and at the end, and when cancelled) to resume a killed worker's run where it was;
 # the validation curve on the run's page: every MAML_VALIDATE_EVERY iterations, on
 # MAML_VALIDATE_EPISODES fixed meta-validation episodes (0: no curve).

@@ -17,9 +17,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db.utils import OperationalError
 from django.utils import timezone
 
-from evaluator import services
+from evaluator import runs, services
 from evaluator.models import Run, RunEvent, Submission
-from evaluator.tasks import reap, verify_run
+from evaluator.reaper import reap
+from evaluator.tasks import verify_run
 from leaderboard.models import Model, Paper, Result
 
 from . import catalogue
@@ -235,7 +236,7 @@ def test_finish_run_refuses_a_worker_that_lost_its_claim(submit):
 
     run = submit().current_run
     Run.objects.claim(run.pk, "worker-a")
-    assert not services.finish_run(run.pk, "worker-b", Decision(VERIFIED, "ok"), {})
+    assert not runs.finish_run(run.pk, "worker-b", Decision(VERIFIED, "ok"), {})
     assert Run.objects.get(pk=run.pk).status == Run.Status.RUNNING
     assert not Result.objects.exists()
 
@@ -307,9 +308,9 @@ def test_at_worker_start_a_run_of_a_dead_local_process_is_reaped_at_once(
 def test_the_reaper_resends_a_run_whose_message_was_not_sent(submit, monkeypatch):
     sent = []
     run = submit().current_run
-    Run.objects.filter(pk=run.pk).update(phase=services.NOT_SENT)
+    Run.objects.filter(pk=run.pk).update(phase=runs.NOT_SENT)
     monkeypatch.setattr(
-        "evaluator.tasks.dispatch", lambda pk, queue, soft, hard: sent.append((pk, queue)) or True
+        "evaluator.reaper.dispatch", lambda pk, queue, soft, hard: sent.append((pk, queue)) or True
     )
     assert reap()["resent"] == 1
     assert sent == [(run.pk, "cpu")]
@@ -320,7 +321,7 @@ def test_the_reaper_resends_a_run_left_queued_too_long(submit, monkeypatch, sett
     settings.EVALUATOR_RESEND_QUEUED_AFTER_SECONDS = 60
     sent = []
     monkeypatch.setattr(
-        "evaluator.tasks.dispatch", lambda pk, queue, soft, hard: sent.append((pk, queue)) or True
+        "evaluator.reaper.dispatch", lambda pk, queue, soft, hard: sent.append((pk, queue)) or True
     )
     fresh = submit().current_run
     stale = submit().current_run
@@ -341,9 +342,9 @@ def test_a_broker_error_at_dispatch_leaves_the_run_queued_and_marked(submit, mon
         raise ConnectionError("broker down")
 
     monkeypatch.setattr(verify_run, "apply_async", broken)
-    assert services.dispatch(run.pk, "cpu", 10, 20) is False
+    assert runs.dispatch(run.pk, "cpu", 10, 20) is False
     run.refresh_from_db()
-    assert run.status == Run.Status.QUEUED and run.phase == services.NOT_SENT
+    assert run.status == Run.Status.QUEUED and run.phase == runs.NOT_SENT
 
 
 def test_requeue_makes_a_new_run_and_records_the_curator(submit, fake_maml, staff):
