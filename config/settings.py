@@ -195,6 +195,12 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 DJANGO_REDIS_LOGGER = "verisota.cache"  # one line per process every 10 s (config/log_filters.py)
 CACHE_URL = env_str("CACHE_URL", "")
+# The read API's response cache (leaderboard/cache.py): at most API_CACHE_ENTRIES bodies (0: the
+# cache and its version query off) and API_CACHE_BYTES in all, per process (shared with CACHE_URL).
+API_CACHE_ENTRIES = env_int("API_CACHE_ENTRIES", 512)
+API_CACHE_BYTES = env_int("API_CACHE_BYTES", 64 * 1024 * 1024)
+# The whole-page cache of the catalogue's pages for anonymous readers (leaderboard/page_cache.py).
+PAGE_CACHE = env_bool("PAGE_CACHE", True)
 
 
 def redis_cache(url: str, key_prefix: str = "verisota") -> dict:
@@ -290,6 +296,18 @@ SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 # The Content-Security-Policy of every page (config/security.py); report-only to try a change.
+CSP_POLICY = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'"],
+    "img-src": ["'self'", "data:"],
+    "font-src": ["'self'"],
+    "connect-src": ["'self'"],
+    "object-src": ["'none'"],
+    "base-uri": ["'self'"],
+    "form-action": ["'self'"],
+    "frame-ancestors": ["'none'"],
+}
 CSP_REPORT_ONLY = env_bool("CSP_REPORT_ONLY", False)
 CSRF_FAILURE_VIEW = "config.api_errors.csrf_failure"
 
@@ -441,6 +459,8 @@ MAML_DEVICE = env_str("MAML_DEVICE", "") or None  # unset: cuda where present, e
 MAML_STATE_EVERY_SECONDS = env_int("MAML_STATE_EVERY_SECONDS", 300)
 MAML_VALIDATE_EVERY = env_int("MAML_VALIDATE_EVERY", 500)
 MAML_VALIDATE_EPISODES = env_int("MAML_VALIDATE_EPISODES", 100)
+# Progress bars of long commands (import_archive) on a terminal; none under CI ($CI set).
+PROGRESS_BARS = not env_str("CI", "")
 
 # Where the reference implementation reads its data (Omniglot npz or zips).
 # maml_ref's one rule (maml_ref.datadir): $MAML_DATA_DIR, else ../shared/data/omniglot.

@@ -61,8 +61,8 @@ def reap(now=None, *, include_dead_here: bool = False) -> dict[str, int]:
     Queued runs whose message could not be sent are sent again.
     """
     now = now or timezone.now()
-    stale_after = timedelta(seconds=float(getattr(settings, "EVALUATOR_STALE_AFTER_SECONDS", 60)))
-    max_attempts = int(getattr(settings, "EVALUATOR_MAX_ATTEMPTS", 3))
+    stale_after = timedelta(seconds=float(settings.EVALUATOR_STALE_AFTER_SECONDS))
+    max_attempts = int(settings.EVALUATOR_MAX_ATTEMPTS)
     counts = {"requeued": 0, "failed": 0, "resent": 0}
     candidates = set(Run.objects.stale(now - stale_after).values_list("pk", flat=True))
     if include_dead_here:
@@ -109,9 +109,7 @@ def reap(now=None, *, include_dead_here: bool = False) -> dict[str, int]:
     # may be lost (the file-system broker has no acknowledgements: a worker that died between
     # taking a message and claiming its run took the message with it). A duplicate message is
     # harmless: the claim is conditional, so the second delivery is skipped.
-    resend_after = timedelta(
-        seconds=float(getattr(settings, "EVALUATOR_RESEND_QUEUED_AFTER_SECONDS", 1800))
-    )
+    resend_after = timedelta(seconds=float(settings.EVALUATOR_RESEND_QUEUED_AFTER_SECONDS))
     waiting = Run.objects.filter(status=Run.Status.QUEUED).filter(
         Q(phase=NOT_SENT) | Q(queued_at__lt=now - resend_after)
     )

@@ -64,7 +64,7 @@ def enqueue_on_commit(run: Run) -> None:
 def queue_name(protocol, kind: str) -> str:
     """The Celery queue of a kind of run: ``cpu`` or ``gpu``, plus EVALUATOR_QUEUE_SUFFIX (empty
     in production; the integration tests give their workers queues of their own)."""
-    return protocol.queue_for(kind) + getattr(settings, "EVALUATOR_QUEUE_SUFFIX", "")
+    return protocol.queue_for(kind) + settings.EVALUATOR_QUEUE_SUFFIX
 
 
 def dispatch(run_pk: int, queue: str, soft: int, hard: int) -> bool:
@@ -139,7 +139,7 @@ class RunReporter:
         self._thread.join(timeout=10)
 
     def _beat(self) -> None:
-        interval = float(getattr(settings, "EVALUATOR_HEARTBEAT_SECONDS", 5))
+        interval = float(settings.EVALUATOR_HEARTBEAT_SECONDS)
         try:
             while not self._stop.wait(interval):
                 try:

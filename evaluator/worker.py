@@ -80,7 +80,7 @@ def measure(submission: Submission, protocol, run_pk: int, *, device: str, progr
 
     data_dir = str(settings.MAML_DATA_DIR)
     # Tests only (settings.MAML_EVAL_EPISODES): fewer episodes than the protocol's 600.
-    episodes = getattr(settings, "MAML_EVAL_EPISODES", None)
+    episodes = settings.MAML_EVAL_EPISODES
     try:
         if submission.kind == REPRODUCE:
             out = Path(settings.MEDIA_ROOT) / "reproduced" / f"run-{run_pk}.safetensors"
@@ -95,9 +95,9 @@ def measure(submission: Submission, protocol, run_pk: int, *, device: str, progr
                 transductive=submission.transductive,
                 episodes=int(episodes) if episodes else None,
                 state_path=state_path(run_pk),
-                state_every=float(getattr(settings, "MAML_STATE_EVERY_SECONDS", 300)),
-                validate_every=int(getattr(settings, "MAML_VALIDATE_EVERY", 500)),
-                validate_episodes=int(getattr(settings, "MAML_VALIDATE_EPISODES", 100)),
+                state_every=float(settings.MAML_STATE_EVERY_SECONDS),
+                validate_every=int(settings.MAML_VALIDATE_EVERY),
+                validate_episodes=int(settings.MAML_VALIDATE_EPISODES),
                 on_train=on_train,
             )
         problem = stored_checkpoint_problem(submission)

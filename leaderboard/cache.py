@@ -13,8 +13,8 @@ parameter, and an ``Accept`` header that DRF resolves to JSON without options (a
 or ``application/json``). The browsable API, other media types and every response but a 200
 are computed each time. Entries live in each process's memory, least recently used out first,
 bounded by ``API_CACHE_ENTRIES`` (default 512; 0 turns the cache and its version query off) and
-``API_CACHE_BYTES`` (default 64 MiB in all; a body over an eighth of it is not stored), read from
-Django settings or else the environment.
+``API_CACHE_BYTES`` (default 64 MiB in all; a body over an eighth of it is not stored), both in
+settings.py.
 
 When ``CACHE_URL`` is set (a Redis server: production and CI), the entries live in Django's
 cache instead, shared by every web process: a page computed by one worker is a hit for all.
@@ -26,7 +26,6 @@ store: never stale, and a scan runs once per catalogue version, not once per req
 import contextlib
 import contextvars
 import hashlib
-import os
 import threading
 from collections import OrderedDict
 
@@ -47,12 +46,6 @@ PG_VERSION_SQL = (
     f"SELECT counter, stamp, set_config('leaderboard.version_bumped', '', true) "
     f"FROM {CatalogueVersion._meta.db_table}"
 )
-
-
-def _setting(name: str, default: int) -> int:
-    if hasattr(settings, name):
-        return int(getattr(settings, name))
-    return int(os.environ.get(name, default) or 0)
 
 
 def current_version() -> tuple[int, int] | None:
@@ -158,10 +151,10 @@ class SharedResponseCache:
 
 
 def _responses():
-    max_bytes = _setting("API_CACHE_BYTES", 64 * 1024 * 1024)
-    if getattr(settings, "CACHE_URL", "") and _setting("API_CACHE_ENTRIES", 512) > 0:
+    max_bytes = settings.API_CACHE_BYTES
+    if settings.CACHE_URL and settings.API_CACHE_ENTRIES > 0:
         return SharedResponseCache(max_bytes)
-    return ResponseCache(_setting("API_CACHE_ENTRIES", 512), max_bytes)
+    return ResponseCache(settings.API_CACHE_ENTRIES, max_bytes)
 
 
 RESPONSES = _responses()
