@@ -127,7 +127,6 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
-    "django.contrib.humanize",
     "django.contrib.postgres",  # search lookups on PostgreSQL; inert on SQLite
     "rest_framework",
     "rest_framework.authtoken",
@@ -242,7 +241,6 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "leaderboard:home"
 LOGOUT_REDIRECT_URL = "leaderboard:home"
 
-FORMS_URLFIELD_ASSUME_HTTPS = True
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True

@@ -72,9 +72,6 @@ class Submission(models.Model):
 
 
 class RunQuerySet(models.QuerySet):
-    def pending(self) -> "RunQuerySet":
-        return self.filter(status=Run.Status.QUEUED)
-
     def active(self) -> "RunQuerySet":
         return self.filter(status__in=[Run.Status.QUEUED, Run.Status.RUNNING])
 

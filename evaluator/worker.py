@@ -132,29 +132,29 @@ def measure(submission: Submission, protocol, run_pk: int, *, device: str, progr
 
 
 def evidence(result, submission: Submission, mode: str) -> dict:
-    """The run's figures and how they were measured, from maml_ref's result: the fields of
+    """The run's figures and how they were measured, from maml_ref's ``EvalResult``: the fields of
     ``Run`` that ``runs.finish_run`` writes (the log tail apart)."""
-    episodes = int(getattr(result, "episodes", 0) or len(result.scores))
-    seeds = {"evaluation": getattr(result, "seed", None)}
+    episodes = int(result.episodes or len(result.scores))
+    seeds = {"evaluation": result.seed}
     if submission.kind == REPRODUCE:
         seeds["training"] = (submission.config or {}).get("seed")
     return {
         "parameters": {
             "episodes": episodes,
-            "inner_steps": getattr(result, "inner_steps", None),
-            "inner_lr": getattr(result, "inner_lr", None),
-            "queries": getattr(result, "queries", None),
+            "inner_steps": result.inner_steps,
+            "inner_lr": result.inner_lr,
+            "queries": result.queries,
             "evaluation_mode": mode,
-            "metric": getattr(result, "metric", ""),
-            "seconds": getattr(result, "seconds", None),
+            "metric": result.metric,
+            "seconds": result.seconds,
         },
-        "episodes_fingerprint": str(getattr(result, "episodes_sha256", "") or ""),
-        "host_class": host_class(str(getattr(result, "device", "") or "")),
+        "episodes_fingerprint": result.episodes_sha256,
+        "host_class": host_class(result.device),
         "reproduced_value": finite_or_none(result.mean),
         "ci95": finite_or_none(result.ci95),
         "episode_scores": [finite_or_none(s) for s in result.scores],
         "seeds": seeds,
-        "device": str(getattr(result, "device", "") or ""),
+        "device": result.device,
         "evaluation_mode": "transductive" if result.transductive else "non-transductive",
         "progress_done": episodes,
         "progress_total": episodes,

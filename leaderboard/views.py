@@ -169,9 +169,7 @@ def paper_list(request):
 def paper_detail(request, slug):
     paper = get_object_or_404(Paper, slug=slug)
     results = paper.results.for_listing().prefetch_related("benchmark__tasks").best_first()
-    methods = []
-    if hasattr(paper, "methods"):
-        methods = list(paper.methods.order_by("name")[:200])
+    methods = list(paper.methods.order_by("name")[:200])
     return render(
         request,
         "leaderboard/paper_detail.html",

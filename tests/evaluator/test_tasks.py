@@ -22,6 +22,7 @@ from evaluator.models import Run, RunEvent, Submission
 from evaluator.reaper import reap
 from evaluator.tasks import verify_run
 from leaderboard.models import Model, Paper, Result
+from maml_ref.api import EvalResult
 
 from . import catalogue
 
@@ -32,11 +33,20 @@ class FakeCheckpointError(Exception):
     pass
 
 
-class FakeResult:
-    def __init__(self, mean, ci95, scores, transductive=True):
-        self.mean, self.ci95, self.scores = mean, ci95, scores
-        self.episodes, self.seed, self.device = len(scores), 1234, "cpu"
-        self.transductive = transductive
+def FakeResult(mean, ci95, scores, transductive=True) -> EvalResult:
+    """What maml_ref's evaluation returns (its real result type), with these figures."""
+    return EvalResult(
+        mean=mean,
+        ci95=ci95,
+        scores=scores,
+        episodes=len(scores),
+        protocol="omniglot-5w1s",
+        transductive=transductive,
+        queries=15,
+        seed=1234,
+        device="cpu",
+        seconds=0.1,
+    )
 
 
 @pytest.fixture
