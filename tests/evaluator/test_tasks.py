@@ -405,6 +405,24 @@ def test_a_run_past_its_soft_time_limit_fails_with_the_reason(submit, fake_maml)
     assert run.events.filter(kind="timeout").exists()
 
 
+def test_a_web_process_has_the_task_runs_dispatch_sends_by_name():
+    """``runs.dispatch`` finds ``tasks.verify_run`` by name in Celery's registry (the task layer
+    sits above it): a fresh process that only set Django up has it registered (apps.py)."""
+    import subprocess
+    from pathlib import Path
+
+    code = (
+        "import django; django.setup(); from celery import current_app; "
+        "from evaluator.runs import VERIFY_TASK; print(VERIFY_TASK in current_app.tasks)"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings"}
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=root, capture_output=True, text=True, timeout=120
+    )
+    assert out.stdout.strip().splitlines()[-1:] == ["True"], out.stderr[-2000:]
+
+
 def test_dispatch_sends_the_run_pk_to_its_queue_with_the_protocols_time_limits(submit, monkeypatch):
     sent = []
     monkeypatch.setattr(verify_run, "apply_async", lambda **kw: sent.append(kw))
