@@ -16,22 +16,9 @@ from __future__ import annotations
 
 from django.conf import settings
 
-DEFAULT_POLICY = {
-    "default-src": ["'self'"],
-    "script-src": ["'self'"],
-    "style-src": ["'self'"],
-    "img-src": ["'self'", "data:"],
-    "font-src": ["'self'"],
-    "connect-src": ["'self'"],
-    "object-src": ["'none'"],
-    "base-uri": ["'self'"],
-    "form-action": ["'self'"],
-    "frame-ancestors": ["'none'"],
-}
-
 
 def policy_text(extra: dict | None = None) -> str:
-    policy = {k: list(v) for k, v in getattr(settings, "CSP_POLICY", DEFAULT_POLICY).items()}
+    policy = {k: list(v) for k, v in settings.CSP_POLICY.items()}
     for directive, sources in (extra or {}).items():
         policy.setdefault(directive, [])
         policy[directive] += [s for s in sources if s not in policy[directive]]
@@ -46,13 +33,13 @@ class SecurityHeadersMiddleware:
         response = self.get_response(request)
         header = (
             "Content-Security-Policy-Report-Only"
-            if getattr(settings, "CSP_REPORT_ONLY", False)
+            if settings.CSP_REPORT_ONLY
             else "Content-Security-Policy"
         )
         if header not in response:
             response[header] = policy_text(getattr(response, "csp_extra", None))
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault(
-            "Referrer-Policy", getattr(settings, "SECURE_REFERRER_POLICY", None) or "same-origin"
+            "Referrer-Policy", settings.SECURE_REFERRER_POLICY or "same-origin"
         )
         return response

@@ -127,7 +127,6 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
-    "django.contrib.humanize",
     "django.contrib.postgres",  # search lookups on PostgreSQL; inert on SQLite
     "rest_framework",
     "rest_framework.authtoken",
@@ -195,6 +194,14 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 DJANGO_REDIS_LOGGER = "verisota.cache"  # one line per process every 10 s (config/log_filters.py)
 CACHE_URL = env_str("CACHE_URL", "")
+# The read API's response cache (leaderboard/core/cache.py): at most API_CACHE_ENTRIES bodies
+# (0: the cache and its version query off) and API_CACHE_BYTES in all,
+# per process (shared with CACHE_URL).
+API_CACHE_ENTRIES = env_int("API_CACHE_ENTRIES", 512)
+API_CACHE_BYTES = env_int("API_CACHE_BYTES", 64 * 1024 * 1024)
+# The whole-page cache of the catalogue's pages for anonymous readers
+# (leaderboard/core/page_cache.py).
+PAGE_CACHE = env_bool("PAGE_CACHE", True)
 
 
 def redis_cache(url: str, key_prefix: str = "verisota") -> dict:
@@ -236,7 +243,6 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "leaderboard:home"
 LOGOUT_REDIRECT_URL = "leaderboard:home"
 
-FORMS_URLFIELD_ASSUME_HTTPS = True
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
@@ -290,6 +296,18 @@ SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 # The Content-Security-Policy of every page (config/security.py); report-only to try a change.
+CSP_POLICY = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'"],
+    "img-src": ["'self'", "data:"],
+    "font-src": ["'self'"],
+    "connect-src": ["'self'"],
+    "object-src": ["'none'"],
+    "base-uri": ["'self'"],
+    "form-action": ["'self'"],
+    "frame-ancestors": ["'none'"],
+}
 CSP_REPORT_ONLY = env_bool("CSP_REPORT_ONLY", False)
 CSRF_FAILURE_VIEW = "config.api_errors.csrf_failure"
 
@@ -411,7 +429,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Two queues: cpu (evaluate a checkpoint, minutes) and gpu (reproduce by training, hours).
 CELERY_TASK_DEFAULT_QUEUE = "cpu"
 CELERY_TASK_ROUTES = {
-    "evaluator.tasks.verify_run": {"queue": "cpu"},  # services.dispatch names the queue per kind
+    "evaluator.tasks.verify_run": {"queue": "cpu"},  # runs.dispatch names the queue per kind
     "evaluator.tasks.reap_stale_runs": {"queue": "cpu"},
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
@@ -434,13 +452,15 @@ EVALUATOR_QUEUE_SUFFIX = env_str("EVALUATOR_QUEUE_SUFFIX", "")
 # Tests only: fewer evaluation episodes than the protocol's (600 on Omniglot). Never in production.
 MAML_EVAL_EPISODES = env_int("MAML_EVAL_EPISODES", 0) or None
 MAML_DEVICE = env_str("MAML_DEVICE", "") or None  # unset: cuda where present, else cpu
-# Reproduce runs (evaluator/worker.py): the full training state is saved every this many
+# Reproduce runs (evaluator/worker.py, measure): the full training state is saved every this many
 # seconds (and at the end, and when cancelled) to resume a killed worker's run where it was;
 # the validation curve on the run's page: every MAML_VALIDATE_EVERY iterations, on
 # MAML_VALIDATE_EPISODES fixed meta-validation episodes (0: no curve).
 MAML_STATE_EVERY_SECONDS = env_int("MAML_STATE_EVERY_SECONDS", 300)
 MAML_VALIDATE_EVERY = env_int("MAML_VALIDATE_EVERY", 500)
 MAML_VALIDATE_EPISODES = env_int("MAML_VALIDATE_EPISODES", 100)
+# Progress bars of long commands (import_archive) on a terminal; none under CI ($CI set).
+PROGRESS_BARS = not env_str("CI", "")
 
 # Where the reference implementation reads its data (Omniglot npz or zips).
 # maml_ref's one rule (maml_ref.datadir): $MAML_DATA_DIR, else ../shared/data/omniglot.

@@ -1,6 +1,6 @@
 """Verified rows that no verified run stands behind.
 
-A verified row exists only through a run (``services.publish``): its number is what that run
+A verified row exists only through a run (``publishing.publish``): its number is what that run
 measured. ``unbacked_rows()`` finds the rows that break this: no verified run points at them
 (hand-made in the database, or their run overridden without unpublishing), or they carry no
 measured figure. Reported by ``manage.py check_verified_rows`` (exit status 1 when any) and by

@@ -23,7 +23,7 @@ def worker_device() -> str:
     configured one is not present."""
     import torch
 
-    wanted = (getattr(settings, "MAML_DEVICE", None) or "").strip()
+    wanted = (settings.MAML_DEVICE or "").strip()
     if not wanted:
         return "cuda" if torch.cuda.is_available() else "cpu"
     try:

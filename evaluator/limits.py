@@ -67,7 +67,7 @@ def submission_wait(owner) -> int | None:
     """Seconds until ``owner`` may store another submission (None: now), by SUBMISSION_RATE."""
     from .models import Submission
 
-    rate = getattr(settings, "SUBMISSION_RATE", "") or ""
+    rate = settings.SUBMISSION_RATE or ""
     if not rate:
         return None
     limit, period = parse_rate(rate)
@@ -92,7 +92,7 @@ def rate_message(wait: int) -> str:
 
 
 def max_active_runs(queue: str) -> int:
-    return int(getattr(settings, "EVALUATOR_MAX_ACTIVE_RUNS", {}).get(queue, 0) or 0)
+    return int(settings.EVALUATOR_MAX_ACTIVE_RUNS.get(queue, 0) or 0)
 
 
 def check_active_runs(owner, kind: str) -> None:

@@ -3,7 +3,7 @@
 A Submission is created with its first Run in one transaction; the Celery task gets the Run's
 primary key only, dispatched on commit. Nothing here is ever deleted by the pipeline: a rejected
 claim stays with its evidence, and a curator's re-queue makes a new Run beside the old one (whose
-verdict then replaces the published row, never adds one: ``services.publish``).
+verdict then replaces the published row, never adds one: ``publishing.publish``).
 """
 
 from django.conf import settings
@@ -72,9 +72,6 @@ class Submission(models.Model):
 
 
 class RunQuerySet(models.QuerySet):
-    def pending(self) -> "RunQuerySet":
-        return self.filter(status=Run.Status.QUEUED)
-
     def active(self) -> "RunQuerySet":
         return self.filter(status__in=[Run.Status.QUEUED, Run.Status.RUNNING])
 
@@ -172,7 +169,7 @@ class Run(models.Model):
     ci95 = models.FloatField(null=True, blank=True, help_text="Half-width of the 95% interval")
     episode_scores = models.JSONField(default=list, blank=True)
     # How a training (reproduce run) goes: iteration, total, meta-loss, the validation curve,
-    # time per 100 iterations and left, the last saved state's iteration (worker.TrainingReport).
+    # time per 100 iterations and left, the last saved state's iteration (worker.training_fields).
     training = models.JSONField(default=dict, blank=True)
     result = models.OneToOneField(
         Result, null=True, blank=True, on_delete=models.PROTECT, related_name="verification_run"

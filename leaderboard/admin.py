@@ -164,6 +164,7 @@ class CollectionAdmin(admin.ModelAdmin):
 
 @admin.register(Method)
 class MethodAdmin(admin.ModelAdmin):
+    formfield_overrides = admin_formfield_overrides()
     list_display = ["name", "full_name", "introduced_year", "num_papers"]
     list_filter = ["collections__area", "introduced_year"]
     search_fields = ["name", "slug", "full_name", "description"]
@@ -228,6 +229,7 @@ class ModelAdmin(admin.ModelAdmin):
 
 @admin.register(Benchmark)
 class BenchmarkAdmin(admin.ModelAdmin):
+    formfield_overrides = admin_formfield_overrides()
     list_display = ["name", "dataset", "ways", "shots"]
     list_filter = ["dataset", "tasks", "ways", "shots"]
     list_select_related = ["dataset"]

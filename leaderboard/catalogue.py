@@ -8,12 +8,12 @@ import re
 
 from django.utils.text import slugify
 
+from leaderboard.core.arxiv import arxiv_id_in_url
 from leaderboard.direction_guess import NAME, guess_higher_is_better
 from leaderboard.models import Benchmark, Dataset, Metric, Model, Paper, Result, Task, unique_slug
 
 _WAYS = re.compile(r"(\d+)[- ]way", re.I)
 _SHOTS = re.compile(r"(\d+)[- ]shot", re.I)
-_ARXIV = re.compile(r"arxiv\.org/(?:abs|pdf)/(\d{4}\.\d{4,5})", re.I)
 
 
 def ways_shots(benchmark_name: str) -> tuple[int | None, int | None]:
@@ -25,11 +25,6 @@ def dataset_name_from_benchmark(benchmark_name: str) -> str:
     """The dataset part of an archive benchmark name: "OMNIGLOT - 1-Shot, 5-way" -> "OMNIGLOT"."""
     name = re.split(r"\s+-\s+|\s*\(|\s+\d+[- ]way|\s+\d+[- ]shot", benchmark_name, maxsplit=1)[0]
     return name.strip() or benchmark_name.strip()
-
-
-def arxiv_id_from_url(url: str) -> str:
-    match = _ARXIV.search(url or "")
-    return match.group(1) if match else ""
 
 
 def _by_slug_or_name(model_cls, name: str):
@@ -102,7 +97,7 @@ def get_benchmark(
 
 
 def find_paper(title: str, url: str = "", arxiv_id: str = "") -> Paper | None:
-    arxiv_id = arxiv_id or arxiv_id_from_url(url)
+    arxiv_id = arxiv_id or arxiv_id_in_url(url)
     if arxiv_id:
         paper = Paper.objects.filter(arxiv_id=arxiv_id).first()
         if paper:
@@ -120,7 +115,7 @@ def get_paper(title: str, url: str = "", date=None) -> tuple[Paper, bool]:
         title=title.strip(),
         slug=unique_slug(Paper, title),
         url=url or "",
-        arxiv_id=arxiv_id_from_url(url),
+        arxiv_id=arxiv_id_in_url(url),
         date=date,
     ), True
 

@@ -30,7 +30,7 @@ PREFIX = "evaluation-tables"
 
 
 def export_dir() -> Path:
-    path = Path(getattr(settings, "EXPORT_DIR", "") or Path(settings.VAR_DIR) / "exports")
+    path = Path(settings.EXPORT_DIR)
     path.mkdir(parents=True, exist_ok=True)
     return path
 

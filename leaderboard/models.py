@@ -6,11 +6,14 @@ nothing of ``evaluator``: a verified row carries its own badge fields (reproduce
 interval, evaluation mode, link to the run).
 """
 
+import functools
+
 from django.conf import settings
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
-from django.db.models import Case, F, Q, When, Window
-from django.db.models.functions import Rank, Upper
+from django.db.models import Case, F, OuterRef, Q, Subquery, When, Window
+from django.db.models.functions import Coalesce, Rank, Upper
+from django.db.models.lookups import Exact
 from django.urls import reverse
 from django.utils.text import slugify
 
@@ -210,12 +213,6 @@ class Benchmark(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("leaderboard:benchmark", args=[self.slug])
 
-    def higher_is_better(self, metric: "Metric") -> bool:
-        """The direction of ``metric`` in this benchmark (``leaderboard/directions.py``)."""
-        from leaderboard.directions import higher_is_better
-
-        return higher_is_better(self, metric)
-
 
 class BenchmarkMetric(models.Model):
     """A metric as one benchmark uses it; its direction may differ from the metric's own."""
@@ -241,6 +238,42 @@ class BenchmarkMetric(models.Model):
 
     def __str__(self) -> str:
         return f"{self.metric} on {self.benchmark}"
+
+
+# The one rule of a metric's direction in a benchmark, beside the model it reads (ranking below
+# needs it); every other reader gets it through ``leaderboard/directions.py``.
+
+
+def direction(benchmark=None, metric=None, own: str = "metric__higher_is_better"):
+    """True where higher is better: the correction of (``benchmark``, ``metric``), else the
+    metric's own flag (the field path ``own``). By default the references are the row's own
+    ``benchmark_id`` and ``metric_id`` (a queryset of results or of benchmark-metric links)."""
+    if benchmark is None and metric is None and own == "metric__higher_is_better":
+        return _row_direction()
+    return _direction(benchmark, metric, own)
+
+
+@functools.cache
+def _row_direction():
+    """The default expression, built once: a queryset's ``annotate`` resolves (copies) it, so
+    one instance serves every query, and the hot path of ``/api/results`` does not build its
+    subquery again on every request."""
+    return _direction(None, None, "metric__higher_is_better")
+
+
+def _direction(benchmark, metric, own: str):
+    corrected = BenchmarkMetric.objects.filter(
+        benchmark=OuterRef("benchmark_id") if benchmark is None else benchmark,
+        metric=OuterRef("metric_id") if metric is None else metric,
+        higher_is_better__isnull=False,
+    ).values("higher_is_better")[:1]
+    return Coalesce(Subquery(corrected), F(own), output_field=models.BooleanField())
+
+
+def is_higher(expression) -> Q:
+    """A filter condition true where ``expression`` (a direction) says higher is better; False
+    and NULL (no metric) both read as lower."""
+    return Q(Exact(expression, True))
 
 
 class Paper(models.Model):
@@ -442,9 +475,7 @@ class ResultQuerySet(models.QuerySet):
 
 def score_expression():
     """Lower is better: the value, negated where higher is better (the direction of
-    ``leaderboard/directions.py``); a value that is not a number last."""
-    from leaderboard.directions import direction, is_higher
-
+    ``direction`` above); a value that is not a number last."""
     return Case(When(is_higher(direction()), then=-F("value")), default=F("value")).asc(
         nulls_last=True
     )
@@ -458,7 +489,7 @@ class Result(models.Model):
     archive printed (``raw_value`` as written; not re-run). For a **verified** row they are what
     the site measured: the reference run's mean over the fixed test episodes and the half-width
     of its 95% interval; the submitter's claim is ``claimed_value``, shown beside it, never
-    ranked. A verified row is written only by the evaluator (``evaluator.services.publish``),
+    ranked. A verified row is written only by the evaluator (``evaluator.publishing.publish``),
     one per checkpoint (SHA-256), benchmark and evaluation mode.
     """
 

@@ -48,7 +48,7 @@ def client_address(request) -> str:
     if request is None:
         return "unknown"
     meta = request.META
-    proxies = int(getattr(settings, "TRUSTED_PROXY_COUNT", 0) or 0)
+    proxies = settings.TRUSTED_PROXY_COUNT
     if proxies <= 0:
         return meta.get("REMOTE_ADDR") or "unknown"
     # ipware's proxy count is the number of proxy addresses inside X-Forwarded-For: the last
@@ -56,7 +56,7 @@ def client_address(request) -> str:
     address, _ = get_client_ip(
         request,
         proxy_count=proxies - 1,
-        proxy_trusted_ips=getattr(settings, "TRUSTED_PROXY_IPS", None) or None,
+        proxy_trusted_ips=settings.TRUSTED_PROXY_IPS or None,
         request_header_order=("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"),
     )
     return address or meta.get("REMOTE_ADDR") or "unknown"
@@ -122,7 +122,7 @@ class WindowThrottle(BaseThrottle):
     rate_setting = ""  # the setting that holds the rate, read per request ("" or 0: no limit)
 
     def rate(self) -> str | None:
-        return getattr(settings, self.rate_setting, None) or None
+        return getattr(settings, self.rate_setting) or None
 
     def applies(self, request, view) -> bool:
         return True

@@ -8,6 +8,7 @@ import re
 
 from django.core.exceptions import ValidationError
 
+from leaderboard.core import arxiv
 from leaderboard.core.json_bounds import JSONBoundError, loads_bounded
 
 from .checkpoints import _read_exactly, check_checkpoint
@@ -93,26 +94,18 @@ def parse_config(text_or_file) -> dict:
     return config
 
 
-ARXIV_NEW = re.compile(r"^\d{4}\.\d{4,5}(v\d+)?$")
-ARXIV_OLD = re.compile(r"^[a-z][a-z.\-]*/\d{7}(v\d+)?$", re.IGNORECASE)
-ARXIV_URL = re.compile(r"^https?://(www\.)?arxiv\.org/(abs|pdf)/(?P<id>[^?#]+?)(\.pdf)?/?$")
-
-
 def normalise_arxiv_id(value: str) -> str:
-    """``1703.03400``, ``arXiv:1703.03400v3`` or an arxiv.org URL, as the bare id."""
+    """``1703.03400``, ``arXiv:1703.03400v3`` or an arxiv.org URL, as the bare id (its version
+    kept: ``leaderboard/core/arxiv.py``)."""
     value = (value or "").strip()
     if not value:
         return ""
-    m = ARXIV_URL.match(value)
-    if m:
-        value = m.group("id")
-    if value.lower().startswith("arxiv:"):
-        value = value[6:]
-    if not (ARXIV_NEW.match(value) or ARXIV_OLD.match(value)):
+    found = arxiv.arxiv_id(value, version=True)
+    if not found:
         raise ValidationError(
             f"{value!r} is not an arXiv id (like 1703.03400) or an arxiv.org URL.", code="invalid"
         )
-    return value
+    return found
 
 
 def split_authors(value) -> list[str]:

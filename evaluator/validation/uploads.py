@@ -118,7 +118,7 @@ def upload_path(uploaded):
 def upload_temp_dir() -> str | None:
     """Where uploads and their copies are written: FILE_UPLOAD_TEMP_DIR (the project's
     ``var/uploads``, swept of stale files at start-up by ``sweep_stale_uploads`` below)."""
-    path = getattr(settings, "FILE_UPLOAD_TEMP_DIR", None)
+    path = settings.FILE_UPLOAD_TEMP_DIR
     if path:
         os.makedirs(path, exist_ok=True)
     return path
@@ -138,7 +138,7 @@ def _user_named(message: str, path: str, uploaded) -> str:
 
 def sweep_stale_uploads(now: float | None = None) -> list[str]:
     """Remove stale files from the upload folder; returns the names removed."""
-    folder = getattr(settings, "FILE_UPLOAD_TEMP_DIR", None)
+    folder = settings.FILE_UPLOAD_TEMP_DIR
     if not folder:
         return []
     folder = Path(folder)

@@ -225,10 +225,6 @@ def _build(event, value, events, notes=None):
     raise ArchiveFormatError("the file ends inside an item")
 
 
-def _scalar(value):
-    return _value(value)
-
-
 def read_ahead(iterable, depth: int = 2000) -> Iterator:
     """The items of ``iterable``, produced by a thread up to ``depth`` items ahead: reading and
     parsing the file (pure Python, no database) go on while the importer waits for PostgreSQL.

@@ -8,6 +8,8 @@ import re
 import unicodedata
 from urllib.parse import urlsplit
 
+from leaderboard.core import arxiv
+
 # "0.8428 ± 0.0014", "2.53±0.40", "−1.2", "\ufeff93.3", "63.7*", "~257M", "3.0m", "1,024", "98.7%"
 _MINUSES = dict.fromkeys(map(ord, "\u2212\u2012\u2013\u2014\ufe63\uff0d"), "-")
 _INVISIBLE = dict.fromkeys(map(ord, "\ufeff\u200b\u200c\u200d\u2060\u00a0\u202f"), None)
@@ -105,23 +107,10 @@ def http_url(raw, max_length: int = 500) -> str:
     return text
 
 
-# (?!\d): "1000.100000" is no arXiv id; without it, its first five digits matched another paper.
-_ARXIV_URL = re.compile(
-    r"arxiv\.org/(?:abs|pdf)/((?:\d{4}\.\d{4,5})|(?:[a-z-]+(?:\.[A-Z]{2})?/\d{7}))(?!\d)", re.I
-)
-_ARXIV_ID = re.compile(
-    r"^(?:arxiv:)?((?:\d{4}\.\d{4,5})|(?:[a-z-]+(?:\.[A-Z]{2})?/\d{7}))(?:v\d+)?$", re.I
-)
-
-
 def arxiv_id(raw_id="", url="") -> str:
-    """The version-less arXiv id of an id ("1703.05175v2") or of an arXiv URL."""
-    text = clean_text(raw_id)
-    match = _ARXIV_ID.match(text) if text else None
-    if match:
-        return match.group(1)
-    match = _ARXIV_URL.search(clean_text(url))
-    return match.group(1) if match else ""
+    """The version-less arXiv id of an id ("1703.05175v2"), else of an arXiv URL
+    (``leaderboard/core/arxiv.py``)."""
+    return arxiv.arxiv_id(clean_text(raw_id)) or arxiv.arxiv_id_in_url(clean_text(url))
 
 
 def normalised_title(title) -> str:

@@ -13,32 +13,28 @@ parameter, and an ``Accept`` header that DRF resolves to JSON without options (a
 or ``application/json``). The browsable API, other media types and every response but a 200
 are computed each time. Entries live in each process's memory, least recently used out first,
 bounded by ``API_CACHE_ENTRIES`` (default 512; 0 turns the cache and its version query off) and
-``API_CACHE_BYTES`` (default 64 MiB in all; a body over an eighth of it is not stored), read from
-Django settings or else the environment.
+``API_CACHE_BYTES`` (default 64 MiB in all; a body over an eighth of it is not stored), both in
+settings.py.
 
 When ``CACHE_URL`` is set (a Redis server: production and CI), the entries live in Django's
 cache instead, shared by every web process: a page computed by one worker is a hit for all.
 ``versioned()`` keeps any other computed value (whole-table counts, the home page's figures, a
-paginator's count) under the same version key, in the same store: never stale, and a scan runs
-once per catalogue version, not once per request.
+paginator's count: ``leaderboard/core/paginators.py``) under the same version key, in the same
+store: never stale, and a scan runs once per catalogue version, not once per request.
 """
 
 import contextlib
 import contextvars
 import hashlib
-import os
 import threading
 from collections import OrderedDict
 
 from django.conf import settings
 from django.core.cache import cache as django_cache
-from django.core.paginator import Paginator
 from django.db import connection
 from django.http import HttpResponse
 from django.utils.cache import patch_vary_headers
-from django.utils.functional import cached_property
 
-from leaderboard.db import counters
 from leaderboard.models import CatalogueVersion
 
 JSON_ACCEPTS = frozenset(["", "*/*", "application/json"])
@@ -50,12 +46,6 @@ PG_VERSION_SQL = (
     f"SELECT counter, stamp, set_config('leaderboard.version_bumped', '', true) "
     f"FROM {CatalogueVersion._meta.db_table}"
 )
-
-
-def _setting(name: str, default: int) -> int:
-    if hasattr(settings, name):
-        return int(getattr(settings, name))
-    return int(os.environ.get(name, default) or 0)
 
 
 def current_version() -> tuple[int, int] | None:
@@ -161,10 +151,10 @@ class SharedResponseCache:
 
 
 def _responses():
-    max_bytes = _setting("API_CACHE_BYTES", 64 * 1024 * 1024)
-    if getattr(settings, "CACHE_URL", "") and _setting("API_CACHE_ENTRIES", 512) > 0:
+    max_bytes = settings.API_CACHE_BYTES
+    if settings.CACHE_URL and settings.API_CACHE_ENTRIES > 0:
         return SharedResponseCache(max_bytes)
-    return ResponseCache(_setting("API_CACHE_ENTRIES", 512), max_bytes)
+    return ResponseCache(settings.API_CACHE_ENTRIES, max_bytes)
 
 
 RESPONSES = _responses()
@@ -231,31 +221,6 @@ def versioned_many(names: list[str], compute) -> dict:
     return out
 
 
-def queryset_key(queryset) -> str | None:
-    """The SQL of ``queryset`` with its parameters, or None where it cannot be compiled."""
-    try:
-        sql, params = queryset.query.sql_with_params()
-    except Exception:  # an empty IN (), EmptyResultSet: let the paginator count as usual
-        return None
-    return f"{sql}|{params!r}"
-
-
-class CachedCountPaginator(Paginator):
-    """A paginator whose total costs no scan per request: the maintained row count of the table
-    for a list of all its rows (``leaderboard/db/counters.py``), else the count stored in the read
-    cache under the catalogue version. Page 10,000 of a long list costs its own page query."""
-
-    @cached_property
-    def count(self):
-        total = counters.whole_table_count(self.object_list)
-        if total is not None:
-            return total
-        key = queryset_key(self.object_list) if hasattr(self.object_list, "query") else None
-        if key is None:
-            return Paginator.count.func(self)
-        return versioned("count:" + key, lambda: Paginator.count.func(self))
-
-
 def cached_dispatch(view, request, compute):
     """``compute()`` the response of ``request`` to ``view``, or return the stored one."""
     key = request_key(request) if RESPONSES.enabled else None
@@ -285,21 +250,3 @@ def cached_dispatch(view, request, compute):
             version, key, (bytes(response.content), tuple(response.headers.items()), vary_cookie)
         )
     return response
-
-
-class DeferredJoinPaginator(CachedCountPaginator):
-    """Long lists: the page's ids come from a narrow query (only what the ordering needs: an
-    index-only scan where an index covers it, no wide joined rows to sort), then the page's rows
-    by id, with the list's ``select_related`` and deferred fields (SotA: 50 pairs out of
-    thousands, without sorting every benchmark's dataset row)."""
-
-    def _get_page(self, object_list, number, paginator):
-        if hasattr(object_list, "model"):
-            ids = list(object_list.values_list("pk", flat=True))
-            rows = self.object_list.model._default_manager.filter(pk__in=ids)
-            if getattr(self.object_list.query, "deferred_loading", None):
-                rows.query.deferred_loading = self.object_list.query.deferred_loading
-            rows.query.select_related = self.object_list.query.select_related
-            by_id = {row.pk: row for row in rows}
-            object_list = [by_id[i] for i in ids if i in by_id]
-        return super()._get_page(object_list, number, paginator)

@@ -57,7 +57,8 @@ def validate_http_url(value) -> None:
 
 
 def admin_formfield_overrides() -> dict:
-    """``formfield_overrides`` for a ModelAdmin or inline: every URLField accepts http(s) only."""
+    """``formfield_overrides`` for a ModelAdmin or inline: every URLField accepts http(s) only,
+    and a link typed without a scheme is taken as https."""
     from django.db import models
 
-    return {models.URLField: {"validators": [validate_http_url]}}
+    return {models.URLField: {"validators": [validate_http_url], "assume_scheme": "https"}}

@@ -3,11 +3,10 @@ version (``leaderboard/core/cache.py``): never
 stale, one small query and one cache look-up on a hit,
 shared by every web process when ``CACHE_URL`` is set. A request with a session cookie or
 credentials (its header shows the account), a response that sets a cookie, and anything but a
-200 are computed every time. ``PAGE_CACHE=0`` in settings or the environment turns it off."""
+200 are computed every time. ``PAGE_CACHE=0`` turns it off (settings.py)."""
 
 import functools
 import hashlib
-import os
 
 from django.conf import settings
 from django.core.cache import cache
@@ -17,8 +16,7 @@ from leaderboard.core.cache import current_version, request_version
 
 
 def enabled() -> bool:
-    raw = getattr(settings, "PAGE_CACHE", os.environ.get("PAGE_CACHE", "1"))
-    return str(raw).lower() not in ("0", "false", "no", "off")
+    return bool(settings.PAGE_CACHE)
 
 
 def cacheable(request) -> bool:

@@ -12,7 +12,7 @@ from rest_framework import status
 from rest_framework.exceptions import APIException, ParseError
 from rest_framework.parsers import JSONParser
 
-from leaderboard.core.json_bounds import MAX_DEPTH, MAX_INT_DIGITS, JSONBoundError, loads_bounded
+from leaderboard.core.json_bounds import JSONBoundError, loads_bounded
 
 
 class RequestTooLarge(APIException):
@@ -25,7 +25,7 @@ NUL_MESSAGE = "Null characters are not allowed."
 
 
 def json_max_bytes() -> int:
-    return int(getattr(settings, "API_JSON_MAX_BYTES", 512 * 1024))
+    return settings.API_JSON_MAX_BYTES
 
 
 class BoundedJSONParser(JSONParser):
@@ -38,8 +38,8 @@ class BoundedJSONParser(JSONParser):
             return loads_bounded(
                 raw,
                 max_bytes=limit,
-                max_depth=int(getattr(settings, "API_JSON_MAX_DEPTH", MAX_DEPTH)),
-                max_int_digits=int(getattr(settings, "API_JSON_MAX_INT_DIGITS", MAX_INT_DIGITS)),
+                max_depth=settings.API_JSON_MAX_DEPTH,
+                max_int_digits=settings.API_JSON_MAX_INT_DIGITS,
                 what="The request body",
                 allow_nul=False,
             )

@@ -246,9 +246,6 @@ def install_counters(using: str = "default", **kwargs) -> None:
             _recount(cursor, conn.vendor, table, table)
         if RESULT in tables:
             _recount(cursor, conn.vendor, VERIFIED, RESULT, "WHERE source = 'verified'")
-    from leaderboard.db.paper_days import install_paper_days
-
-    install_paper_days(using)
 
 
 SUM = f"SELECT name, SUM(n) FROM {TABLE} GROUP BY name"

@@ -15,7 +15,7 @@ default) keeps plain OFFSET.
 from django.db import connection, connections
 from django.db.models import F
 
-from leaderboard.core.cache import DeferredJoinPaginator
+from leaderboard.core.paginators import DeferredJoinPaginator
 from leaderboard.db.counters import fold_function, run_fold
 
 TABLE = "leaderboard_paperdaycount"
@@ -94,8 +94,9 @@ SELECT day, before FROM running WHERE before <= %s ORDER BY before DESC LIMIT 1
 """
 
 
-def install_paper_days(using: str = "default") -> None:
-    """Idempotent (PostgreSQL): (re)create the triggers and recount the days."""
+def install_paper_days(using: str = "default", **kwargs) -> None:
+    """Idempotent (PostgreSQL): (re)create the triggers and recount the days (after every
+    ``migrate``, as the row counts: ``apps.py``)."""
     conn = connections[using]
     if conn.vendor != "postgresql" or TABLE not in conn.introspection.table_names():
         return

@@ -1,7 +1,7 @@
 from rest_framework.pagination import PageNumberPagination
 
 from leaderboard.api.pagination import SearchBoundMixin
-from leaderboard.core.cache import CachedCountPaginator
+from leaderboard.core.paginators import CachedCountPaginator
 from leaderboard.core.query import query_int
 
 

@@ -5,7 +5,7 @@ number of queries; long lists are paginated with cached totals."""
 from django.db.models import Q
 from django.shortcuts import get_object_or_404, render
 
-from leaderboard.core.cache import DeferredJoinPaginator
+from leaderboard.core.paginators import DeferredJoinPaginator
 from leaderboard.models import Area, Benchmark, Collection, Method
 from leaderboard.results.bests import attach_bests
 from leaderboard.views.pages import paginate

@@ -4,7 +4,8 @@ paginated (Paginator.get_page: a bad page number shows the first or last page, n
 from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, render
 
-from leaderboard.core.cache import CachedCountPaginator, versioned
+from leaderboard.core.cache import versioned
+from leaderboard.core.paginators import CachedCountPaginator
 from leaderboard.db import counters
 from leaderboard.db import paper_days as paper_pages
 from leaderboard.models import Benchmark, CodeLink, Dataset, Paper, Result, Task
@@ -181,9 +182,7 @@ def paper_detail(request, slug):
     page = paginate(request, results, 100)
     page.object_list = list(page.object_list)
     contested.mark(page.object_list)
-    methods = []
-    if hasattr(paper, "methods"):
-        methods = list(paper.methods.order_by("name")[:200])
+    methods = list(paper.methods.order_by("name")[:200])
     return render(
         request,
         "leaderboard/paper_detail.html",

@@ -5,7 +5,7 @@ are those of ``leaderboard/search.py``, shared with the API."""
 from django.shortcuts import render
 
 from leaderboard import search
-from leaderboard.core.cache import CachedCountPaginator
+from leaderboard.core.paginators import CachedCountPaginator
 
 PER_PAGE = 20
 PREVIEW = 5

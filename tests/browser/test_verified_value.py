@@ -2,7 +2,7 @@
 is the first figure of its evidence, the claim beside it, and the archive row of the same model
 and paper is shown too, each linked to the other.
 
-The row is published through the real publish path (``services.finish_run``, as a worker
+The row is published through the real publish path (``runs.finish_run``, as a worker
 finishes a run: tests/evaluator/evidence_helpers.py), claim 61.3 on a run that measured 61.33.
 """
 

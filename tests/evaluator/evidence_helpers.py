@@ -1,10 +1,10 @@
-"""Verified (or rejected) runs finished through ``services.finish_run``, as a worker does."""
+"""Verified (or rejected) runs finished through ``runs.finish_run``, as a worker does."""
 
 import itertools
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from evaluator import services
+from evaluator import runs, services
 from evaluator.decision import REJECTED, VERIFIED, Decision
 from evaluator.models import Run
 from tests.evaluator import catalogue
@@ -63,7 +63,7 @@ def finished_run(
         },
     }
     reason = "within tolerance" if verdict == VERIFIED else "far below the claim"
-    assert services.finish_run(run.pk, "test/1/token", Decision(verdict, reason), evidence)
+    assert runs.finish_run(run.pk, "test/1/token", Decision(verdict, reason), evidence)
     run.refresh_from_db()
     return run
 

@@ -1,9 +1,9 @@
 """One checkpoint, one row; a re-run replaces, never adds; a verified row's number is what the
-run measured (``evaluator.services.publish``), through the real finish path a worker takes."""
+run measured (``evaluator.publishing.publish``), through the real finish path a worker takes."""
 
 import pytest
 
-from evaluator import services
+from evaluator import runs, services
 from evaluator.decision import REJECTED, VERIFIED, Decision
 from evaluator.models import Run
 from leaderboard.models import Result
@@ -27,7 +27,7 @@ def finish(run: Run, scores, verdict=VERIFIED) -> Run:
     assert Run.objects.claim(run.pk, "test/2/token")
     evidence = {"reproduced_value": sum(scores) / len(scores), "ci95": 1.2}
     evidence["episode_scores"] = scores
-    assert services.finish_run(run.pk, "test/2/token", Decision(verdict, "checked"), evidence)
+    assert runs.finish_run(run.pk, "test/2/token", Decision(verdict, "checked"), evidence)
     run.refresh_from_db()
     return run
 
@@ -109,7 +109,7 @@ def test_a_requeue_that_fails_leaves_the_row_as_it_was(owner, staff):
     first = finished_run(owner, scores=SCORES, claimed=61.3)
     rerun = services.requeue(first.submission, actor=staff)
     Run.objects.claim(rerun.pk, "test/3/token")
-    services.fail_run(rerun.pk, "test/3/token", services.site_fault("The disk is gone"))
+    runs.fail_run(rerun.pk, "test/3/token", runs.site_fault("The disk is gone"))
     row = Result.objects.get()
     assert row == Run.objects.get(pk=first.pk).result and row.value == pytest.approx(61.33)
 
@@ -137,7 +137,7 @@ def test_an_override_cannot_publish_a_run_that_measured_nothing(owner, staff):
     services.override(run, "rejected", "wrong benchmark", staff)
     failed = services.requeue(run.submission, actor=staff)
     Run.objects.claim(failed.pk, "test/4/token")
-    services.fail_run(failed.pk, "test/4/token", services.site_fault("The disk is gone"))
+    runs.fail_run(failed.pk, "test/4/token", runs.site_fault("The disk is gone"))
     with pytest.raises(services.NothingMeasured):
         services.override(Run.objects.get(pk=failed.pk), "verified", "trust me", staff)
     assert not Result.objects.exists()

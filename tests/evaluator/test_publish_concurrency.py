@@ -14,7 +14,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, transaction
 
-from evaluator import services
+from evaluator import publishing, services
 from evaluator.models import Run
 from leaderboard.models import Paper, Result
 
@@ -44,13 +44,13 @@ def _submission(owner, model_name, weights=None, claimed=90.0):
 
 def test_concurrent_publishes_of_one_new_paper_create_it_once(owner, monkeypatch):
     runs = [_submission(owner, f"MAML variant {i}").current_run.pk for i in range(2)]
-    real_unique_slug = services.unique_slug
+    real_unique_slug = publishing.unique_slug
 
     def slow_unique_slug(*args, **kwargs):
         time.sleep(0.5)  # widen the window between "is it there?" and "create it"
         return real_unique_slug(*args, **kwargs)
 
-    monkeypatch.setattr(services, "unique_slug", slow_unique_slug)
+    monkeypatch.setattr(publishing, "unique_slug", slow_unique_slug)
     barrier = threading.Barrier(2)
     errors = []
 
@@ -58,7 +58,7 @@ def test_concurrent_publishes_of_one_new_paper_create_it_once(owner, monkeypatch
         try:
             barrier.wait()
             with transaction.atomic():
-                services.publish(Run.objects.get(pk=run_pk))
+                publishing.publish(Run.objects.get(pk=run_pk))
         except Exception as exc:  # reported below
             errors.append(exc)
         finally:
@@ -80,7 +80,7 @@ def test_a_new_paper_named_like_an_existing_one_is_the_existing_one(owner):
     existing = Paper.objects.create(title="A Shared New Paper", slug="a-shared-new-paper")
     run = Run.objects.get(submission=_submission(owner, "MAML again"))
     with transaction.atomic():
-        result = services.publish(run)
+        result = publishing.publish(run)
     assert result.paper == existing
     assert Paper.objects.count() == 1
 
@@ -96,7 +96,7 @@ def _publish_at_once(run_pks, pause=None):
             with transaction.atomic():
                 run = Run.objects.select_for_update().get(pk=run_pk)
                 run.status = Run.Status.VERIFIED
-                services.publish(run)
+                publishing.publish(run)
                 run.save()
         except Exception as exc:  # reported below
             errors.append(exc)
@@ -146,21 +146,21 @@ def test_without_the_lock_the_unique_index_still_keeps_one_row(owner, monkeypatc
         for i in range(2)
     ]
     refused = []
-    real_link_to = services._link_to
+    real_link_to = publishing._link_to
 
     def link_to(existing, run):
         refused.append(run.pk)
         return real_link_to(existing, run)
 
-    monkeypatch.setattr(services, "_link_to", link_to)
-    monkeypatch.setattr(services.CatalogueVersion, "lock", classmethod(lambda cls: None))
-    real_paper_for = services._paper_for
+    monkeypatch.setattr(publishing, "_link_to", link_to)
+    monkeypatch.setattr(publishing.CatalogueVersion, "lock", classmethod(lambda cls: None))
+    real_paper_for = publishing._paper_for
 
     def slow_paper_for(submission):
         time.sleep(0.5)  # both have looked for the checkpoint's row before either creates it
         return real_paper_for(submission)
 
-    monkeypatch.setattr(services, "_paper_for", slow_paper_for)
+    monkeypatch.setattr(publishing, "_paper_for", slow_paper_for)
     assert _publish_at_once(runs) == []
     _, _, linked = _one_row_of(runs)
     assert refused == [linked.pk]  # linked after the database refused its row
@@ -173,7 +173,7 @@ def test_the_database_refuses_a_second_verified_row_of_one_checkpoint(owner):
     first = _submission(owner, "MAML first", weights=b"one file")
     run = first.current_run
     with transaction.atomic():
-        services.publish(run)
+        publishing.publish(run)
         run.save()
     row = Result.objects.get()
     assert row.checkpoint_sha256 == first.checkpoint_sha256

@@ -189,7 +189,7 @@ def test_a_failed_run_says_failed_once(client, owner, submission):
 
 
 def test_a_failure_reason_shows_no_server_path(client, owner, submission):
-    from evaluator.services import fail_run
+    from evaluator.runs import fail_run
 
     set_run(submission, status=Run.Status.RUNNING, worker="w1")
     run = submission.runs.get()

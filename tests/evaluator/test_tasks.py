@@ -17,10 +17,12 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db.utils import OperationalError
 from django.utils import timezone
 
-from evaluator import services
+from evaluator import runs, services
 from evaluator.models import Run, RunEvent, Submission
-from evaluator.tasks import reap, verify_run
+from evaluator.reaper import reap
+from evaluator.tasks import verify_run
 from leaderboard.models import Model, Paper, Result
+from maml_ref.api import EvalResult
 
 from . import catalogue
 
@@ -31,11 +33,20 @@ class FakeCheckpointError(Exception):
     pass
 
 
-class FakeResult:
-    def __init__(self, mean, ci95, scores, transductive=True):
-        self.mean, self.ci95, self.scores = mean, ci95, scores
-        self.episodes, self.seed, self.device = len(scores), 1234, "cpu"
-        self.transductive = transductive
+def FakeResult(mean, ci95, scores, transductive=True) -> EvalResult:
+    """What maml_ref's evaluation returns (its real result type), with these figures."""
+    return EvalResult(
+        mean=mean,
+        ci95=ci95,
+        scores=scores,
+        episodes=len(scores),
+        protocol="omniglot-5w1s",
+        transductive=transductive,
+        queries=15,
+        seed=1234,
+        device="cpu",
+        seconds=0.1,
+    )
 
 
 @pytest.fixture
@@ -235,7 +246,7 @@ def test_finish_run_refuses_a_worker_that_lost_its_claim(submit):
 
     run = submit().current_run
     Run.objects.claim(run.pk, "worker-a")
-    assert not services.finish_run(run.pk, "worker-b", Decision(VERIFIED, "ok"), {})
+    assert not runs.finish_run(run.pk, "worker-b", Decision(VERIFIED, "ok"), {})
     assert Run.objects.get(pk=run.pk).status == Run.Status.RUNNING
     assert not Result.objects.exists()
 
@@ -307,9 +318,9 @@ def test_at_worker_start_a_run_of_a_dead_local_process_is_reaped_at_once(
 def test_the_reaper_resends_a_run_whose_message_was_not_sent(submit, monkeypatch):
     sent = []
     run = submit().current_run
-    Run.objects.filter(pk=run.pk).update(phase=services.NOT_SENT)
+    Run.objects.filter(pk=run.pk).update(phase=runs.NOT_SENT)
     monkeypatch.setattr(
-        "evaluator.tasks.dispatch", lambda pk, queue, soft, hard: sent.append((pk, queue)) or True
+        "evaluator.reaper.dispatch", lambda pk, queue, soft, hard: sent.append((pk, queue)) or True
     )
     assert reap()["resent"] == 1
     assert sent == [(run.pk, "cpu")]
@@ -320,7 +331,7 @@ def test_the_reaper_resends_a_run_left_queued_too_long(submit, monkeypatch, sett
     settings.EVALUATOR_RESEND_QUEUED_AFTER_SECONDS = 60
     sent = []
     monkeypatch.setattr(
-        "evaluator.tasks.dispatch", lambda pk, queue, soft, hard: sent.append((pk, queue)) or True
+        "evaluator.reaper.dispatch", lambda pk, queue, soft, hard: sent.append((pk, queue)) or True
     )
     fresh = submit().current_run
     stale = submit().current_run
@@ -341,9 +352,9 @@ def test_a_broker_error_at_dispatch_leaves_the_run_queued_and_marked(submit, mon
         raise ConnectionError("broker down")
 
     monkeypatch.setattr(verify_run, "apply_async", broken)
-    assert services.dispatch(run.pk, "cpu", 10, 20) is False
+    assert runs.dispatch(run.pk, "cpu", 10, 20) is False
     run.refresh_from_db()
-    assert run.status == Run.Status.QUEUED and run.phase == services.NOT_SENT
+    assert run.status == Run.Status.QUEUED and run.phase == runs.NOT_SENT
 
 
 def test_requeue_makes_a_new_run_and_records_the_curator(submit, fake_maml, staff):
@@ -392,6 +403,24 @@ def test_a_run_past_its_soft_time_limit_fails_with_the_reason(submit, fake_maml)
     assert run.status == Run.Status.FAILED
     assert run.reason.startswith("Exceeded the time limit of 600 s. This is the site's fault")
     assert run.events.filter(kind="timeout").exists()
+
+
+def test_a_web_process_has_the_task_runs_dispatch_sends_by_name():
+    """``runs.dispatch`` finds ``tasks.verify_run`` by name in Celery's registry (the task layer
+    sits above it): a fresh process that only set Django up has it registered (apps.py)."""
+    import subprocess
+    from pathlib import Path
+
+    code = (
+        "import django; django.setup(); from celery import current_app; "
+        "from evaluator.runs import VERIFY_TASK; print(VERIFY_TASK in current_app.tasks)"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings"}
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=root, capture_output=True, text=True, timeout=120
+    )
+    assert out.stdout.strip().splitlines()[-1:] == ["True"], out.stderr[-2000:]
 
 
 def test_dispatch_sends_the_run_pk_to_its_queue_with_the_protocols_time_limits(submit, monkeypatch):

@@ -131,3 +131,37 @@ def test_a_verified_rows_number_and_provenance_are_read_only(curator):
     (results,) = [f for f in inline if f.formset.model is Result]
     (form,) = [f for f in results.formset.forms if f.instance.pk == row.pk]
     assert form.fields["value"].disabled and form.fields["raw_value"].disabled
+
+
+def _admins():
+    from django.contrib import admin
+
+    for model_admin in admin.site._registry.values():
+        yield model_admin
+        for inline in model_admin.inlines:
+            yield inline(model_admin.model, admin.site)
+
+
+def test_every_link_field_of_the_admin_takes_http_s_only_and_assumes_https():
+    """Each URLField a curator edits (models and inlines, both apps): an http(s)-only validator
+    and ``assume_scheme="https"`` (no reliance on FORMS_URLFIELD_ASSUME_HTTPS, gone in Django
+    6.0)."""
+    from django.core.exceptions import ValidationError
+    from django.db import models
+
+    checked = []
+    for model_admin in _admins():
+        for field in model_admin.model._meta.fields:
+            if isinstance(field, models.URLField):
+                form_field = model_admin.formfield_for_dbfield(field, request=None)
+                name = f"{type(model_admin).__name__}.{field.name}"
+                assert form_field.assume_scheme == "https", name
+                with pytest.raises(ValidationError):
+                    form_field.clean("javascript://alert(1)")
+                assert form_field.clean("example.org/a") == "https://example.org/a", name
+                checked.append(name)
+    assert {
+        "MethodAdmin.source_url",
+        "BenchmarkAdmin.mirror_url",
+        "SubmissionAdmin.paper_url",
+    } <= set(checked)

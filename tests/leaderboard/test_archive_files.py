@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
+from leaderboard.directions import higher_is_better
 from leaderboard.models import (
     Benchmark,
     BenchmarkMetric,
@@ -338,8 +339,8 @@ def test_a_curator_direction_ranks_that_benchmark_only(tmp_path):
     link.higher_is_better = False
     link.save()
     other = Benchmark.objects.get(name="Penn Treebank (Constituency Parsing)")
-    assert not link.benchmark.higher_is_better(link.metric)
-    assert other.higher_is_better(link.metric)
+    assert not higher_is_better(link.benchmark, link.metric)
+    assert higher_is_better(other, link.metric)
 
 
 def test_a_file_of_none_of_the_formats_is_refused_whole(tmp_path):

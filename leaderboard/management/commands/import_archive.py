@@ -1,12 +1,12 @@
 import gzip
 import json
-import os
 import sys
 import zlib
 from pathlib import Path
 
 import ijson
 from django.apps import apps
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import OperationalError, connection
 from tqdm import tqdm
@@ -79,7 +79,7 @@ class Command(BaseCommand):
         parser.add_argument("--quiet-warnings", action="store_true", help="count warnings only")
 
     def handle(self, *args, **options):
-        quiet_bars = not sys.stderr.isatty() or bool(os.environ.get("CI"))
+        quiet_bars = not sys.stderr.isatty() or not settings.PROGRESS_BARS
         paths = [Path(p) for p in options["files"]]
         if options["folder"]:
             folder = Path(options["folder"])

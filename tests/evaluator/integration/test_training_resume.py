@@ -13,7 +13,8 @@ import pytest
 import torch
 
 from evaluator.models import Run
-from evaluator.worker import PROGRESS_EVERY_SECONDS, state_path
+from evaluator.runs import PROGRESS_EVERY_SECONDS
+from evaluator.worker import state_path
 from maml_ref.checkpoint import load_checkpoint
 from maml_ref.state import load_state
 from tests.evaluator import catalogue
