@@ -1,12 +1,12 @@
 """Every publication, correction, curator's override and withdrawal of a verified result appends
-its entry to the ledger's hash chain, in the verdict's transaction (``evaluator.services``,
+its entry to the ledger's hash chain, in the verdict's transaction (``evaluator.publishing``,
 ``leaderboard/results/ledger_chain.py``), through the paths a worker and a curator take."""
 
 import json
 
 import pytest
 
-from evaluator import services
+from evaluator import runs, services
 from evaluator.decision import REJECTED, VERIFIED, Decision
 from evaluator.models import Run
 from leaderboard.models import LedgerEntry, Result
@@ -28,7 +28,7 @@ def finish(run: Run, scores, verdict=VERIFIED) -> Run:
     assert Run.objects.claim(run.pk, "test/2/token")
     evidence = {"reproduced_value": sum(scores) / len(scores), "ci95": 1.2}
     evidence["episode_scores"] = scores
-    assert services.finish_run(run.pk, "test/2/token", Decision(verdict, "checked"), evidence)
+    assert runs.finish_run(run.pk, "test/2/token", Decision(verdict, "checked"), evidence)
     run.refresh_from_db()
     return run
 
