@@ -3,8 +3,8 @@
 Whether higher is better for a metric *in a benchmark* is the curator's correction for that
 benchmark (``BenchmarkMetric.higher_is_better``, when set), else the metric's own flag
 (``Metric.higher_is_better``). That rule is written once, as a SQL expression
-(``models.direction``, beside the ``BenchmarkMetric`` it reads: ranking in ``ResultQuerySet``
-needs it), and every other reader gets it from here, as a queryset annotation:
+(``querysets.direction``: ranking in ``ResultQuerySet`` needs it), and every other reader gets
+it from here, as a queryset annotation:
 
 - ``direction()`` (``is_higher()`` its filter): on a queryset of ``Result`` (or of
   ``BenchmarkMetric``) rows; what ranking (``ResultQuerySet.with_rank``/``best_first``), the
@@ -23,7 +23,8 @@ from __future__ import annotations
 
 from django.db.models import OuterRef, QuerySet
 
-from leaderboard.models import Metric, direction, is_higher
+from leaderboard.models import Metric
+from leaderboard.querysets import direction, is_higher
 
 __all__ = ["NAME", "direction", "higher_is_better", "is_higher", "metrics_in", "with_direction"]
 

@@ -6,16 +6,15 @@ nothing of ``evaluator``: a verified row carries its own badge fields (reproduce
 interval, evaluation mode, link to the run).
 """
 
-import functools
-
 from django.conf import settings
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
-from django.db.models import Case, F, OuterRef, Q, Subquery, When, Window
-from django.db.models.functions import Coalesce, Rank, Upper
-from django.db.models.lookups import Exact
+from django.db.models import F, Q
+from django.db.models.functions import Upper
 from django.urls import reverse
 from django.utils.text import slugify
+
+from leaderboard.querysets import ResultQuerySet
 
 
 def unique_slug(model_cls: type[models.Model], text: str, max_length: int = 200) -> str:
@@ -240,42 +239,6 @@ class BenchmarkMetric(models.Model):
         return f"{self.metric} on {self.benchmark}"
 
 
-# The one rule of a metric's direction in a benchmark, beside the model it reads (ranking below
-# needs it); every other reader gets it through ``leaderboard/directions.py``.
-
-
-def direction(benchmark=None, metric=None, own: str = "metric__higher_is_better"):
-    """True where higher is better: the correction of (``benchmark``, ``metric``), else the
-    metric's own flag (the field path ``own``). By default the references are the row's own
-    ``benchmark_id`` and ``metric_id`` (a queryset of results or of benchmark-metric links)."""
-    if benchmark is None and metric is None and own == "metric__higher_is_better":
-        return _row_direction()
-    return _direction(benchmark, metric, own)
-
-
-@functools.cache
-def _row_direction():
-    """The default expression, built once: a queryset's ``annotate`` resolves (copies) it, so
-    one instance serves every query, and the hot path of ``/api/results`` does not build its
-    subquery again on every request."""
-    return _direction(None, None, "metric__higher_is_better")
-
-
-def _direction(benchmark, metric, own: str):
-    corrected = BenchmarkMetric.objects.filter(
-        benchmark=OuterRef("benchmark_id") if benchmark is None else benchmark,
-        metric=OuterRef("metric_id") if metric is None else metric,
-        higher_is_better__isnull=False,
-    ).values("higher_is_better")[:1]
-    return Coalesce(Subquery(corrected), F(own), output_field=models.BooleanField())
-
-
-def is_higher(expression) -> Q:
-    """A filter condition true where ``expression`` (a direction) says higher is better; False
-    and NULL (no metric) both read as lower."""
-    return Q(Exact(expression, True))
-
-
 class Paper(models.Model):
     title = models.CharField(max_length=500)
     slug = models.SlugField(max_length=200, unique=True)
@@ -421,64 +384,6 @@ class Model(models.Model):
 
     def __str__(self) -> str:
         return self.name
-
-
-class ResultQuerySet(models.QuerySet):
-    def verified(self) -> "ResultQuerySet":
-        return self.filter(source=Result.Source.VERIFIED)
-
-    def archive(self) -> "ResultQuerySet":
-        return self.filter(source=Result.Source.ARCHIVE)
-
-    def with_relations(self) -> "ResultQuerySet":
-        return self.select_related("benchmark__dataset", "metric", "model", "paper")
-
-    def for_listing(self) -> "ResultQuerySet":
-        """Rows with what a table or the API shows, without the long text columns."""
-        return self.with_relations().defer(
-            "paper__abstract",
-            "paper__authors",
-            "benchmark__description",
-            "benchmark__dataset__description",
-        )
-
-    def for_api(self) -> "ResultQuerySet":
-        """Like ``for_listing``, but benchmark and dataset come by one prefetch query: a join of
-        six tables took PostgreSQL longer to plan than to run (see docs/leaderboard.md)."""
-        return (
-            self.select_related("model", "paper", "metric")
-            .defer("paper__abstract", "paper__authors", "paper__url", "paper__pdf_url")
-            .prefetch_related(
-                models.Prefetch(
-                    "benchmark",
-                    queryset=Benchmark.objects.select_related("dataset").defer(
-                        "description", "dataset__description"
-                    ),
-                )
-            )
-        )
-
-    def best_first(self) -> "ResultQuerySet":
-        """Grouped by benchmark and metric, each group best first by its metric's direction."""
-        return self.order_by("benchmark_id", "metric_id", score_expression(), "id")
-
-    def with_rank(self) -> "ResultQuerySet":
-        """Annotate ``rank``: 1 for the best row of its benchmark and metric, ties share a rank."""
-        return self.annotate(
-            rank=Window(
-                Rank(),
-                partition_by=[F("benchmark_id"), F("metric_id")],
-                order_by=score_expression(),
-            )
-        )
-
-
-def score_expression():
-    """Lower is better: the value, negated where higher is better (the direction of
-    ``direction`` above); a value that is not a number last."""
-    return Case(When(is_higher(direction()), then=-F("value")), default=F("value")).asc(
-        nulls_last=True
-    )
 
 
 class Result(models.Model):
