@@ -16,6 +16,7 @@ from evaluator.validation import (
     check_submission,
     human_size,
     max_checkpoint_bytes,
+    paper_fields,
     read_model_index,
 )
 from leaderboard.core.links import validate_http_url
@@ -225,13 +226,7 @@ class SubmissionForm(forms.Form):
                 checkpoint=data.get("checkpoint") or None,
                 config=config or None,
                 paper=data.get("paper"),
-                paper_fields={
-                    "title": data.get("paper_title"),
-                    "arxiv_id": data.get("paper_arxiv_id"),
-                    "url": data.get("paper_url"),
-                    "authors": data.get("paper_authors"),
-                    "date": data.get("paper_date"),
-                },
+                paper_fields=paper_fields(data),
             )
         except UploadTooLarge as exc:
             self.add_error("checkpoint", exc)
@@ -248,13 +243,7 @@ class SubmissionForm(forms.Form):
                 checkpoint=data.get("checkpoint") or None,
                 config=config or None,
                 paper=data.get("paper"),
-                paper_fields={
-                    "title": data.get("paper_title"),
-                    "arxiv_id": data.get("paper_arxiv_id"),
-                    "url": data.get("paper_url"),
-                    "authors": data.get("paper_authors"),
-                    "date": data.get("paper_date"),
-                },
+                paper_fields=paper_fields(data),
             )
         except UploadTooLarge as exc:
             self.add_error("checkpoint", exc)

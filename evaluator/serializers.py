@@ -12,6 +12,7 @@ from evaluator.validation import (
     UploadTooLarge,
     check_model_index,
     check_submission,
+    paper_fields,
     split_authors,
 )
 from leaderboard.api.serializers import HttpUrlField
@@ -167,13 +168,7 @@ class SubmissionCreateSerializer(serializers.Serializer):
                 checkpoint=attrs.get("checkpoint"),
                 config=attrs.get("config") or attrs.get("config_file"),
                 paper=attrs.get("paper"),
-                paper_fields={
-                    "title": attrs.get("paper_title"),
-                    "arxiv_id": attrs.get("paper_arxiv_id"),
-                    "url": attrs.get("paper_url"),
-                    "authors": attrs.get("paper_authors"),
-                    "date": attrs.get("paper_date"),
-                },
+                paper_fields=paper_fields(attrs),
             )
         except UploadTooLarge as exc:
             raise PayloadTooLarge({"checkpoint": exc.messages}) from None
@@ -195,13 +190,7 @@ class SubmissionCreateSerializer(serializers.Serializer):
                 checkpoint=attrs.get("checkpoint"),
                 config=attrs.get("config") or attrs.get("config_file"),
                 paper=attrs.get("paper"),
-                paper_fields={
-                    "title": attrs.get("paper_title"),
-                    "arxiv_id": attrs.get("paper_arxiv_id"),
-                    "url": attrs.get("paper_url"),
-                    "authors": attrs.get("paper_authors"),
-                    "date": attrs.get("paper_date"),
-                },
+                paper_fields=paper_fields(attrs),
             )
         except UploadTooLarge as exc:
             raise PayloadTooLarge({"checkpoint": exc.messages}) from None

@@ -124,6 +124,18 @@ def split_authors(value) -> list[str]:
 NUL_MESSAGE = "Null characters are not allowed."
 
 
+def paper_fields(data) -> dict:
+    """The paper a submission names by its fields (``paper_title``, ``paper_arxiv_id``, ...), read
+    from a form's cleaned data or a serializer's attributes alike."""
+    return {
+        "title": data.get("paper_title"),
+        "arxiv_id": data.get("paper_arxiv_id"),
+        "url": data.get("paper_url"),
+        "authors": data.get("paper_authors"),
+        "date": data.get("paper_date"),
+    }
+
+
 def check_submission(
     *,
     benchmark,
