@@ -1,4 +1,6 @@
-"""``python -m maml_ref``: protocols, train (and resume), evaluate --json, run as subprocesses."""
+"""``python -m maml_ref``: protocols, train (and resume), evaluate --json. The entry point and
+Ctrl-C run as subprocesses (the process is what they test); the other calls run
+``maml_ref.cli.main`` in this process (tests/maml_cli.py): arguments, output, exit codes."""
 
 import json
 import os
@@ -13,11 +15,14 @@ import torch
 
 from maml_ref.checkpoint import load_checkpoint
 from maml_ref.state import load_state
+from tests.maml_cli import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
+cli = run_cli
 
 
-def cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+def cli_process(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """``python -m maml_ref *args`` as a user runs it: a process of its own."""
     return subprocess.run(
         [sys.executable, "-m", "maml_ref", *args],
         cwd=ROOT,
@@ -29,7 +34,7 @@ def cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
 
 
 def test_protocols_lists_every_protocol():
-    out = cli("protocols")
+    out = cli_process("protocols")
     assert out.returncode == 0, out.stderr
     names = [line.split()[0] for line in out.stdout.splitlines()]
     assert names == [
