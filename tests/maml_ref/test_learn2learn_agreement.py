@@ -27,6 +27,7 @@ from maml_ref.protocols import get_protocol
 from maml_ref.train import TrainConfig, meta_train
 from tests.tool_venvs import PEERS, tool_python
 
+pytestmark = pytest.mark.slow  # meta-trains a checkpoint, runs learn2learn in its venv
 PROTOCOL = get_protocol("omniglot-5w1s")
 EPISODES = 60  # a slice of the 600 fixed test episodes
 
