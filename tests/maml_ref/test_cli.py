@@ -206,14 +206,22 @@ def test_ctrl_c_keeps_the_state_and_resuming_it_ends_as_one_run(tmp_path):
         cwd=ROOT,
         stderr=subprocess.PIPE,
         text=True,
+        # Ctrl-C as in a terminal, whatever this process inherited (a SIGINT ignored by the
+        # process that started pytest would be ignored by the command too).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
-    deadline = time.monotonic() + 120
-    while not state.exists() and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.05)
-    assert state.exists(), "no state written"
-    time.sleep(0.3)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+    try:
+        deadline = time.monotonic() + 120
+        while not state.exists() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        assert state.exists(), "no state written"
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:  # never leave a million-iteration run behind
+            proc.kill()
+            proc.wait()
     assert proc.returncode == 130, err
     assert "continue with --resume" in err and not out.exists()
     stopped = load_state(state).iteration
