@@ -1,5 +1,6 @@
 """Fixtures shared by the whole suite: named users (owner, other user, staff)."""
 
+import os
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,18 @@ GPU_SKIP = (
     "marker `gpu`: needs a CUDA device, and torch sees none here "
     "(run `pytest -m gpu` on a machine with one)"
 )
+
+
+def pytest_configure(config):
+    """In a pytest-xdist worker, torch gets its share of the cores (one thread each for two
+    workers on two cores): workers that each spin two OpenMP threads on two shared cores make
+    every small tensor operation tens of times slower. maml_ref's results do not depend on the
+    thread count (tests/maml_ref/test_evaluation.py, test_query_pass.py)."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 0)
+    if os.environ.get("PYTEST_XDIST_WORKER") and workers > 1:
+        import torch
+
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
 
 
 def pytest_collection_modifyitems(config, items):

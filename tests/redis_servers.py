@@ -23,10 +23,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def cache_settings(url: str) -> dict:
+def cache_settings(url: str, key_prefix: str = "verisota-test") -> dict:
     from config.settings import redis_cache
 
-    return {"default": redis_cache(url, key_prefix="verisota-test")}
+    return {"default": redis_cache(url, key_prefix=key_prefix)}
 
 
 def closed_port_url() -> str:

@@ -19,11 +19,13 @@ SETUP = Path(__file__).resolve().parent.parent / "setup_peers.sh"
 
 def peers_venv() -> Path:
     """The peers' virtualenv: $VERISOTA_PEERS_VENV, else the cache folder named after
-    setup_peers.sh's content (a changed script builds a new one), as ``.ci/run`` names it."""
+    setup_peers.sh's content (a changed script builds a new one), as ``.ci/tool_venvs.sh``
+    names it (under $VERISOTA_CACHE_DIR, else ~/.cache/verisota)."""
     if os.environ.get("VERISOTA_PEERS_VENV"):
         return Path(os.environ["VERISOTA_PEERS_VENV"])
     digest = hashlib.sha256(SETUP.read_bytes()).hexdigest()[:12]
-    return Path.home() / ".cache" / "verisota" / "peers" / f"venv-{digest}"
+    root = Path(os.environ.get("VERISOTA_CACHE_DIR") or Path.home() / ".cache" / "verisota")
+    return root / "peers" / f"venv-{digest}"
 
 
 def write_input(path: Path, params: dict, batch, protocol) -> None:

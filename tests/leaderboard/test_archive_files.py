@@ -3,10 +3,7 @@
 
 import gzip
 import json
-import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -25,6 +22,7 @@ from leaderboard.models import (
     Result,
     Task,
 )
+from tests.tool_venvs import SOTA_EXTRACTOR, tool_python
 
 pytestmark = pytest.mark.django_db
 
@@ -351,32 +349,10 @@ def test_a_file_of_none_of_the_formats_is_refused_whole(tmp_path):
     assert not Task.objects.exists() and not Result.objects.exists()
 
 
-SOTA_VENV = Path(os.environ.get("SOTA_EXTRACTOR_VENV", Path.home() / ".cache/verisota/sota-extractor-0.0.29"))  # fmt: skip
-# sota-extractor 0.0.29's loader imports marshmallow (~=3.12.2), click and requests; its other
-# pins (jsonnet, nltk, pandas...) serve its scrapers. Its own virtualenv, built once.
-# Installed with --no-deps, so requests' own dependencies are pinned here too (in the ranges
-# requests 2.23.0 declares).
-SOTA_PINS = [
-    *("sota-extractor==0.0.29", "marshmallow==3.12.2", "click==8.0.4", "requests==2.23.0"),
-    *("urllib3==1.25.11", "chardet==3.0.4", "idna==2.10", "certifi==2024.8.30"),
-]
-
-
 def sota_python() -> Path:
-    python = SOTA_VENV / "bin" / "python"
-    probe = [str(python), "-c", "import sota_extractor.taskdb"]
-    if python.exists() and subprocess.run(probe, capture_output=True).returncode == 0:
-        return python
-    # Built beside the cache and moved into place whole, so a concurrent or interrupted build
-    # never leaves a half-installed venv behind the probe.
-    building = SOTA_VENV.with_name(f"{SOTA_VENV.name}.building-{os.getpid()}")
-    subprocess.run([sys.executable, "-m", "venv", "--clear", str(building)], check=True)
-    pip = [str(building / "bin" / "python"), "-m", "pip", "install", "-q", "--no-deps"]
-    subprocess.run([*pip, *SOTA_PINS], check=True)
-    subprocess.run([str(building / "bin" / "python"), *probe[1:]], check=True)
-    shutil.rmtree(SOTA_VENV, ignore_errors=True)
-    building.rename(SOTA_VENV)
-    return python
+    """sota-extractor 0.0.29's virtualenv (.ci/venvs/sota-extractor.txt), built once by
+    ``.ci/tool_venvs.sh``, never here (tests/tool_venvs.py)."""
+    return tool_python(SOTA_EXTRACTOR)
 
 
 LOAD = """

@@ -5,6 +5,7 @@ address as the deployment defines it."""
 
 import os
 import threading
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -17,7 +18,9 @@ from leaderboard.throttles import count_in_window
 from tests.live_gunicorn import Gunicorn
 from tests.redis_servers import cache_settings, closed_port_url
 
-# A Redis database the suite may flush: the run's CACHE_URL where it sets one, else db 10.
+# A Redis database the suite writes keys to (under a prefix of each test's own, deleted after
+# it: never flushed, so tests running at once in several pytest-xdist workers, or other users of
+# the database, keep their keys): the run's CACHE_URL where it sets one, else db 10.
 REDIS_CACHE = os.environ.get("CACHE_URL") or "redis://127.0.0.1:6379/10"
 
 
@@ -28,15 +31,14 @@ def seeded(db):
 
 @pytest.fixture
 def redis_cache(settings):
-    settings.CACHES = cache_settings(REDIS_CACHE)
+    settings.CACHES = cache_settings(REDIS_CACHE, f"throttle-test-{uuid.uuid4().hex}")
     try:
-        cache.clear()
         if cache.add("throttle-test-probe", 1, 5) is None:
             pytest.skip("needs Redis on 127.0.0.1:6379")
     except Exception:
         pytest.skip("needs Redis on 127.0.0.1:6379")
     yield
-    cache.clear()
+    cache.delete_pattern("*")  # this test's keys only (the prefix is in the pattern)
 
 
 def misses(n: int) -> list[str]:

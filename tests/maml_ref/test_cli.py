@@ -1,4 +1,6 @@
-"""``python -m maml_ref``: protocols, train (and resume), evaluate --json, run as subprocesses."""
+"""``python -m maml_ref``: protocols, train (and resume), evaluate --json. The entry point and
+Ctrl-C run as subprocesses (the process is what they test); the other calls run
+``maml_ref.cli.main`` in this process (tests/maml_cli.py): arguments, output, exit codes."""
 
 import json
 import os
@@ -13,11 +15,14 @@ import torch
 
 from maml_ref.checkpoint import load_checkpoint
 from maml_ref.state import load_state
+from tests.maml_cli import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
+cli = run_cli
 
 
-def cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+def cli_process(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """``python -m maml_ref *args`` as a user runs it: a process of its own."""
     return subprocess.run(
         [sys.executable, "-m", "maml_ref", *args],
         cwd=ROOT,
@@ -29,7 +34,7 @@ def cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
 
 
 def test_protocols_lists_every_protocol():
-    out = cli("protocols")
+    out = cli_process("protocols")
     assert out.returncode == 0, out.stderr
     names = [line.split()[0] for line in out.stdout.splitlines()]
     assert names == [
@@ -201,14 +206,22 @@ def test_ctrl_c_keeps_the_state_and_resuming_it_ends_as_one_run(tmp_path):
         cwd=ROOT,
         stderr=subprocess.PIPE,
         text=True,
+        # Ctrl-C as in a terminal, whatever this process inherited (a SIGINT ignored by the
+        # process that started pytest would be ignored by the command too).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
-    deadline = time.monotonic() + 120
-    while not state.exists() and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.05)
-    assert state.exists(), "no state written"
-    time.sleep(0.3)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+    try:
+        deadline = time.monotonic() + 120
+        while not state.exists() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        assert state.exists(), "no state written"
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:  # never leave a million-iteration run behind
+            proc.kill()
+            proc.wait()
     assert proc.returncode == 130, err
     assert "continue with --resume" in err and not out.exists()
     stopped = load_state(state).iteration

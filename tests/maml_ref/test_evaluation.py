@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 
+from maml_ref import evaluate as evaluate_module
 from maml_ref.api import evaluate_initialisation, run_evaluate
 from maml_ref.checkpoint import metadata_for, save_checkpoint
 from maml_ref.data.episodes import sample_indices
@@ -22,6 +23,16 @@ from maml_ref.protocols import PROTOCOLS, get_protocol
 
 ROOT = Path(__file__).resolve().parents[2]
 P5W1S = get_protocol("omniglot-5w1s")
+
+
+@pytest.fixture
+def chunks_of_10(monkeypatch):
+    """Evaluation chunks of 10 episodes for omniglot-5w1s (100 at the real size): the threaded
+    tests split a few dozen episodes into several chunks, as 600 are split into 6."""
+    monkeypatch.setattr(evaluate_module, "IMAGES_PER_CHUNK", 100)
+    assert evaluate_module._chunk_size(P5W1S, True) == 10
+
+
 # sha256 of the indices of omniglot-5w1s's 600 test episodes over 423 classes x 20 drawers. If this
 # changes, figures computed before are no longer comparable: change eval_seed's meaning knowingly.
 EPISODES_5W1S = "4467bae7754d8fa8e963eac70b30d26e128479ca6e74acb6d1befd7d2854837f"
@@ -97,25 +108,27 @@ def test_evaluation_is_repeatable_bit_for_bit(synthetic_pool, omniglot_params):
 
 
 def test_threaded_evaluation_gives_the_same_scores_for_any_worker_count(
-    synthetic_pool, omniglot_params
+    synthetic_pool, omniglot_params, chunks_of_10
 ):
     calls = []
 
     def progress(phase, done, total):
         calls.append((done, threading.current_thread() is threading.main_thread()))
 
-    kw = {"transductive": True, "episodes": 250}  # 3 chunks of 100
+    kw = {"transductive": True, "episodes": 25}  # 3 chunks of 10
     a, _ = evaluate_params(omniglot_params, P5W1S, synthetic_pool, workers=2, **kw)
     b, _ = evaluate_params(
         omniglot_params, P5W1S, synthetic_pool, workers=3, progress=progress, **kw
     )
     one, _ = evaluate_params(omniglot_params, P5W1S, synthetic_pool, workers=1, **kw)
-    assert a == b and len(a) == 250
+    assert a == b and len(a) == 25
     assert statistics.mean(one) == pytest.approx(statistics.mean(a), abs=0.5)  # round-off only
-    assert calls == [(0, True), (100, True), (200, True), (250, True)]
+    assert calls == [(0, True), (10, True), (20, True), (25, True)]
 
 
-def test_a_progress_callback_that_raises_stops_the_evaluation(synthetic_pool, omniglot_params):
+def test_a_progress_callback_that_raises_stops_the_evaluation(
+    synthetic_pool, omniglot_params, chunks_of_10
+):
     class Cancelled(Exception):
         pass
 
@@ -123,32 +136,33 @@ def test_a_progress_callback_that_raises_stops_the_evaluation(synthetic_pool, om
 
     def progress(phase, done, total):
         seen.append(done)
-        if done >= 100:
+        if done >= 10:
             raise Cancelled
 
     with pytest.raises(Cancelled):
         evaluate_params(
-            omniglot_params, P5W1S, synthetic_pool, episodes=500, workers=2, progress=progress
+            omniglot_params, P5W1S, synthetic_pool, episodes=50, workers=2, progress=progress
         )
-    assert seen == [0, 100]
+    assert seen == [0, 10]
 
 
 def test_run_evaluate_on_omniglot_is_repeatable_and_complete(omniglot, tmp_path, omniglot_params):
     path = tmp_path / "init.safetensors"
     save_checkpoint(path, omniglot_params, metadata_for(P5W1S))
     seen = []
-    first = run_evaluate(path, "omniglot-5w1s", episodes=100, progress=lambda *a: seen.append(a))
-    second = run_evaluate(path, "omniglot-5w1s", episodes=100, device="cpu")
+    n = 30  # a few dozen of the 600 fixed episodes
+    first = run_evaluate(path, "omniglot-5w1s", episodes=n, progress=lambda *a: seen.append(a))
+    second = run_evaluate(path, "omniglot-5w1s", episodes=n, device="cpu")
     assert first.scores == second.scores and first.mean == second.mean
-    assert first.episodes == 100 and first.protocol == "omniglot-5w1s" and first.transductive
+    assert first.episodes == n and first.protocol == "omniglot-5w1s" and first.transductive
     assert (
         first.queries == P5W1S.test_queries
         and first.seed == P5W1S.eval_seed
         and first.device == "cpu"
     )
     assert first.mean == pytest.approx(statistics.fmean(first.scores))
-    assert first.ci95 == pytest.approx(1.96 * statistics.pstdev(first.scores) / math.sqrt(100))
-    assert ("evaluating", 100, 100) in seen and seen[0][0] == "loading data"
+    assert first.ci95 == pytest.approx(1.96 * statistics.pstdev(first.scores) / math.sqrt(n))
+    assert ("evaluating", n, n) in seen and seen[0][0] == "loading data"
     assert json.loads(json.dumps(first.to_dict()))["scores"] == first.scores
 
 

@@ -7,20 +7,17 @@ training runs) as close as learn2learn's.
 
 The peer runs in a subprocess of that virtualenv (benchmarks/peers/learn2learn_eval.py);
 tensors go both ways through .npz files. In CI (CI=true) a missing or broken peer virtualenv
-fails the test (.ci/run builds it first); elsewhere the test builds it (about 2 minutes, from
-PyPI) and skips, saying why, only if that build fails.
+fails the test (.ci/run builds it first, with .ci/tool_venvs.sh); elsewhere the test is skipped
+with a message naming that script.
 """
 
-import os
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from benchmarks.peers.learn2learn_io import SETUP, peers_venv, run_learn2learn
+from benchmarks.peers.learn2learn_io import run_learn2learn
 from maml_ref import model
 from maml_ref.checkpoint import load_checkpoint, metadata_for, save_checkpoint
 from maml_ref.data.loading import load_pool
@@ -28,45 +25,18 @@ from maml_ref.evaluate import _query_outputs, episode_outputs, evaluate_params, 
 from maml_ref.maml import InnerLoop, adapt
 from maml_ref.protocols import get_protocol
 from maml_ref.train import TrainConfig, meta_train
+from tests.tool_venvs import PEERS, tool_python
 
+pytestmark = pytest.mark.slow  # meta-trains a checkpoint, runs learn2learn in its venv
 PROTOCOL = get_protocol("omniglot-5w1s")
 EPISODES = 60  # a slice of the 600 fixed test episodes
 
 
-def _usable(venv: Path) -> bool:
-    probe = (
-        "import torch, importlib.util as u; assert u.find_spec('learn2learn'); "
-        "print(torch.__version__)"
-    )
-    try:
-        out = subprocess.run(
-            [venv / "bin" / "python", "-c", probe], capture_output=True, text=True, timeout=120
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return out.returncode == 0 and out.stdout.startswith("2.13.0")
-
-
 @pytest.fixture(scope="session")
 def peer_python() -> Path:
-    venv = peers_venv()
-    if not _usable(venv):
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI: no usable learn2learn virtualenv at {venv} (.ci/run builds it)")
-        tmp = venv.with_name(venv.name + ".building")
-        shutil.rmtree(tmp, ignore_errors=True)
-        try:
-            build = subprocess.run(
-                ["bash", str(SETUP), str(tmp)], capture_output=True, text=True, timeout=1200
-            )
-        except subprocess.TimeoutExpired:
-            pytest.skip(f"building the learn2learn virtualenv took over 20 minutes ({SETUP})")
-        if build.returncode != 0:
-            pytest.skip(f"could not build the learn2learn virtualenv: {build.stderr[-500:]}")
-        shutil.rmtree(venv, ignore_errors=True)
-        tmp.rename(venv)  # bin/python is a link to the base interpreter: it survives the move
-        assert _usable(venv), f"{venv} was built but does not import learn2learn"
-    return venv / "bin" / "python"
+    """The peers' virtualenv, built by ``.ci/tool_venvs.sh`` (benchmarks/setup_peers.sh), never
+    here: a failure in CI, a skip naming the script elsewhere (tests/tool_venvs.py)."""
+    return tool_python(PEERS)
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from maml_ref.model import forward, init_params
 from maml_ref.protocols import get_protocol
 from maml_ref.train import LOSS_WINDOW, EpisodeStream, TrainConfig, meta_train
 
-from .test_cli import cli
+from .test_cli import cli_process
 
 PROTOCOL = get_protocol("omniglot-5w1s")
 
@@ -119,7 +119,7 @@ EVAL_LINE = re.compile(
 
 
 def test_the_cli_shows_loading_then_a_bar_with_a_sane_rate_loss_and_accuracy(tmp_path, omniglot):
-    out = cli(
+    out = cli_process(  # the bar as a terminal shows it: tqdm in a process of its own
         "train",
         "--protocol",
         "omniglot-5w1s",
@@ -166,7 +166,8 @@ def test_the_cli_shows_loading_then_a_bar_with_a_sane_rate_loss_and_accuracy(tmp
 
 
 def test_the_cli_shows_a_bar_while_a_first_use_resizes_the_images(tmp_path, omniglot):
-    out = cli(
+    # A process of its own: in this one the resized arrays may already be loaded.
+    out = cli_process(
         *("train", "--protocol", "omniglot-5w1s", "--iterations", "1", "--meta-batch", "2"),
         *("--threads", "1", "--out", str(tmp_path / "w.safetensors")),
         env={"MAML_CACHE_DIR": str(tmp_path / "empty-cache")},  # no resized array yet

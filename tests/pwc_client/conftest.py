@@ -1,45 +1,21 @@
 """paperswithcode-client 0.3.1 in its own virtualenv (its pins — pydantic 1.6, httpx 0.14 —
-clash with the project's), built once under a cache folder when missing:
-``$VERISOTA_CACHE_DIR`` or ``~/.cache/verisota``, subfolder ``pwc-client-0.3.1``."""
+clash with the project's), built once by ``.ci/tool_venvs.sh`` (``.ci/run`` runs it), never
+here: tests/tool_venvs.py finds it ($VERISOTA_PWC_CLIENT_VENV or the script's cache path)."""
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-VERSION = "0.3.1"
+from tests.tool_venvs import PWC_CLIENT, tool_python
+
 DRIVER = Path(__file__).with_name("driver.py")
-
-
-def client_python() -> Path:
-    root = Path(os.environ.get("VERISOTA_CACHE_DIR") or Path.home() / ".cache" / "verisota")
-    venv = root / f"pwc-client-{VERSION}"
-    python = venv / "bin" / "python"
-    marker = venv / ".installed"
-    if not marker.exists():
-        root.mkdir(parents=True, exist_ok=True)
-        base = "/usr/bin/python3" if Path("/usr/bin/python3").exists() else sys.executable
-        subprocess.run([base, "-m", "venv", "--clear", str(venv)], check=True)
-        subprocess.run(
-            [str(python), "-m", "pip", "install", "-q", f"paperswithcode-client=={VERSION}"],
-            check=True,
-            timeout=600,
-        )
-        marker.write_text(VERSION)
-    return python
 
 
 @pytest.fixture(scope="session")
 def pwc_python():
-    try:
-        return client_python()
-    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(f"cannot build paperswithcode-client's virtualenv: {exc}")
+    return tool_python(PWC_CLIENT)
 
 
 @pytest.fixture
