@@ -26,8 +26,44 @@ def pytest_configure(config):
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
 
 
+# A test that asks for none of these (and carries no `django_db` marker) cannot reach the
+# database: its outcome is the same whichever DATABASE_URL the run has.
+DATABASE_FIXTURES = frozenset(
+    {
+        "db",
+        "transactional_db",
+        "django_db_reset_sequences",
+        "django_db_serialized_rollback",
+        "django_db_setup",
+        "live_server",
+    }
+)
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--database-tests-only",
+        action="store_true",
+        help="run only the tests that reach the database (the second database's run: "
+        "the others' outcome does not depend on DATABASE_URL)",
+    )
+
+
+def uses_database(item) -> bool:
+    return bool(item.get_closest_marker("django_db")) or bool(
+        DATABASE_FIXTURES & set(getattr(item, "fixturenames", ()))
+    )
+
+
 def pytest_collection_modifyitems(config, items):
-    """Tests marked `gpu` are skipped, with a reason naming the marker, where no CUDA exists."""
+    """With --database-tests-only, the tests that never reach the database are deselected.
+    Tests marked `gpu` are skipped, with a reason naming the marker, where no CUDA exists."""
+    if config.getoption("--database-tests-only"):
+        kept = [item for item in items if uses_database(item)]
+        dropped = [item for item in items if not uses_database(item)]
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+            items[:] = kept
     gpu_tests = [item for item in items if item.get_closest_marker("gpu")]
     if not gpu_tests:
         return
