@@ -33,6 +33,7 @@ MAX_HEADER_BYTES = 4 << 20  # the documented bound (4 MiB) of the JSON header
 MAX_TENSORS = 1000  # tensors a header may declare (the reference networks have a few dozen)
 MAX_METADATA_DEPTH = 16  # nesting of the JSON metadata (ours is 2 deep); the header's is 3
 MAX_HEADER_DEPTH = 3
+MAX_HEADER_INT_DIGITS = 20  # a dimension or an offset is under 2**63 (19 digits)
 MAX_FILE_BYTES = 512 << 20  # the largest checkpoint read (miniImageNet's is ~0.5 MB)
 MAX_NAMES_LISTED = 10  # a message names at most this many tensors ("and N more")
 FLOAT_DTYPES = {
@@ -208,18 +209,36 @@ def _depth(value) -> int:
     return deepest
 
 
-def loads_bounded(text: str, max_depth: int, what: str, part: str = "metadata") -> Any:
+def loads_bounded(
+    text: str,
+    max_depth: int,
+    what: str,
+    part: str = "metadata",
+    max_int_digits: int | None = None,
+) -> Any:
     """``json.loads`` refusing a document nested deeper than ``max_depth`` (CheckpointError of
     kind ``too_deep``): Python's parser has no bound of its own and raises RecursionError a few
-    thousand levels down. ``ValueError`` for text that is not JSON."""
+    thousand levels down. With ``max_int_digits``, an integer of more digits is refused before
+    it is converted (kind ``header_json``). ``ValueError`` for text that is not JSON."""
     too_deep = CheckpointError(
         f"{what} is nested deeper than {max_depth} levels",
         "too_deep",
         part=part,
         max_depth=max_depth,
     )
+
+    def parse_int(digits: str) -> int:
+        if max_int_digits is not None and len(digits.lstrip("-")) > max_int_digits:
+            reason = f"{part} holds an integer of over {max_int_digits} digits"
+            raise CheckpointError(
+                f"{what} holds an integer of over {max_int_digits} digits",
+                "header_json" if part == "header" else "metadata",
+                reason=f"its {reason}",
+            )
+        return int(digits)
+
     try:
-        value = json.loads(text)
+        value = json.loads(text, parse_int=parse_int)
     except RecursionError:
         raise too_deep from None
     if _depth(value) > max_depth:
@@ -237,7 +256,9 @@ def _header(raw: bytes, name: str) -> tuple[dict[str, Any], int]:
     n = read_framing(raw[:FRAMING_BYTES], len(raw), name)
     try:
         text = raw[8 : 8 + n].decode("utf-8")
-        header = loads_bounded(text, MAX_HEADER_DEPTH, f"{name}: its header", part="header")
+        header = loads_bounded(
+            text, MAX_HEADER_DEPTH, f"{name}: its header", "header", MAX_HEADER_INT_DIGITS
+        )
     except CheckpointError:
         raise
     except ValueError:  # not UTF-8, not JSON, or an integer of over 4,300 digits
