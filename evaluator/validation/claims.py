@@ -11,8 +11,8 @@ from django.core.exceptions import ValidationError
 from leaderboard.core import arxiv
 from leaderboard.core.json_bounds import JSONBoundError, loads_bounded
 
-from .checkpoints import _read_exactly, check_checkpoint
-from .uploads import UploadTooLarge, human_size
+from .checkpoints import check_checkpoint
+from .uploads import UploadTooLarge, _read_exactly, human_size
 
 MAX_CONFIG_BYTES = 256 * 1024
 # A training configuration is a flat object of numbers and booleans (evaluator.protocols): a

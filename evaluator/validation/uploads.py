@@ -98,6 +98,18 @@ def declared_body_too_large(request) -> bool:
     return length > max_checkpoint_bytes() + MULTIPART_OVERHEAD_BYTES
 
 
+def _read_exactly(fileobj, n: int) -> bytes:
+    """At most ``n`` bytes of ``fileobj`` from where it stands, read a megabyte at a time."""
+    chunks, left = [], n
+    while left > 0:
+        chunk = fileobj.read(min(left, 1024 * 1024))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
 @contextmanager
 def upload_path(uploaded):
     """A file-system path holding the upload's bytes (its temporary file when it has one)."""

@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 from safetensors.torch import save as st_save
 
 from evaluator.models import Run, Submission
-from evaluator.validation import MAX_HEADER_BYTES
+from maml_ref.checkpoint import MAX_HEADER_BYTES
 from tests.evaluator.web_helpers import *  # noqa: F403 (fixtures)
 from tests.evaluator.web_helpers import tensors_for, upload
 

@@ -11,8 +11,9 @@ import time
 import pytest
 from django.core.exceptions import ValidationError
 
-from evaluator.validation import MAX_HEADER_BYTES, MAX_TENSORS, check_checkpoint
+from evaluator.validation import check_checkpoint
 from evaluator.validation.uploads import sweep_stale_uploads
+from maml_ref.checkpoint import MAX_HEADER_BYTES, MAX_TENSORS
 from tests.evaluator.web_helpers import upload
 
 

@@ -138,3 +138,39 @@ def test_it_rejects_a_huge_header_claim(tmp_path):
 
 def test_checkpoint_error_is_a_value_error():
     assert issubclass(CheckpointError, ValueError)
+
+
+def entry(dtype="F32", shape=(1,), offsets=(0, 4)):
+    return {"dtype": dtype, "shape": list(shape), "data_offsets": list(offsets)}
+
+
+@pytest.mark.parametrize(
+    ("header", "data", "reason"),
+    [
+        ({"w": {"dtype": "F32"}}, 4, "the header entry for 'w' is malformed"),
+        ({"w": entry(dtype="X9")}, 4, "unknown dtype 'X9'"),
+        ({"w": entry(dtype=["F32"])}, 4, "unknown dtype"),
+        ({"w": entry(shape=(-1,))}, 4, "the shape or data offsets of 'w' are malformed"),
+        ({"w": entry(shape=(True,))}, 4, "the shape or data offsets of 'w' are malformed"),
+        ({"w": entry(offsets=(4, 0))}, 4, "the shape or data offsets of 'w' are malformed"),
+        ({"w": entry(shape=(2,))}, 4, "the byte span of 'w' does not match its shape and dtype"),
+        ({"w": entry(shape=[2**62] * 3)}, 4, "the byte span of 'w' does not match"),
+        ({"a": entry(), "b": entry(offsets=(8, 12))}, 12, "its tensors overlap or leave gaps"),
+        ({"a": entry(), "b": entry()}, 8, "its tensors overlap or leave gaps"),
+        ({"w": entry()}, 8, "4 bytes follow the last tensor"),
+    ],
+)
+def test_it_checks_the_layout_the_header_declares(tmp_path, header, data, reason):
+    raw = json.dumps(header).encode()
+    path = tmp_path / "layout.safetensors"
+    path.write_bytes(struct.pack("<Q", len(raw)) + raw + b"\0" * data)
+    with pytest.raises(CheckpointError, match="not a safetensors file") as info:
+        load_checkpoint(path, P5W1S)
+    assert info.value.kind == "layout"
+    assert reason in info.value.details["reason"]
+
+
+def test_it_reads_a_protocol_of_another_type_in_the_metadata_as_none(tmp_path, omniglot_params):
+    path = tmp_path / "odd-protocol.safetensors"
+    save_checkpoint(path, omniglot_params, {"protocol": ["omniglot-5w1s"]})
+    assert load_checkpoint(path).metadata["protocol"] == ["omniglot-5w1s"]

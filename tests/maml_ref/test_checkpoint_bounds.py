@@ -116,3 +116,13 @@ def test_a_deep_header_is_a_checkpoint_error(tmp_path):
     path.write_bytes(struct.pack("<Q", len(header)) + header + b"\0" * 4)
     with pytest.raises(CheckpointError, match="header is nested deeper than 3 levels"):
         load_checkpoint(path, P5W1S)
+
+
+@pytest.mark.parametrize("digits", [21, 5000])
+def test_a_long_integer_in_the_header_is_refused_unconverted(tmp_path, digits):
+    header = '{"w": {"dtype": "F32", "shape": [' + "9" * digits + '], "data_offsets": [0, 4]}}'
+    path = tmp_path / "digits-header.safetensors"
+    path.write_bytes(struct.pack("<Q", len(header)) + header.encode() + b"\0" * 4)
+    with pytest.raises(CheckpointError, match="header holds an integer of over 20 digits") as info:
+        load_checkpoint(path, P5W1S)
+    assert info.value.kind == "header_json"
