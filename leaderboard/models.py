@@ -368,13 +368,17 @@ class Method(models.Model):
         return self.name
 
 
-class Model(models.Model):
-    """The name a results row gives its method: "MAML", "MAML + Transduction", "fo-MAML"."""
+class MLModel(models.Model):
+    """The name a results row gives its method: "MAML", "MAML + Transduction", "fo-MAML".
+
+    Called a model everywhere outside Python (its table, ``Result.model``, the APIs' fields)."""
 
     name = models.CharField(max_length=300, unique=True)
     slug = models.SlugField(max_length=300, unique=True)
 
     class Meta:
+        db_table = "leaderboard_model"
+        verbose_name = "model"
         ordering = ["name"]
         # The API matches a model by slug or name without regard to case.
         indexes = [
@@ -454,7 +458,7 @@ class Result(models.Model):
     # What else the archive row held, exported back unchanged: {"code_links": [...],
     # "model_links": [...]} as {"title", "url"} lists.
     archive_row = models.JSONField(default=dict, blank=True)
-    model = models.ForeignKey(Model, on_delete=models.PROTECT, related_name="results")
+    model = models.ForeignKey(MLModel, on_delete=models.PROTECT, related_name="results")
     paper = models.ForeignKey(
         Paper, null=True, blank=True, on_delete=models.PROTECT, related_name="results"
     )

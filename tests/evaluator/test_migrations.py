@@ -44,7 +44,7 @@ def test_verified_rows_get_the_measured_value_and_duplicates_one_row():
             old.get_model("leaderboard", "Dataset"),
             old.get_model("leaderboard", "Benchmark"),
         )
-        Metric, Model = (
+        Metric, MLModel = (
             old.get_model("leaderboard", "Metric"),
             old.get_model("leaderboard", "Model"),
         )
@@ -58,7 +58,7 @@ def test_verified_rows_get_the_measured_value_and_duplicates_one_row():
             name="B", slug="b", dataset=Dataset.objects.create(name="D", slug="d")
         )
         metric = Metric.objects.create(name="Accuracy", slug="accuracy")
-        model = Model.objects.create(name="MAML", slug="maml")
+        model = MLModel.objects.create(name="MAML", slug="maml")
         when = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
 
         def published(sha, claim, measured, day):
