@@ -231,7 +231,7 @@ class BenchmarkMetric(models.Model):
     description = models.TextField(blank=True, help_text="What the metric means in this table")
 
     class Meta:
-        # The table the many-to-many field had before it gained this model (migration 0005).
+        # The table's name from when this was a plain many-to-many field.
         db_table = "leaderboard_benchmark_metrics"
         unique_together = [("benchmark", "metric")]
 
@@ -265,7 +265,7 @@ class Paper(models.Model):
             # The papers list's order: a page is an index scan, not a sort of every paper.
             models.Index(F("date").desc(), "title", "id", name="paper_list_idx"),
             # paper_newest_idx (date DESC NULLS LAST, id DESC): PostgreSQL only, made by
-            # migration 0010 (SQLite cannot index NULLS LAST); the papers list and search.
+            # migration 0002 (SQLite cannot index NULLS LAST); the papers list and search.
         ]
 
     def __str__(self) -> str:
@@ -326,7 +326,7 @@ class CodeLink(models.Model):
         indexes = [
             # The PWC API's repositories: one per address, in address order (GROUP BY url);
             # by framework without regard to case. Parts of an address: a trigram index
-            # (PostgreSQL, migration 0011).
+            # (PostgreSQL, migration 0002).
             models.Index(fields=["url"], name="codelink_url_idx"),
             models.Index(Upper("framework"), name="codelink_framework_upper_idx"),
         ]
@@ -558,12 +558,12 @@ class Result(models.Model):
 class CatalogueVersion(models.Model):
     """One row that changes, in the same transaction, with every write to a catalogue table.
 
-    Database triggers (migration 0004, PostgreSQL and SQLite) bump ``counter`` and draw a new
-    random ``stamp`` on every insert, update and delete of every other table of this app (the
-    many-to-many ones included), so no write path can skip it: ``save()``, ``QuerySet.update()``,
-    ``bulk_create()``, raw SQL alike. The read API keys its response cache on the pair (see
-    ``leaderboard/core/cache.py``); the random stamp keeps a rolled-back transaction's counter
-    values from ever naming other data.
+    Database triggers (PostgreSQL and SQLite, ``leaderboard/db/triggers.py``) bump ``counter``
+    and draw a new random ``stamp`` on every insert, update and delete of every other table of
+    this app (the many-to-many ones included), so no write path can skip it: ``save()``,
+    ``QuerySet.update()``, ``bulk_create()``, raw SQL alike. The read API keys its response
+    cache on the pair (see ``leaderboard/core/cache.py``); the random stamp keeps a rolled-back
+    transaction's counter values from ever naming other data.
     """
 
     counter = models.BigIntegerField(default=0)
