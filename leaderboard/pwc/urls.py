@@ -1,7 +1,7 @@
 from django.urls import re_path
 from rest_framework.routers import SimpleRouter
 
-from leaderboard.pwc import views, writes
+from leaderboard.pwc import sync, views, writes
 from leaderboard.pwc.authors import AuthorViewSet
 from leaderboard.pwc.views import Area, Method
 
@@ -26,7 +26,7 @@ confs = views.ConferenceViewSet
 urlpatterns = [
     re_path(
         r"^rpc/evaluation-synchronize/?$",
-        writes.SynchronizeView.as_view(),
+        sync.SynchronizeView.as_view(),
         name="pwc-evaluation-synchronize",
     ),
     re_path(r"^repositories/?$", repos.as_view({"get": "list"}), name="pwc-repository-list"),
