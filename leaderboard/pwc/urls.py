@@ -10,7 +10,7 @@ router = SimpleRouter()
 router.trailing_slash = "/?"
 router.register("papers", views.PaperViewSet, basename="pwc-paper")
 router.register("search", views.SearchViewSet, basename="pwc-search")
-# Tasks, datasets and evaluation tables take writes from staff tokens (pwc/writes.py).
+# Tasks, datasets and evaluation tables take writes from staff tokens (pwc/writes.py, pwc/sync.py).
 router.register("tasks", writes.TaskViewSet, basename="pwc-task")
 router.register("datasets", writes.DatasetViewSet, basename="pwc-dataset")
 router.register("evaluations", writes.EvaluationViewSet, basename="pwc-evaluation")
