@@ -49,7 +49,7 @@ def b500_only(rng) -> None:
     metric), in one transaction."""
     from django.db import transaction
 
-    from leaderboard.models import Benchmark, Dataset, Metric, Model, Paper, Result, Task
+    from leaderboard.models import Benchmark, Dataset, Metric, MLModel, Paper, Result, Task
 
     with transaction.atomic():
         dataset = Dataset.objects.order_by("pk").first()
@@ -59,8 +59,8 @@ def b500_only(rng) -> None:
         )
         b.tasks.add(Task.objects.order_by("pk").first())
         b.metrics.add(metric)
-        models_ = Model.objects.bulk_create(
-            Model(name=f"Syn b500 model {i}", slug=f"syn-b500-model-{i}") for i in range(500)
+        models_ = MLModel.objects.bulk_create(
+            MLModel(name=f"Syn b500 model {i}", slug=f"syn-b500-model-{i}") for i in range(500)
         )
         papers = list(Paper.objects.order_by("pk")[:500])
         Result.objects.bulk_create(
@@ -86,7 +86,7 @@ def large_task_only(rng) -> None:
     synthetic archive's largest task has 16."""
     from django.db import transaction
 
-    from leaderboard.models import Benchmark, Dataset, Metric, Model, Paper, Result, Task
+    from leaderboard.models import Benchmark, Dataset, Metric, MLModel, Paper, Result, Task
 
     with transaction.atomic():
         task = Task.objects.create(name="Syn task with many benchmarks", slug="syn-task-large")
@@ -106,7 +106,7 @@ def large_task_only(rng) -> None:
         Benchmark.metrics.through.objects.bulk_create(
             Benchmark.metrics.through(benchmark_id=b.pk, metric_id=metric.pk) for b in benchmarks
         )
-        models_ = list(Model.objects.order_by("pk")[: 3 * LARGE_TASK])
+        models_ = list(MLModel.objects.order_by("pk")[: 3 * LARGE_TASK])
         papers = list(Paper.objects.order_by("pk")[: 3 * LARGE_TASK])
         Result.objects.bulk_create(
             Result(
@@ -143,7 +143,16 @@ def main() -> None:
     from django.apps import apps
     from django.db import connection, transaction
 
-    from leaderboard.models import Benchmark, CodeLink, Dataset, Metric, Model, Paper, Result, Task
+    from leaderboard.models import (
+        Benchmark,
+        CodeLink,
+        Dataset,
+        Metric,
+        MLModel,
+        Paper,
+        Result,
+        Task,
+    )
 
     def model(name):
         try:
@@ -159,7 +168,7 @@ def main() -> None:
         CodeLink.objects.filter(paper__slug__startswith="syn-").delete()
         Benchmark.objects.filter(slug__startswith="syn-").delete()
         Paper.objects.filter(slug__startswith="syn-").delete()
-        Model.objects.filter(slug__startswith="syn-").delete()
+        MLModel.objects.filter(slug__startswith="syn-").delete()
         Dataset.objects.filter(slug__startswith="syn-").delete()
         Task.objects.filter(slug__startswith="syn-").delete()
         Metric.objects.filter(slug__startswith="syn-").delete()
@@ -256,9 +265,9 @@ def main() -> None:
         bench_metric = {b.pk: metrics[rng.randrange(len(metrics))] for b in benchmarks}
         bulk(BM, [BM(benchmark_id=b, metric_id=m.pk) for b, m in bench_metric.items()])
         models_ = bulk(
-            Model,
+            MLModel,
             [
-                Model(name=f"Syn {rng.choice(WORDS).capitalize()}Net-{i}", slug=f"syn-model-{i}")
+                MLModel(name=f"Syn {rng.choice(WORDS).capitalize()}Net-{i}", slug=f"syn-model-{i}")
                 for i in range(sizes["models"])
             ],
         )

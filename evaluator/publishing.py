@@ -13,7 +13,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
-from leaderboard.models import CatalogueVersion, LedgerEntry, Model, Paper, Result, unique_slug
+from leaderboard.models import CatalogueVersion, LedgerEntry, MLModel, Paper, Result, unique_slug
 from leaderboard.results import ledger_chain
 from leaderboard.results.ledger_hash import canonical
 
@@ -153,8 +153,8 @@ def publish(run: Run, note: str = "", actor=None) -> Result | None:
     if paper is not None and submission.paper_id != paper.pk:
         submission.paper = paper
         submission.save(update_fields=["paper"])
-    model, _ = Model.objects.get_or_create(
-        name=submission.model_name, defaults={"slug": unique_slug(Model, submission.model_name)}
+    model, _ = MLModel.objects.get_or_create(
+        name=submission.model_name, defaults={"slug": unique_slug(MLModel, submission.model_name)}
     )
     try:
         with transaction.atomic():  # a savepoint: the unique index's refusal is not fatal

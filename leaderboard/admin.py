@@ -17,7 +17,7 @@ from leaderboard.models import (
     LedgerEntry,
     Method,
     Metric,
-    Model,
+    MLModel,
     Paper,
     Result,
     Task,
@@ -220,8 +220,8 @@ class MetricAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
 
 
-@admin.register(Model)
-class ModelAdmin(admin.ModelAdmin):
+@admin.register(MLModel)
+class MLModelAdmin(admin.ModelAdmin):
     list_display = ["name", "slug"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}

@@ -10,7 +10,7 @@ from django.utils.text import slugify
 
 from leaderboard.core.arxiv import arxiv_id_in_url
 from leaderboard.direction_guess import NAME, guess_higher_is_better
-from leaderboard.models import Benchmark, Dataset, Metric, Model, Paper, Result, Task, unique_slug
+from leaderboard.models import Benchmark, Dataset, Metric, MLModel, Paper, Result, Task, unique_slug
 
 _WAYS = re.compile(r"(\d+)[- ]way", re.I)
 _SHOTS = re.compile(r"(\d+)[- ]shot", re.I)
@@ -68,11 +68,11 @@ def get_metric(
     ), True
 
 
-def get_model(name: str) -> tuple[Model, bool]:
-    model = Model.objects.filter(name=name).first()
+def get_model(name: str) -> tuple[MLModel, bool]:
+    model = MLModel.objects.filter(name=name).first()
     if model:
         return model, False
-    return Model.objects.create(name=name, slug=unique_slug(Model, name)), True
+    return MLModel.objects.create(name=name, slug=unique_slug(MLModel, name)), True
 
 
 def get_benchmark(
@@ -124,7 +124,7 @@ def upsert_archive_result(
     *,
     benchmark: Benchmark,
     metric: Metric,
-    model: Model,
+    model: MLModel,
     paper: Paper | None,
     value: float,
     raw_value: str,

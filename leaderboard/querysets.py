@@ -1,5 +1,5 @@
 """The queries of published results: the one rule of a metric's direction in a benchmark, and
-``ResultQuerySet`` (``Result.objects``) with its ranking expressions. Kept out of ``models.py``,
+``ResultQuerySet`` (``Result.objects``) with its ranking expressions. Kept out of ``models/``,
 which declares the tables; this module names no model class at import time."""
 
 import functools
@@ -42,7 +42,7 @@ def _row_direction():
 
 
 def _direction(benchmark, metric, own: str):
-    # The model by name: ``models.py`` imports this module for ``Result.objects``.
+    # The model by name: ``models/results.py`` imports this module for ``Result.objects``.
     BenchmarkMetric = apps.get_model("leaderboard", "BenchmarkMetric")
     corrected = BenchmarkMetric.objects.filter(
         benchmark=OuterRef("benchmark_id") if benchmark is None else benchmark,

@@ -36,7 +36,7 @@ from django.db.models.functions import Coalesce, Greatest, Length
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from leaderboard.models import Benchmark, Dataset, Method, Model, Paper, PaperSearch, Result, Task
+from leaderboard.models import Benchmark, Dataset, Method, MLModel, Paper, PaperSearch, Result, Task
 
 MAX_QUERY = 200
 WORD = re.compile(r"\w+", re.UNICODE)
@@ -170,7 +170,7 @@ def names(
 
 def model_ids(q: str) -> QuerySet:
     """Ids of the models (results' row names) matching ``q``: a subquery."""
-    return names(Model.objects.all(), q).values("pk")
+    return names(MLModel.objects.all(), q).values("pk")
 
 
 def _papers_by_names(q: str) -> Q:
@@ -281,7 +281,7 @@ def _name_candidates(q: str, found: bool) -> set[int]:
     """Ids of the papers with a result under one of the best ``NAME_MODELS`` model names matching
     ``q``, or using one of the best ``NAME_METHODS`` methods (at most ``NAME_CANDIDATES`` each):
     one query."""
-    models = names(Model.objects.all(), q, text_found=found).values("pk")[:NAME_MODELS]
+    models = names(MLModel.objects.all(), q, text_found=found).values("pk")[:NAME_MODELS]
     methods = names(Method.objects.all(), q, also="full_name", text_found=found)
     by_model = (
         Result.objects.filter(model_id__in=models, paper__isnull=False)
@@ -419,7 +419,7 @@ def methods(q: str, text_found: bool | None = None) -> QuerySet:
 
 
 def models(q: str, text_found: bool | None = None) -> QuerySet:
-    return names(Model.objects.all(), q, text_found=text_found)
+    return names(MLModel.objects.all(), q, text_found=text_found)
 
 
 # ---- highlighting ------------------------------------------------------------------------

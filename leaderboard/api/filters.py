@@ -10,7 +10,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.filters import SearchFilter
 
 from leaderboard.core.query import QueryError, parse_int
-from leaderboard.models import Benchmark, Dataset, Metric, Model, Paper, Result, Task
+from leaderboard.models import Benchmark, Dataset, Metric, MLModel, Paper, Result, Task
 
 BOOLEAN_CHOICES = [(v, v) for v in ("true", "false", "1", "0", "yes", "no")]
 
@@ -178,7 +178,7 @@ class ResultFilter(NoEmptyValueMixin, CachedFormClassMixin, django_filters.Filte
         return qs.filter(paper_id__in=list(ids))
 
     def filter_model(self, qs, name, value):
-        ids = Model.objects.filter(_slug_or_name("", value)).values_list("pk")
+        ids = MLModel.objects.filter(_slug_or_name("", value)).values_list("pk")
         return qs.filter(model_id__in=list(ids))
 
     def filter_verification(self, qs, name, value):

@@ -10,7 +10,7 @@ from django.db import connection
 from django.utils.text import slugify
 
 from leaderboard.archive import values as v
-from leaderboard.models import Area, Collection, Dataset, Method, Metric, Model, Paper, Task
+from leaderboard.models import Area, Collection, Dataset, Method, Metric, MLModel, Paper, Task
 
 BATCH = 1000
 # The model of a row without a model_name: its value is kept, under a name that says so (and
@@ -148,7 +148,7 @@ class Context:
         self.areas = Named(Area)
         self.tasks = Named(Task)
         self.metrics = Named(Metric)
-        self.models = Named(Model, 300, exact=True)
+        self.models = Named(MLModel, 300, exact=True)
         self.datasets = Named(Dataset)
         self.collections = Named(Collection, 300)
         self._methods = None

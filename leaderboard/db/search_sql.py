@@ -5,7 +5,7 @@ triggers when it rebuilds it, and a later migration of ``Paper`` must not leave 
 PostgreSQL: a row trigger on the paper table writes the paper's ``PaperSearch`` vector on every
 insert and on every update of its title, authors or abstract (``bulk_create`` and raw SQL
 included); the GIN index on the vector and the trigram indexes on names come from migration
-0005. SQLite: an external-content FTS5 table over title, authors and abstract (porter
+leaderboard 0002. SQLite: an external-content FTS5 table over title, authors and abstract (porter
 stemming), kept current by triggers, rebuilt from the paper table when (re)installed. Without
 FTS5 in the SQLite library nothing is installed and search falls back to substring matching.
 """

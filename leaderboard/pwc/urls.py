@@ -1,7 +1,7 @@
 from django.urls import re_path
 from rest_framework.routers import SimpleRouter
 
-from leaderboard.pwc import views, writes
+from leaderboard.pwc import sync, views, writes
 from leaderboard.pwc.authors import AuthorViewSet
 from leaderboard.pwc.views import Area, Method
 
@@ -10,7 +10,7 @@ router = SimpleRouter()
 router.trailing_slash = "/?"
 router.register("papers", views.PaperViewSet, basename="pwc-paper")
 router.register("search", views.SearchViewSet, basename="pwc-search")
-# Tasks, datasets and evaluation tables take writes from staff tokens (pwc/writes.py).
+# Tasks, datasets and evaluation tables take writes from staff tokens (pwc/writes.py, pwc/sync.py).
 router.register("tasks", writes.TaskViewSet, basename="pwc-task")
 router.register("datasets", writes.DatasetViewSet, basename="pwc-dataset")
 router.register("evaluations", writes.EvaluationViewSet, basename="pwc-evaluation")
@@ -26,7 +26,7 @@ confs = views.ConferenceViewSet
 urlpatterns = [
     re_path(
         r"^rpc/evaluation-synchronize/?$",
-        writes.SynchronizeView.as_view(),
+        sync.SynchronizeView.as_view(),
         name="pwc-evaluation-synchronize",
     ),
     re_path(r"^repositories/?$", repos.as_view({"get": "list"}), name="pwc-repository-list"),

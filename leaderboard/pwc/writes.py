@@ -17,35 +17,25 @@ row's metric moves it to a metric the update gives); update and delete act on al
 means "unchanged". ``evaluation_synchronize`` upserts a table by its ``external_id`` and its
 rows by theirs (a row without one is identified by what it holds), and removes the rows an
 earlier synchronisation made that the new one no longer lists.
-"""
 
-import hashlib
-import json
-import uuid
+Here the viewsets of tasks, datasets and evaluation tables; ``staff.py`` what every write shares
+(permissions, errors, the ledger's record, the request bodies), ``tables.py`` what they persist
+(tables, metrics, rows), ``sync.py`` ``evaluation_synchronize``.
+"""
 
 from django.db import transaction
 from django.db.models import ProtectedError
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import serializers, status
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
-from rest_framework.permissions import SAFE_METHODS, AllowAny, BasePermission
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from leaderboard import catalogue, directions
-from leaderboard.archive.values import parse_value
-from leaderboard.core.links import validate_http_url
-from leaderboard.direction_guess import TABLE, guess_in_table
 from leaderboard.models import (
-    Area,
-    Benchmark,
     BenchmarkMetric,
     CatalogueEdit,
-    CatalogueVersion,
     Dataset,
-    DirectionSource,
     LedgerEntry,
     Metric,
     Result,
@@ -54,200 +44,33 @@ from leaderboard.models import (
 )
 from leaderboard.pwc import serializers as s
 from leaderboard.pwc import views
-from leaderboard.pwc.ids import paper_by_id
+from leaderboard.pwc.staff import (
+    V1_REASON,
+    Conflict,
+    DatasetIn,
+    EvaluationIn,
+    MetricIn,
+    ResultIn,
+    StaffWritesMixin,
+    TaskIn,
+    _actor,
+    _errors,
+    _validated,
+    record,
+)
+from leaderboard.pwc.tables import (
+    _area,
+    _by_slug,
+    _locked,
+    create_table,
+    link_metric,
+    metric_payload,
+    result_payload,
+    row_results,
+    table_payload,
+    write_row,
+)
 from leaderboard.results import ledger_chain
-from leaderboard.results import rows as result_rows
-
-MAX_METRICS = 100
-MAX_SYNC_RESULTS = 5000
-
-
-class StaffWrites(BasePermission):
-    """Writes for a staff member (``Authorization: Token ...``)."""
-
-    message = "Writes need a staff member's token."
-
-    def has_permission(self, request, view):
-        user = request.user
-        return bool(user and user.is_authenticated and user.is_staff)
-
-
-class StaffWritesMixin:
-    """Reads for anyone (``AllowAny``, so that the schema documents them as needing no
-    credentials), writes for staff (``StaffWrites``)."""
-
-    def get_permissions(self):
-        request = getattr(self, "request", None)
-        if request is None or request.method in SAFE_METHODS:
-            return [AllowAny()]
-        return [StaffWrites()]
-
-
-class Conflict(APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "The change conflicts with what the catalogue holds."
-    default_code = "conflict"
-
-
-ERRORS = {
-    400: OpenApiResponse(description="Invalid: the reason, by field"),
-    401: OpenApiResponse(description="No token"),
-    403: OpenApiResponse(description="Not a staff member's token"),
-    404: OpenApiResponse(description="No such object"),
-    409: OpenApiResponse(description="Conflicts with the catalogue (the reason)"),
-}
-
-
-def _errors(*codes):
-    return {code: ERRORS[code] for code in codes}
-
-
-#: The reason of a ledger entry of a v1 API write (``leaderboard/results/ledger_chain.py``): each
-#: write
-#: to a result appends its entry, so that what the API changes is in the chain, not only here.
-V1_REASON = "a curator through the v1 API {}"
-
-
-def _actor(request) -> str:
-    return request.user.get_username()[:150]
-
-
-def record(request, action_: str, kind: str, label: str, benchmark=None, **detail) -> None:
-    """The call on the public ledger (``/log``)."""
-    CatalogueEdit.objects.create(
-        user=request.user,
-        username=request.user.get_username()[:150],
-        action=action_,
-        kind=kind,
-        label=label[:500],
-        benchmark=benchmark,
-        detail=detail,
-    )
-
-
-def given(data: dict) -> dict:
-    """A request's fields without the nulls (PATCH bodies carry every field, unset as null)."""
-    return {k: v for k, v in (data or {}).items() if v is not None}
-
-
-def _validated(serializer_class, data, partial=False) -> dict:
-    if not isinstance(data, dict):
-        raise ValidationError({"detail": ["A JSON object is required."]})
-    ser = serializer_class(data=given(data), partial=partial)
-    ser.is_valid(raise_exception=True)
-    return ser.validated_data
-
-
-class HttpUrl(serializers.CharField):
-    def __init__(self, **kwargs):
-        kwargs.setdefault("max_length", 500)
-        kwargs.setdefault("required", False)
-        kwargs.setdefault("allow_blank", True)
-        super().__init__(validators=[validate_http_url], **kwargs)
-
-
-class MetricsField(serializers.DictField):
-    """``{"Accuracy": "97.3", ...}``: names of at most 200 characters, values a number or its
-    text (at most 100 characters), at most ``MAX_METRICS`` of them."""
-
-    def to_internal_value(self, data):
-        if not isinstance(data, dict) or not data:
-            raise ValidationError("A non-empty object of metric names and values is required.")
-        if len(data) > MAX_METRICS:
-            raise ValidationError(f"At most {MAX_METRICS} metrics.")
-        out = {}
-        for name, value in data.items():
-            name = " ".join(str(name).split())
-            if not name or len(name) > 200 or "\x00" in name:
-                raise ValidationError(f"{name[:40]!r}: a metric name of 1 to 200 characters.")
-            if isinstance(value, bool) or not isinstance(value, str | int | float):
-                raise ValidationError(f"{name}: a number or its text is required.")
-            text = value if isinstance(value, str) else json.dumps(value)
-            if len(text) > 100 or "\x00" in text or not text.strip():
-                raise ValidationError(f"{name}: a value of 1 to 100 characters.")
-            out[name] = text.strip()
-        return out
-
-
-class TaskIn(serializers.Serializer):
-    name = serializers.CharField(max_length=200)
-    description = serializers.CharField(allow_blank=True, required=False, max_length=100_000)
-    area = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    parent_task = serializers.CharField(max_length=200, required=False, allow_blank=True)
-
-
-class DatasetIn(serializers.Serializer):
-    name = serializers.CharField(max_length=200)
-    full_name = serializers.CharField(max_length=500, required=False, allow_blank=True)
-    url = HttpUrl()
-
-
-class EvaluationIn(serializers.Serializer):
-    task = serializers.CharField(max_length=200)
-    dataset = serializers.CharField(max_length=200)
-    description = serializers.CharField(allow_blank=True, required=False, max_length=100_000)
-    mirror_url = HttpUrl()
-
-
-class MetricIn(serializers.Serializer):
-    name = serializers.CharField(max_length=200)
-    description = serializers.CharField(allow_blank=True, required=False, max_length=10_000)
-    is_loss = serializers.BooleanField()
-
-
-class ResultIn(serializers.Serializer):
-    metrics = MetricsField()
-    methodology = serializers.CharField(max_length=300)
-    uses_additional_data = serializers.BooleanField(required=False, default=False)
-    paper = serializers.CharField(max_length=400, required=False, allow_blank=True)
-    evaluated_on = serializers.DateField(required=False)
-    external_source_url = HttpUrl()
-
-
-class SyncResultIn(ResultIn):
-    external_id = serializers.CharField(max_length=200, required=False, allow_blank=True)
-
-
-class SyncMetricIn(MetricIn):
-    is_loss = serializers.BooleanField(required=False, default=True)  # the client's default
-
-
-class SyncIn(EvaluationIn):
-    external_id = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    metrics = SyncMetricIn(many=True, required=False)
-    results = serializers.ListField(
-        child=serializers.DictField(), required=False, max_length=MAX_SYNC_RESULTS
-    )
-
-
-def _area(text: str):
-    text = " ".join((text or "").split())
-    if not text:
-        return None
-    found = Area.objects.filter(slug=text).first() or Area.objects.filter(name__iexact=text).first()
-    return found or Area.objects.create(name=text[:200], slug=unique_slug(Area, text))
-
-
-def _by_slug(model_cls, slug: str, field: str):
-    obj = model_cls.objects.filter(slug=slug).first()
-    if obj is None:
-        raise ValidationError({field: [f"No {model_cls._meta.verbose_name} has the id {slug!r}."]})
-    return obj
-
-
-def _paper(paper_id: str | None):
-    if not paper_id:
-        return None
-    paper = paper_by_id(paper_id)
-    if paper is None:
-        raise ValidationError({"paper": [f"No paper has the id {paper_id!r}."]})
-    return paper
-
-
-def _locked():
-    """The catalogue's writer lock, taken first (``CatalogueVersion.lock``)."""
-    CatalogueVersion.lock()
-
 
 # ---- tasks and datasets ---------------------------------------------------------------------
 
@@ -376,179 +199,6 @@ class DatasetViewSet(StaffWritesMixin, views.DatasetViewSet):
             record(request, CatalogueEdit.Action.DELETE, "dataset", dataset.name)
             dataset.delete()
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-# ---- evaluation tables, their metrics and rows -------------------------------------------
-
-
-def _table_name(dataset: Dataset, task: Task) -> str:
-    """The dataset's name, else suffixed with the task (a benchmark's name is unique)."""
-    taken = lambda n: Benchmark.objects.filter(name__iexact=n).exists()  # noqa: E731
-    for name in (dataset.name, f"{dataset.name} ({task.name})"):
-        if not taken(name[:300]):
-            return name[:300]
-    n = 2
-    while taken(f"{dataset.name} ({task.name}, {n})"[:300]):
-        n += 1
-    return f"{dataset.name} ({task.name}, {n})"[:300]
-
-
-def create_table(task, dataset, description="", mirror_url="", external_id="") -> Benchmark:
-    name = _table_name(dataset, task)
-    ways, shots = catalogue.ways_shots(name)
-    benchmark = Benchmark.objects.create(
-        name=name,
-        slug=unique_slug(Benchmark, name, 300),
-        dataset=dataset,
-        description=description,
-        mirror_url=mirror_url,
-        external_id=external_id,
-        ways=ways,
-        shots=shots,
-    )
-    benchmark.tasks.add(task)
-    return benchmark
-
-
-def link_metric(benchmark, name, is_loss=None, description=None) -> BenchmarkMetric:
-    """The metric ``name`` in the table (found or created, linked if it was not): the direction
-    given (``is_loss``: set by a curator) or else guessed as the importer guesses."""
-    hib = None if is_loss is None else not is_loss
-    metric, created = catalogue.get_metric(name, higher_is_better=hib)
-    if created and hib is not None:
-        Metric.objects.filter(pk=metric.pk).update(direction_source=DirectionSource.CURATOR)
-    link, made = BenchmarkMetric.objects.select_related("metric").get_or_create(
-        benchmark=benchmark, metric=metric
-    )
-    changed = []
-    if hib is not None and (link.higher_is_better, link.direction_source) != (
-        hib,
-        DirectionSource.CURATOR,
-    ):
-        link.higher_is_better, link.direction_source = hib, DirectionSource.CURATOR
-        changed += ["higher_is_better", "direction_source"]
-    elif made and hib is None:
-        names = list(
-            BenchmarkMetric.objects.filter(benchmark=benchmark).values_list(
-                "metric__name", flat=True
-            )
-        )
-        guess, why = guess_in_table(metric.name, names)
-        if why == TABLE and guess != metric.higher_is_better:
-            link.higher_is_better, link.direction_source = guess, DirectionSource.TABLE
-            changed += ["higher_is_better", "direction_source"]
-    if description is not None and link.description != description:
-        link.description = description
-        changed.append("description")
-    if changed:
-        link.save(update_fields=changed)
-    return link
-
-
-def metric_payload(link: BenchmarkMetric) -> dict:
-    """A metric of a table as the client reads it (``is_loss``: its direction in that table)."""
-    return {
-        "id": link.metric.slug,
-        "name": link.metric.name,
-        "description": link.description,
-        "is_loss": not directions.higher_is_better(link.benchmark, link.metric),
-        "unit": link.metric.unit,
-    }
-
-
-def _new_key(seed: str | None = None) -> str:
-    return hashlib.sha1((seed or f"api:{uuid.uuid4().hex}").encode()).hexdigest()
-
-
-def row_results(first: Result) -> list[Result]:
-    """The results of the row ``first`` is in (its metrics; ``leaderboard/results/rows.py``)."""
-    qs = Result.objects.select_related("metric", "model", "paper", "benchmark")
-    return result_rows.group_rows([first], qs)[0].results
-
-
-def result_payload(rows: list[Result]) -> dict:
-    """A written row as the client reads it (``PwcResultSerializer``): all its metrics."""
-    first = views.results_qs().filter(pk=rows[0].pk).first() or rows[0]
-    return dict(s.PwcResultSerializer(result_rows.TableRow(rows, lead=first)).data)
-
-
-def write_row(benchmark, data: dict, rows: list[Result] | None, key=None, **extra) -> list:
-    """Create (``rows`` None) or change a written row so that it holds ``data``: its metrics
-    exactly as given (when given), and the other fields given. Returns its rows."""
-    rows = list(rows or [])
-    if any(r.is_verified for r in rows):
-        raise PermissionDenied("A verified row changes only through a reproduction run.")
-    first = rows[0] if rows else None
-    model = (
-        catalogue.get_model(data["methodology"][:300])[0]
-        if "methodology" in data
-        else (first.model if first else None)
-    )
-    paper = _paper(data.get("paper")) if "paper" in data else (first.paper if first else None)
-    archive_row = dict(first.archive_row) if first and isinstance(first.archive_row, dict) else {}
-    if "external_source_url" in data:
-        archive_row["external_source_url"] = data["external_source_url"]
-    archive_row.update(extra)
-    common = {
-        "model": model,
-        "paper": paper,
-        "date": data["evaluated_on"] if "evaluated_on" in data else (first.date if first else None),
-        "uses_additional_data": data.get(
-            "uses_additional_data", first.uses_additional_data if first else False
-        ),
-        "archive_row": archive_row,
-    }
-    if "paper_date" in archive_row or "evaluated_on" in data:
-        archive_row["paper_date"] = common["date"].isoformat() if common["date"] else None
-    if first is not None and not first.archive_key:  # a row of one (the seed's): keyed now, so
-        first.archive_key = _new_key()  # that the metrics written with it stay one row
-    key = first.archive_key if first else (key or _new_key())
-    wanted = data.get("metrics")
-    by_metric = {r.metric_id: r for r in rows}
-    out = []
-    if wanted is None:  # the metrics unchanged, the other fields written
-        for r in rows:
-            for field, value in common.items():
-                setattr(r, field, value)
-            r.save()
-            out.append(r)
-        return out
-    keep = set()
-    links = [(link_metric(benchmark, name), text) for name, text in wanted.items()]
-    if first is not None and links and first.metric_id not in {k.metric_id for k, _ in links}:
-        # The row keeps its id (its first result's): that result takes a metric it is given,
-        # in place of the result that metric had, if any.
-        target = links[0][0]
-        taken = by_metric.pop(target.metric_id, None)
-        if taken is not None:
-            rows = [r for r in rows if r.pk != taken.pk]
-            taken.delete()
-        by_metric.pop(first.metric_id, None)
-        first.metric = target.metric
-        by_metric[target.metric_id] = first
-    for link, text in links:
-        parsed = parse_value(text)
-        value, ci = parsed if parsed else (None, None)
-        row = by_metric.get(link.metric_id)
-        if row is None:
-            row = Result(
-                benchmark=benchmark,
-                metric=link.metric,
-                source=Result.Source.ARCHIVE,
-                archive_key=key,
-            )
-        row.value, row.ci95, row.raw_value = value, ci, text
-        for field, v in common.items():
-            setattr(row, field, v)
-        row.save()
-        by_metric[link.metric_id] = row  # two spellings of one metric: one row
-        if row.pk not in keep:
-            keep.add(row.pk)
-            out.append(row)
-    for r in rows:
-        if r.pk not in keep:
-            r.delete()
-    return sorted(out, key=lambda r: r.pk)
 
 
 class EvaluationViewSet(StaffWritesMixin, views.EvaluationViewSet):
@@ -848,146 +498,3 @@ class EvaluationViewSet(StaffWritesMixin, views.EvaluationViewSet):
                 fields=sorted(data),
             )
         return Response(result_payload(rows))
-
-
-def table_payload(b: Benchmark) -> dict:
-    out = s.PwcEvaluationSerializer(b).data
-    out["mirror_url"] = b.mirror_url or None
-    out["external_id"] = b.external_id
-    return out
-
-
-# ---- evaluation_synchronize ------------------------------------------------------------------
-
-
-def _sync_key(benchmark: Benchmark, row: dict) -> str:
-    if row.get("external_id"):
-        return _new_key(f"sync:{benchmark.pk}:{row['external_id']}")
-    canon = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()}
-    return _new_key(f"sync-row:{benchmark.pk}:{json.dumps(canon, sort_keys=True, default=str)}")
-
-
-class SynchronizeView(APIView):
-    """``POST /api/v1/rpc/evaluation-synchronize/``: make a table (found by ``external_id``, else
-    by task and dataset, else created) hold the metrics and rows given."""
-
-    permission_classes = [StaffWrites]
-
-    @extend_schema(
-        tags=["pwc v1"],
-        request=SyncIn,
-        responses={200: OpenApiTypes.OBJECT, **_errors(400, 401, 403)},
-    )
-    def post(self, request):
-        data = _validated(SyncIn, request.data)
-        results = []
-        for i, raw in enumerate(data.get("results", [])):
-            ser = SyncResultIn(data=given(raw))
-            if not ser.is_valid():
-                raise ValidationError({"results": {str(i): ser.errors}})
-            results.append(ser.validated_data)
-        with transaction.atomic():
-            _locked()
-            task = _by_slug(Task, data["task"], "task")
-            dataset = _by_slug(Dataset, data["dataset"], "dataset")
-            external = data.get("external_id", "")
-            benchmark = None
-            if external:
-                benchmark = Benchmark.objects.filter(external_id=external).first()
-            if benchmark is None and not external:
-                benchmark = (
-                    Benchmark.objects.filter(dataset=dataset, tasks=task).order_by("pk").first()
-                )
-            created = benchmark is None
-            if created:
-                benchmark = create_table(
-                    task,
-                    dataset,
-                    data.get("description", ""),
-                    data.get("mirror_url", ""),
-                    external,
-                )
-            else:
-                for field in ("description", "mirror_url"):
-                    if field in data:
-                        setattr(benchmark, field, data[field])
-                if external:
-                    benchmark.external_id = external
-                benchmark.save()
-                if task not in benchmark.tasks.all():
-                    benchmark.tasks.add(task)
-            links = [
-                link_metric(benchmark, m["name"], m["is_loss"], m.get("description", ""))
-                for m in data.get("metrics", [])
-            ]
-            counts = {"created": 0, "updated": 0, "deleted": 0}
-            kept, out = set(), []
-            for row in results:
-                key = _sync_key(benchmark, row)
-                existing = list(
-                    Result.objects.filter(
-                        benchmark=benchmark, source=Result.Source.ARCHIVE, archive_key=key
-                    ).order_by("pk")
-                )
-                rows = write_row(
-                    benchmark,
-                    row,
-                    existing or None,
-                    key=key,
-                    synced=True,
-                    external_id=row.get("external_id", ""),
-                )
-                counts["updated" if existing else "created"] += 1
-                kept.add(key)
-                out.append(rows)
-            stale = (
-                Result.objects.archive()
-                .filter(benchmark=benchmark, archive_row__synced=True)
-                .exclude(archive_key__in=kept)
-            )
-            counts["deleted"] = len({k for k in stale.values_list("archive_key", flat=True)})
-            reason = V1_REASON.format("synchronised its table")
-            ledger_chain.correct_known(
-                Result.objects.filter(pk__in=[r.pk for rs in out for r in rs]),
-                reason,
-                _actor(request),
-            )
-            ledger_chain.withdraw_known(stale, reason, _actor(request))
-            stale.delete()
-            record(
-                request,
-                CatalogueEdit.Action.SYNC,
-                "evaluation",
-                benchmark.name,
-                benchmark,
-                table_created=created,
-                **counts,
-            )
-        payload = table_payload(views.evaluations_qs().get(pk=benchmark.pk))
-        payload["metrics"] = [
-            {
-                k: v
-                for k, v in metric_payload(link).items()
-                if k in ("name", "description", "is_loss")
-            }
-            for link in links
-        ]
-        payload["results"] = [
-            {
-                k: v
-                for k, v in result_payload(row_results(rows[0])).items()
-                if k
-                in (
-                    "id",
-                    "metrics",
-                    "methodology",
-                    "paper",
-                    "uses_additional_data",
-                    "external_id",
-                    "evaluated_on",
-                    "external_source_url",
-                )
-            }
-            for rows in out
-        ]
-        return Response(payload)

@@ -224,7 +224,7 @@ def import_entries(benchmark=None, before=None, limit: int = LIMIT) -> list[Entr
 
 
 def edit_entries(benchmark=None, before=None, limit: int = LIMIT) -> list[Entry]:
-    """Curators' changes through the v1 API (``leaderboard/pwc/writes.py``), one query."""
+    """Curators' changes through the v1 API (``leaderboard/pwc/``), one query."""
     qs = CatalogueEdit.objects.select_related("benchmark").order_by("-at", "-id")
     if benchmark is not None:
         qs = qs.filter(benchmark=benchmark)

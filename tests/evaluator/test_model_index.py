@@ -193,10 +193,10 @@ def test_without_a_block_the_claims_fields_are_required(api, omniglot, paper):
 
 
 def test_only_verified_results_are_exported(client, omniglot, accuracy):
-    from leaderboard.models import Model, Result
+    from leaderboard.models import MLModel, Result
 
     archive = Result.objects.create(
-        benchmark=omniglot, metric=accuracy, model=Model.objects.create(name="X", slug="x"),
+        benchmark=omniglot, metric=accuracy, model=MLModel.objects.create(name="X", slug="x"),
         value=50.0,
     )  # fmt: skip
     assert client.get(f"/results/{archive.pk}/model-index.yaml").status_code == 404

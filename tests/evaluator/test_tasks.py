@@ -21,7 +21,7 @@ from evaluator import runs, services
 from evaluator.models import Run, RunEvent, Submission
 from evaluator.reaper import reap
 from evaluator.tasks import verify_run
-from leaderboard.models import Model, Paper, Result
+from leaderboard.models import MLModel, Paper, Result
 from maml_ref.api import EvalResult
 
 from . import catalogue
@@ -161,7 +161,7 @@ def test_a_new_paper_is_created_from_the_submission_when_published(submit, fake_
     assert paper.arxiv_id == "2601.00001" and paper.authors == ["A. Author"]
     submission.refresh_from_db()
     assert submission.paper == paper
-    assert Model.objects.filter(name="New-MAML").exists()
+    assert MLModel.objects.filter(name="New-MAML").exists()
 
 
 def test_a_bad_checkpoint_is_rejected_with_the_reason_and_not_retried(submit, fake_maml):

@@ -5,7 +5,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from leaderboard import catalogue
-from leaderboard.models import Benchmark, Metric, Model, Paper, Result
+from leaderboard.models import Benchmark, Metric, MLModel, Paper, Result
 
 
 @pytest.fixture
@@ -15,8 +15,8 @@ def seeded(db):
 
 def add_results(benchmark: Benchmark, metric: Metric, n: int, start: float = 10.0) -> list:
     """``n`` archive rows on one benchmark, each with its own model and dated paper."""
-    models = Model.objects.bulk_create(
-        Model(
+    models = MLModel.objects.bulk_create(
+        MLModel(
             name=f"Model {benchmark.pk}-{metric.pk}-{i}", slug=f"m-{benchmark.pk}-{metric.pk}-{i}"
         )
         for i in range(n)

@@ -21,7 +21,7 @@ def curator(client, staff):
         "/admin/leaderboard/task/?q=few",
         "/admin/leaderboard/dataset/?q=omni",
         "/admin/leaderboard/metric/?higher_is_better__exact=0",
-        "/admin/leaderboard/model/?q=maml",
+        "/admin/leaderboard/mlmodel/?q=maml",
         "/admin/leaderboard/codelink/?official__exact=1",
     ],
 )
@@ -61,12 +61,12 @@ def test_a_curator_can_correct_a_value_and_an_anonymous_user_cannot(client, cura
 
 
 def _form(result_or_none=None, **changes):
-    from leaderboard.models import Metric, Model
+    from leaderboard.models import Metric, MLModel
 
     base = {
         "benchmark": Benchmark.objects.get(name="OMNIGLOT - 1-Shot, 5-way").pk,
         "metric": Metric.objects.get(name="Accuracy").pk,
-        "model": Model.objects.get(name="MAML").pk,
+        "model": MLModel.objects.get(name="MAML").pk,
         "paper": Paper.objects.get().pk,
         "value": "99.9",
         "ci95": "0.1",

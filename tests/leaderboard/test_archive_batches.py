@@ -11,7 +11,7 @@ from django.core.management import call_command
 
 from leaderboard.archive import reader
 from leaderboard.archive import values as v
-from leaderboard.models import CodeLink, Dataset, Method, Model, Paper, Result
+from leaderboard.models import CodeLink, Dataset, Method, MLModel, Paper, Result
 
 pytestmark = pytest.mark.django_db
 
@@ -170,11 +170,11 @@ def test_a_model_keeps_each_spelling_of_its_name(tmp_path, capsys):
     call_command("import_archive", str(folder / "t.json"))
     # Each spelling is shown as the archive wrote it (not the first one met for both).
     assert "models: 2 created" in summary(capsys)
-    assert sorted(Model.objects.values_list("name", flat=True)) == ["ResNet-50", "resnet-50"]
+    assert sorted(MLModel.objects.values_list("name", flat=True)) == ["ResNet-50", "resnet-50"]
     assert Result.objects.get(benchmark__name="COCO").model.name == "resnet-50"
     call_command("import_archive", str(folder / "t.json"))
     assert "models:" not in summary(capsys).split("Summary:")[-1]  # none created again
-    assert Model.objects.count() == 2
+    assert MLModel.objects.count() == 2
 
 
 def test_it_skips_an_item_past_a_bound_and_reads_the_rest(tmp_path, capsys, monkeypatch):

@@ -29,7 +29,7 @@ from leaderboard.models import (
     Dataset,
     Method,
     Metric,
-    Model,
+    MLModel,
     Paper,
     Result,
     Task,
@@ -328,7 +328,7 @@ def test_every_real_shape_is_imported_and_shown_value_by_value(archive, client, 
     )
 
     # The NUL: removed, the warning names its JSON path.
-    assert Model.objects.filter(name="GAT").exists()
+    assert MLModel.objects.filter(name="GAT").exists()
     assert (
         "tasks[2].datasets[0].sota.rows[1].model_name: NUL characters or invalid Unicode removed"
         in err
@@ -336,7 +336,7 @@ def test_every_real_shape_is_imported_and_shown_value_by_value(archive, client, 
 
     # Two spellings of a model, each as written.
     assert set(
-        Model.objects.filter(name__iexact="bert (single model)").values_list("name", flat=True)
+        MLModel.objects.filter(name__iexact="bert (single model)").values_list("name", flat=True)
     ) == {
         "BERT (single model)",
         "bert (single model)",

@@ -15,7 +15,7 @@ import pytest
 from django.core.management import call_command
 from rest_framework.authtoken.models import Token
 
-from leaderboard.models import Benchmark, CodeLink, Dataset, Metric, Model, Paper, Result, Task
+from leaderboard.models import Benchmark, CodeLink, Dataset, Metric, MLModel, Paper, Result, Task
 
 pytestmark = pytest.mark.django_db
 
@@ -342,7 +342,7 @@ def test_rows_of_many_metrics_walk_the_page_and_the_v1_api_once_each(client, imp
     metrics = list(
         Metric.objects.filter(name__in=["Top 1 Accuracy", "Number of params", "Top 5 Accuracy"])
     )
-    model = Model.objects.get(name="ResNet-50")
+    model = MLModel.objects.get(name="ResNet-50")
     Result.objects.bulk_create(
         Result(
             benchmark=bench,

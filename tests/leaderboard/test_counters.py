@@ -15,7 +15,7 @@ from leaderboard.models import (
     Benchmark,
     CodeLink,
     Metric,
-    Model,
+    MLModel,
     Paper,
     PaperDayCount,
     Result,
@@ -78,7 +78,7 @@ def test_the_counts_stay_right_after_creates_bulk_creates_and_deletes(seeded_cou
     Result.objects.filter(pk__in=[r.pk for r in rows[1:11]]).delete()  # one statement, ten rows
     assert assert_counts_right()["leaderboard_result"] == after_bulk["leaderboard_result"] - 11
     Result.objects.filter(pk__in=[r.pk for r in rows[11:]]).delete()
-    Model.objects.filter(name__startswith="Model ").delete()
+    MLModel.objects.filter(name__startswith="Model ").delete()
     paper = Paper.objects.get(slug="counted-one")
     paper.tasks.add(*Task.objects.all()[:3])
     CodeLink.objects.create(paper=paper, url="https://github.com/a/b")
@@ -128,7 +128,7 @@ def test_a_truncate_resets_the_counts_of_every_table_it_empties(seeded_counts):
     counts = assert_counts_right()
     assert counts["leaderboard_model"] == counts["leaderboard_result"] == 0
     assert counts[counters.VERIFIED] == 0
-    Model.objects.create(name="After truncate", slug="after-truncate")
+    MLModel.objects.create(name="After truncate", slug="after-truncate")
     assert assert_counts_right()["leaderboard_model"] == 1
 
 
@@ -151,7 +151,7 @@ def test_the_writers_fold_the_change_rows_and_the_counts_stay_right(seeded):
     names = len(RowCount.objects.values("name").distinct())
     assert RowCount.objects.count() == names  # folded: one row per name
     for i in range(3 * counters.FOLD_EVERY + 10):  # one statement, so one change row, each
-        Model.objects.create(name=f"Fold {i}", slug=f"fold-{i}")
+        MLModel.objects.create(name=f"Fold {i}", slug=f"fold-{i}")
         assert RowCount.objects.count() <= counters.FOLD_EVERY + names
     assert_counts_right()
     counters.fold()

@@ -1,7 +1,7 @@
 import pytest
 from django.core.management import CommandError, call_command
 
-from leaderboard.models import Model, Paper, Result
+from leaderboard.models import MLModel, Paper, Result
 
 pytestmark = pytest.mark.django_db
 
@@ -14,7 +14,7 @@ def test_it_generates_and_clears_synthetic_results(seeded):
     assert Result.objects.count() == 22 + 100
     call_command("generate_results", "--clear")
     assert Result.objects.count() == 22
-    assert not Model.objects.filter(slug__startswith="synthetic-").exists()
+    assert not MLModel.objects.filter(slug__startswith="synthetic-").exists()
     assert Paper.objects.count() == 1
 
 

@@ -431,27 +431,3 @@ def test_the_admin_lists_entries_read_only(curator, three):
         curator.post("/admin/leaderboard/ledgerentry/1/delete/", {"post": "yes"}).status_code == 403
     )
     assert LedgerEntry.objects.count() == 4
-
-
-def test_the_migration_records_rows_published_before_the_ledger(omniglot, accuracy):
-    import datetime
-    from importlib import import_module
-    from types import SimpleNamespace
-
-    from django.apps import apps
-
-    older = make_verified(omniglot, accuracy, 60.0, model="Older")
-    Result.objects.filter(pk=older.pk).update(
-        verified_at=older.verified_at - datetime.timedelta(days=30)
-    )
-    newer = make_verified(omniglot, accuracy, 61.0, model="Newer")
-    assert "has no ledger entry" in verify_ledger()[1]
-    migration = import_module("leaderboard.migrations.0015_ledger_entry")
-    with transaction.atomic():
-        migration.record_published(apps, SimpleNamespace(connection=connection))
-    assert [(e.result_id, e.kind) for e in LedgerEntry.objects.all()] == [
-        (older.pk, "publication"),
-        (newer.pk, "publication"),
-    ]
-    assert "before the ledger began" in LedgerEntry.objects.get(seq=1).content
-    assert verify_ledger()[1] == ""

@@ -79,10 +79,10 @@ def test_the_other_api_lists_and_the_paper_page_do_not_grow_either(client, omnig
 
 def _verified_rows(benchmark, metric, n: int, start: float = 60.0) -> None:
     """``n`` verified rows with 600 per-episode scores each, on the same episodes."""
-    from leaderboard.models import Model, Result
+    from leaderboard.models import MLModel, Result
 
-    models = Model.objects.bulk_create(
-        Model(name=f"Verified {benchmark.pk}-{i}-{start}", slug=f"v-{benchmark.pk}-{i}-{start}")
+    models = MLModel.objects.bulk_create(
+        MLModel(name=f"Verified {benchmark.pk}-{i}-{start}", slug=f"v-{benchmark.pk}-{i}-{start}")
         for i in range(n)
     )
     Result.objects.bulk_create(

@@ -7,7 +7,7 @@ import random
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 
-from leaderboard.models import Benchmark, Model, Paper, Result
+from leaderboard.models import Benchmark, MLModel, Paper, Result
 
 PREFIX = "synthetic-"
 
@@ -49,7 +49,7 @@ class Command(BaseCommand):
 
 def clear_synthetic() -> int:
     deleted, _ = Result.objects.filter(model__slug__startswith=PREFIX).delete()
-    Model.objects.filter(slug__startswith=PREFIX).delete()
+    MLModel.objects.filter(slug__startswith=PREFIX).delete()
     Paper.objects.filter(slug__startswith=PREFIX).delete()
     return deleted
 
@@ -63,8 +63,8 @@ def generate(count: int, seed: int, benchmarks: list[Benchmark]) -> int:
         typical[bench.pk] = (row.metric, row.value)
     n_models = max(1, count // 20)
     n_papers = max(1, (count + n_models - 1) // n_models)
-    models = Model.objects.bulk_create(
-        Model(name=f"Synthetic model {i}", slug=f"{PREFIX}model-{i}") for i in range(n_models)
+    models = MLModel.objects.bulk_create(
+        MLModel(name=f"Synthetic model {i}", slug=f"{PREFIX}model-{i}") for i in range(n_models)
     )
     start = datetime.date(2015, 1, 1)
     papers = Paper.objects.bulk_create(
