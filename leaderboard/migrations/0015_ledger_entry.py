@@ -1,28 +1,11 @@
-"""The ledger's hash chain (docs/ledger.md): its table, the triggers that refuse UPDATE and DELETE
-(PostgreSQL: also TRUNCATE) on it, and a first entry for every verified result published before
-it (in the order they were published, dated then, the reason saying so)."""
+"""The ledger's hash chain (docs/ledger.md): its table and a first entry for every verified result
+published before it (in the order they were published, dated then, the reason saying so). The
+triggers that refuse UPDATE and DELETE (PostgreSQL: also TRUNCATE) on it: migration 0016."""
 
 import django.db.models.deletion
 from django.db import migrations, models
 
 from leaderboard.results import ledger_chain
-
-GUARD_PG = ledger_chain.PG_GUARD
-UNGUARD_PG = ledger_chain.PG_UNGUARD
-
-
-def guard(apps, schema_editor):
-    vendor = schema_editor.connection.vendor
-    statements = {"postgresql": GUARD_PG, "sqlite": ledger_chain.SQLITE_GUARD}.get(vendor, [])
-    for statement in statements:
-        schema_editor.execute(statement)
-
-
-def unguard(apps, schema_editor):
-    vendor = schema_editor.connection.vendor
-    statements = {"postgresql": UNGUARD_PG, "sqlite": ledger_chain.SQLITE_UNGUARD}.get(vendor, [])
-    for statement in statements:
-        schema_editor.execute(statement)
 
 
 def record_published(apps, schema_editor):
@@ -100,6 +83,5 @@ class Migration(migrations.Migration):
                 "ordering": ["seq"],
             },
         ),
-        migrations.RunPython(guard, unguard),
         migrations.RunPython(record_published, migrations.RunPython.noop),
     ]
