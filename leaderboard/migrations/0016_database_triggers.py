@@ -20,10 +20,15 @@ plain COUNT queries served under the cache (no day counts: plain OFFSET); the co
 that earlier versions installed after ``migrate`` are removed here.
 
 Each part is vendor-guarded and idempotent; the tables come from this migration's state of the
-app (whatever migrations before it named them). A migration that adds a table of the app must
-give it the version and count triggers too (``tests/leaderboard/test_api_cache.py`` and
-``test_counters.py`` check every table); on SQLite, one that rebuilds a table (most field
-changes) must re-create its version triggers (SQLite drops a table's triggers with it).
+app (whatever migrations before it named them). A later migration that adds a table of the app,
+or on SQLite rebuilds one (most field changes there: SQLite drops a table's triggers with it),
+ends by running ``install`` again::
+
+    triggers = importlib.import_module("leaderboard.migrations.0016_database_triggers")
+    operations = [..., migrations.RunPython(triggers.install, migrations.RunPython.noop)]
+
+``tests/leaderboard/test_api_cache.py`` and ``test_counters.py`` check every table on both
+databases.
 """
 
 import secrets

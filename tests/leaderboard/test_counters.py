@@ -277,3 +277,20 @@ def test_only_querysets_of_every_row_once_use_the_count(seeded):
     ]
     for qs in refused:
         assert counters.whole_table_count(qs) is None, qs.query
+
+
+@pytest.mark.skipif("connection.vendor != 'sqlite'")
+def test_sqlite_counts_once_per_catalogue_version(seeded_counts):
+    def count_queries():
+        with CaptureQueriesContext(connection) as ctx:
+            kept = counters.totals()
+        return kept, [q["sql"] for q in ctx.captured_queries if "count(*)" in q["sql"]]
+
+    kept, scans = count_queries()
+    assert kept == seeded_counts and len(scans) <= 1  # counted now, or by the fixture
+    kept, scans = count_queries()
+    assert kept == seeded_counts and scans == []  # the same version: from the cache
+    Paper.objects.create(title="A write", slug="a-write")  # a new version: counted again
+    kept, scans = count_queries()
+    assert len(scans) == 1 and kept["leaderboard_paper"] == seeded_counts["leaderboard_paper"] + 1
+    assert kept == real_counts()
