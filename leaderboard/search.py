@@ -3,16 +3,17 @@ the search page, the read API's ``search`` parameters and the PWC-compatible API
 
 PostgreSQL: papers by full-text search over a stored ``search_vector`` (title weight A, authors
 B, abstract C, English stemming; a GIN index; kept current by a database trigger on every insert
-and update, so ``bulk_create`` and raw SQL are covered; see ``search_sql.py``), ranked by
+and update, so ``bulk_create`` and raw SQL are covered: migration 0003), ranked by
 ``ts_rank``; names (tasks, datasets, benchmarks, methods, models) by trigram word similarity
 (``pg_trgm``, GIN trigram indexes) or a substring, ranked by similarity. A paper is also found
 through the model names of its results and the methods it uses: "maml" finds the MAML paper
 although neither its title nor its abstract says "MAML".
 
 SQLite (the embedded default): papers by an FTS5 table (porter stemming) kept current by
-triggers, ranked by bm25; names by a substring match of every word, shorter names first. Where
-the SQLite library lacks FTS5, papers fall back to a substring match of every word in the title,
-abstract or authors (documented best effort: no stemming, no ranking beyond title hits).
+triggers (migration 0003), ranked by bm25; names by a substring match of every word, shorter
+names first. Where the SQLite library lacks FTS5, papers fall back to a substring match of
+every word in the title, abstract or authors (documented best effort: no stemming, no ranking
+beyond title hits).
 """
 
 import re

@@ -2,86 +2,33 @@
 
 The list is ordered newest first (``date DESC NULLS LAST, id DESC``: the ``paper_newest_idx``
 index). An OFFSET of 250,000 walks 250,000 index entries, however narrow the index: page 10,000
-cost five times page 1. Instead, database triggers keep the number of papers of each day
-(``PaperDayCount``: one row per write statement and day, the change; folded by the writer, as
-the row counts of ``counters.py``, so a read writes nothing), and a page is found in two steps:
-one query sums the days' counts newest first and picks the day the page starts in and how many
-of that day's papers come before it, then the page's ids are an index range scan from that day
-(offset: fewer than one day's papers). Exact, whatever the depth; a write between the two
-queries shifts a page by at most its own rows, as it would with OFFSET. SQLite (the embedded
-default) keeps plain OFFSET.
+cost five times page 1. Instead, the statement-level triggers of migration 0003 keep the number
+of papers of each day (``PaperDayCount``: one row per write statement and day, the change;
+folded by the writer, as the row counts of ``counters.py``, so a read writes nothing), and a
+page is found in two steps: one query sums the days' counts newest first and picks the day the
+page starts in and how many of that day's papers come before it, then the page's ids are an
+index range scan from that day (offset: fewer than one day's papers). Exact, whatever the
+depth; a write between the two queries shifts a page by at most its own rows, as it would with
+OFFSET. SQLite (the embedded default) keeps plain OFFSET.
 """
 
-from django.db import connection, connections
+from django.db import connection
 from django.db.models import F
 
 from leaderboard.core.paginators import DeferredJoinPaginator
-from leaderboard.db.counters import fold_function, run_fold
+from leaderboard.db.counters import run_fold
 
 TABLE = "leaderboard_paperdaycount"
 # The papers list's order (the ``paper_newest_idx`` index).
 NEWEST = (F("date").desc(nulls_last=True), F("id").desc())
 PAPER = "leaderboard_paper"
-
-# The writer folds: a statement whose change rows reach a multiple of FOLD_EVERY (by id) folds
-# the rows of the last FOLD_WINDOW ids it can lock into one per day (SKIP LOCKED: rows a
-# concurrent fold holds are left to it; every day's sum stays what it was), so reads sum at most
-# about FOLD_EVERY rows more than there are days. An index range, as for the row counts, so a
-# long import stays linear; the window spans the last fold's rows (one per day: up to about
-# 9,000 days) and what came since. Every FULL_FOLD_EVERY ids, ``fold_days()`` (after an import)
-# and ``migrate`` fold every row.
+# The writers' fold, as migration 0003 installs it: a statement whose change rows cross a
+# multiple of FOLD_EVERY (by id) folds the rows of the last FOLD_WINDOW ids into one per day, so
+# reads sum at most about FOLD_EVERY rows more than there are days; every FULL_FOLD_EVERY ids,
+# and ``fold_days()`` after an import, every row.
 FOLD_EVERY = 500
 FOLD_WINDOW = 20 * FOLD_EVERY
 FULL_FOLD_EVERY = 100 * FOLD_EVERY
-PG_FOLD = [
-    "DROP FUNCTION IF EXISTS leaderboard_paper_days_fold()",
-    fold_function("leaderboard_paper_days_fold", TABLE, "day", "HAVING SUM(n) <> 0"),
-]
-PG_FUNCTION = f"""
-CREATE OR REPLACE FUNCTION leaderboard_paper_days() RETURNS trigger AS $$
-DECLARE added bigint; last bigint;
-BEGIN
-    IF TG_OP = 'TRUNCATE' THEN
-        DELETE FROM {TABLE};
-        RETURN NULL;
-    ELSIF TG_OP = 'INSERT' THEN
-        INSERT INTO {TABLE} (day, n) SELECT date, count(*) FROM new_rows GROUP BY date;
-    ELSIF TG_OP = 'DELETE' THEN
-        INSERT INTO {TABLE} (day, n) SELECT date, -count(*) FROM old_rows GROUP BY date;
-    ELSE
-        INSERT INTO {TABLE} (day, n)
-        SELECT day, SUM(n) FROM (
-            SELECT date AS day, 1 AS n FROM new_rows UNION ALL SELECT date, -1 FROM old_rows
-        ) moved GROUP BY day HAVING SUM(n) <> 0;
-    END IF;
-    GET DIAGNOSTICS added = ROW_COUNT;
-    IF added > 0 THEN
-        last := currval(pg_get_serial_sequence('{TABLE}', 'id'));
-        IF last / {FULL_FOLD_EVERY} <> (last - added) / {FULL_FOLD_EVERY} THEN
-            PERFORM leaderboard_paper_days_fold(0);
-        ELSIF last / {FOLD_EVERY} <> (last - added) / {FOLD_EVERY} THEN
-            PERFORM leaderboard_paper_days_fold(last - {FOLD_WINDOW});
-        END IF;
-    END IF;
-    RETURN NULL;
-END;
-$$ LANGUAGE plpgsql
-"""
-_EACH = "FOR EACH STATEMENT EXECUTE FUNCTION leaderboard_paper_days()"
-PG_TRIGGERS = [
-    f"CREATE TRIGGER leaderboard_days_insert AFTER INSERT ON {PAPER} "
-    f"REFERENCING NEW TABLE AS new_rows {_EACH}",
-    f"CREATE TRIGGER leaderboard_days_delete AFTER DELETE ON {PAPER} "
-    f"REFERENCING OLD TABLE AS old_rows {_EACH}",
-    f"CREATE TRIGGER leaderboard_days_update AFTER UPDATE ON {PAPER} "
-    f"REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows {_EACH}",
-    f"CREATE TRIGGER leaderboard_days_truncate AFTER TRUNCATE ON {PAPER} {_EACH}",
-]
-# One statement, one snapshot: the old rows go and the days are counted from the same papers.
-PG_RECOUNT = (
-    f"WITH gone AS (DELETE FROM {TABLE} RETURNING 1) "
-    f"INSERT INTO {TABLE} (day, n) SELECT date, count(*) FROM {PAPER} GROUP BY date"
-)
 # The day the row at OFFSET %s falls in, and the rows of the list before that day: a read only
 # (the writers fold the change rows).
 PG_LOCATE = f"""
@@ -92,23 +39,6 @@ WITH days AS (
 )
 SELECT day, before FROM running WHERE before <= %s ORDER BY before DESC LIMIT 1
 """
-
-
-def install_paper_days(using: str = "default", **kwargs) -> None:
-    """Idempotent (PostgreSQL): (re)create the triggers and recount the days (after every
-    ``migrate``, as the row counts: ``apps.py``)."""
-    conn = connections[using]
-    if conn.vendor != "postgresql" or TABLE not in conn.introspection.table_names():
-        return
-    with conn.cursor() as cursor:
-        for statement in PG_FOLD:
-            cursor.execute(statement)
-        cursor.execute(PG_FUNCTION)
-        for event in ("insert", "delete", "update", "truncate"):
-            cursor.execute(f"DROP TRIGGER IF EXISTS leaderboard_days_{event} ON {PAPER}")
-        for statement in PG_TRIGGERS:
-            cursor.execute(statement)
-        cursor.execute(PG_RECOUNT)
 
 
 def fold_days(using: str = "default") -> None:

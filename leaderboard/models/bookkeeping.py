@@ -1,5 +1,5 @@
-"""Rows the database keeps by trigger (``leaderboard/db/``): the catalogue version, the row
-counts and the papers' day counts."""
+"""Rows the database keeps by trigger (migration ``0003_database_triggers``): the catalogue
+version, the row counts and the papers' day counts."""
 
 from django.db import models
 
@@ -7,7 +7,7 @@ from django.db import models
 class CatalogueVersion(models.Model):
     """One row that changes, in the same transaction, with every write to a catalogue table.
 
-    Database triggers (PostgreSQL and SQLite, ``leaderboard/db/triggers.py``) bump ``counter``
+    Database triggers (PostgreSQL and SQLite, migration ``0003_database_triggers``) bump ``counter``
     and draw a new random ``stamp`` on every insert, update and delete of every other table of
     this app (the many-to-many ones included), so no write path can skip it: ``save()``,
     ``QuerySet.update()``, ``bulk_create()``, raw SQL alike. The read API keys its response
@@ -36,10 +36,10 @@ class CatalogueVersion(models.Model):
 class RowCount(models.Model):
     """Maintained row counts of the catalogue's tables (``leaderboard/db/counters.py``): a table's
     count is the sum of ``n`` over its rows (``name``: the table's name; ``<table>:verified``:
-    the verified results). Database triggers add a row per write statement on PostgreSQL (the
-    change; no shared row is updated, so a long import stays linear) and update the one row per
-    name on SQLite; on PostgreSQL the writers fold the rows back into one per name now and then
-    (reads only read)."""
+    the verified results). PostgreSQL only: database triggers add a row per write statement (the
+    change; no shared row is updated, so a long import stays linear), and the writers fold the
+    rows back into one per name now and then (reads only read). SQLite keeps no rows here: its
+    counts are plain COUNTs, kept under the catalogue version."""
 
     name = models.CharField(max_length=100)
     n = models.BigIntegerField(default=0)

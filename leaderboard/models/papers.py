@@ -49,7 +49,7 @@ class Paper(models.Model):
 class PaperSearch(models.Model):
     """A paper's stored full-text search vector (PostgreSQL): title (weight A), authors (B) and
     abstract (C), English stemming, GIN-indexed. Written only by a database trigger on every
-    insert and update of the paper (``leaderboard/db/search_sql.py``), so that no write path can
+    insert and update of the paper (migration ``0003_database_triggers``), so that no write path can
     leave it stale; a table of its own so that no listing of papers ever loads it. SQLite keeps
     it empty and searches an FTS5 table instead."""
 

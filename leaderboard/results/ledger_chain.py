@@ -9,7 +9,8 @@ SHA-256s, the reason and the time, and its hash chains it to the entry before
 catalogue's row lock, then an advisory lock on PostgreSQL; SQLite's transactions already take
 the write lock when they begin), and the unique ``prev_hash`` makes a fork impossible even so.
 The table refuses UPDATE, DELETE (and, on PostgreSQL, TRUNCATE) by database triggers
-(``install_guards``), so a history can only grow.
+(migration 0003; lifted only to empty a whole database: ``guard_lifted``), so a history can
+only grow.
 
 ``verify`` recomputes the chain, then checks every result the ledger knows against its latest
 entry (a figure changed behind the site's back is named with that entry), and that no verified
@@ -18,6 +19,7 @@ result was published without one.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 from dataclasses import dataclass, field
@@ -297,59 +299,43 @@ def describe_mismatch(m: Mismatch) -> str:
 # --- The database's guard: no UPDATE, no DELETE ---------------------------------------------
 
 TABLE = "leaderboard_ledgerentry"
-REFUSED = "the ledger is append-only: entries are never updated or deleted"
-
-PG_GUARD = [
-    f"""
-CREATE OR REPLACE FUNCTION leaderboard_ledger_refuse() RETURNS trigger AS $$
-BEGIN
-    RAISE EXCEPTION USING ERRCODE = 'restrict_violation', MESSAGE = '{REFUSED} (' || TG_OP || ')';
-END;
-$$ LANGUAGE plpgsql
-""",
-    f"DROP TRIGGER IF EXISTS leaderboard_ledger_no_change ON {TABLE}",
-    f"CREATE TRIGGER leaderboard_ledger_no_change BEFORE UPDATE OR DELETE ON {TABLE} "
-    "FOR EACH ROW EXECUTE FUNCTION leaderboard_ledger_refuse()",
-    f"DROP TRIGGER IF EXISTS leaderboard_ledger_no_truncate ON {TABLE}",
-    f"CREATE TRIGGER leaderboard_ledger_no_truncate BEFORE TRUNCATE ON {TABLE} "
-    "FOR EACH STATEMENT EXECUTE FUNCTION leaderboard_ledger_refuse()",
-]
-PG_UNGUARD = [
-    f"DROP TRIGGER IF EXISTS leaderboard_ledger_no_change ON {TABLE}",
-    f"DROP TRIGGER IF EXISTS leaderboard_ledger_no_truncate ON {TABLE}",
-]
-SQLITE_GUARD = [
-    f"CREATE TRIGGER IF NOT EXISTS leaderboard_ledger_no_{event.lower()} BEFORE {event} "
-    f"ON {TABLE} BEGIN SELECT RAISE(ABORT, '{REFUSED} ({event})'); END"
-    for event in ("UPDATE", "DELETE")
-]
-SQLITE_UNGUARD = [
-    f"DROP TRIGGER IF EXISTS leaderboard_ledger_no_{event}" for event in ("update", "delete")
-]
 
 
-def _run(connection, statements) -> None:
+def _guard_triggers(connection) -> list[tuple[str, str]]:
+    """The ledger's guard triggers as installed (migration 0003): (name, CREATE statement)."""
     with connection.cursor() as cursor:
-        for statement in statements:
-            cursor.execute(statement)
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT tgname, pg_get_triggerdef(oid) FROM pg_trigger"
+                " WHERE tgrelid = to_regclass(%s) AND tgname LIKE 'leaderboard\\_ledger\\_no\\_%%'",
+                [TABLE],
+            )
+        elif connection.vendor == "sqlite":
+            cursor.execute(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = %s"
+                " AND name GLOB 'leaderboard_ledger_no_*'",
+                [TABLE],
+            )
+        else:
+            return []
+        return cursor.fetchall()
 
 
-def install_guards(using: str = "default", **kwargs) -> None:
-    """Idempotent: the triggers that refuse UPDATE and DELETE on the ledger (after ``migrate``
-    too: SQLite drops a table's triggers when a later migration rebuilds it)."""
+@contextlib.contextmanager
+def guard_lifted(using: str = "default"):
+    """Within the block the ledger's guard is off: only for emptying a whole database
+    (``manage.py flush``, a test's teardown) and for tests that play the database's owner.
+    Its triggers are dropped and put back exactly as they were; run it inside a transaction,
+    so that no other writer ever sees the table unguarded."""
     connection = connections[using]
-    if TABLE not in connection.introspection.table_names():
-        return
-    if connection.vendor == "postgresql":
-        _run(connection, PG_GUARD)
-    elif connection.vendor == "sqlite":
-        _run(connection, SQLITE_GUARD)
-
-
-def remove_guards(using: str = "default") -> None:
-    """Only for emptying a whole database (``manage.py flush``, a test's teardown)."""
-    connection = connections[using]
-    if connection.vendor == "postgresql":
-        _run(connection, PG_UNGUARD)
-    elif connection.vendor == "sqlite":
-        _run(connection, SQLITE_UNGUARD)
+    triggers = _guard_triggers(connection)
+    with connection.cursor() as cursor:
+        for name, _ in triggers:
+            on = f" ON {TABLE}" if connection.vendor == "postgresql" else ""
+            cursor.execute(f"DROP TRIGGER {connection.ops.quote_name(name)}{on}")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            for _, statement in triggers:
+                cursor.execute(statement)

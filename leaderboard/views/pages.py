@@ -58,8 +58,9 @@ def _home_lists() -> dict:
 
 
 def home_stats() -> dict:
-    """The home page's figures: maintained row counts (one query), counted only where the
-    database keeps none."""
+    """The home page's figures: the row counts of ``db/counters`` (one query: maintained on
+    PostgreSQL, counted once per catalogue version on SQLite), counted here only where the
+    database has none."""
     kept = counters.totals()
 
     def total(name, queryset):

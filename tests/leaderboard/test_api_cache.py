@@ -7,7 +7,7 @@ from django.core.management import call_command
 from django.db import connection, transaction
 
 from leaderboard.core import cache
-from leaderboard.db.triggers import catalogue_tables
+from leaderboard.db.counters import counted_tables as catalogue_tables
 from leaderboard.merging import merge_papers
 from leaderboard.models import Benchmark, CatalogueVersion, Metric, Paper, Result, Task
 

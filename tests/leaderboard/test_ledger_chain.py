@@ -142,10 +142,8 @@ def test_postgresql_refuses_to_truncate_the_ledger(three):
 def tamper(sql: str, params=()) -> None:
     """What only the database's owner can do: lift the guard (inside the test's transaction,
     undone with it), change the table, put the guard back."""
-    ledger_chain.remove_guards()
-    with connection.cursor() as cursor:
+    with ledger_chain.guard_lifted(), connection.cursor() as cursor:
         cursor.execute(sql, params)
-    ledger_chain.install_guards()
 
 
 def served_jsonl(client, tmp_path) -> Path:

@@ -1,15 +1,12 @@
 """What the models cannot say, squashed from the first history (issue 23): pg_trgm and the search
-indexes (PostgreSQL only; SQLite migrates without them), and the ledger's triggers that refuse
-UPDATE and DELETE (PostgreSQL: also TRUNCATE) on it (docs/ledger.md).
+indexes (PostgreSQL only; SQLite migrates without them).
 
-The trigger that writes the paper search vector, SQLite's FTS5 table, the row and day counts and
-the catalogue version's triggers are (re)installed after every migrate by ``leaderboard/db/``
-(``apps.py``), not here."""
+The triggers (the catalogue version's, the paper search vector and SQLite's FTS5 table, the row
+and day counts, the ledger's guard) are installed by the next migration,
+0003_database_triggers."""
 
 from django.contrib.postgres.operations import TrigramExtension
 from django.db import migrations
-
-from leaderboard.results import ledger_chain
 
 # (index name, table, column): names matched by trigram similarity or a substring.
 TRIGRAM_INDEXES = [
@@ -79,24 +76,6 @@ def drop_url_trigram(apps, schema_editor):
         schema_editor.execute(f"DROP INDEX IF EXISTS {URL_TRIGRAM}")
 
 
-GUARD_PG = ledger_chain.PG_GUARD
-UNGUARD_PG = ledger_chain.PG_UNGUARD
-
-
-def guard(apps, schema_editor):
-    vendor = schema_editor.connection.vendor
-    statements = {"postgresql": GUARD_PG, "sqlite": ledger_chain.SQLITE_GUARD}.get(vendor, [])
-    for statement in statements:
-        schema_editor.execute(statement)
-
-
-def unguard(apps, schema_editor):
-    vendor = schema_editor.connection.vendor
-    statements = {"postgresql": UNGUARD_PG, "sqlite": ledger_chain.SQLITE_UNGUARD}.get(vendor, [])
-    for statement in statements:
-        schema_editor.execute(statement)
-
-
 class Migration(migrations.Migration):
     dependencies = [
         ("leaderboard", "0001_initial"),
@@ -107,5 +86,4 @@ class Migration(migrations.Migration):
         migrations.RunPython(create_indexes, drop_indexes),
         migrations.RunPython(newest_index, drop_newest_index),
         migrations.RunPython(url_trigram, drop_url_trigram),
-        migrations.RunPython(guard, unguard),
     ]
