@@ -91,25 +91,22 @@ def append(
     actor: str = "",
     run: dict[str, Any] | None = None,
     at: datetime.datetime | None = None,
-    entry_model=None,
     using: str = "default",
 ):
     """Append the entry recording ``kind`` of ``result``, inside the caller's transaction.
 
     ``run``: the run behind it and its other evidence (``{"id": 7, "config_sha256": …}``).
-    ``entry_model``: the historical model in a data migration (else ``LedgerEntry``).
     """
     from leaderboard.models import CatalogueVersion, LedgerEntry
 
-    model = entry_model or LedgerEntry
+    model = LedgerEntry
     connection = connections[using]
     if not connection.in_atomic_block:
         raise RuntimeError("a ledger entry is appended in the transaction of the change it records")
     if kind not in LedgerEntry.Kind.values:
         raise ValueError(f"unknown ledger entry kind {kind!r}")
-    if entry_model is None:
-        # Same order as every catalogue writer (the version row first), then the ledger's own.
-        CatalogueVersion.lock()
+    # Same order as every catalogue writer (the version row first), then the ledger's own.
+    CatalogueVersion.lock()
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
