@@ -10,7 +10,7 @@ requests/s, p50 and p99 latency of each and their ratio.
     .venv/bin/python benchmarks/api_load.py          # a fresh SQLite database under /tmp
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/verisota_load \
         .venv/bin/python benchmarks/api_load.py
-    .venv/bin/python benchmarks/api_load.py --cache-entries 0   # the API's response cache off
+    .venv/bin/python benchmarks/api_load.py --cache-entries 0   # the response cache off
     .venv/bin/python benchmarks/api_load.py --writes 5   # a catalogue write 5 times a second
 
 The server runs with the read API's response cache as configured by default (see
@@ -193,7 +193,7 @@ def main() -> None:
         "--cache-entries",
         type=int,
         default=None,
-        help="API_CACHE_ENTRIES for the server (0: no response cache; default: the server's)",
+        help="RESPONSE_CACHE_ENTRIES for the server (0: no response cache; default: the server's)",
     )
     parser.add_argument(
         "--writes", type=float, default=0, help="catalogue writes per second during the rounds"
@@ -218,13 +218,13 @@ def main() -> None:
         "LOG_LEVEL": "WARNING",
     }
     if args.cache_entries is not None:
-        env["API_CACHE_ENTRIES"] = str(args.cache_entries)
-    cache_label = env.get("API_CACHE_ENTRIES", "default")
+        env["RESPONSE_CACHE_ENTRIES"] = str(args.cache_entries)
+    cache_label = env.get("RESPONSE_CACHE_ENTRIES", "default")
     db = env.get("DATABASE_URL", f"sqlite:///{var_dir / 'db.sqlite3'}")
     env["DATABASE_URL"] = db
     print(
         f"database: {db.split('@')[-1]}; tool: {tool}; gunicorn workers: {args.workers}; "
-        f"API_CACHE_ENTRIES={cache_label}; writes/s: {args.writes:g}"
+        f"RESPONSE_CACHE_ENTRIES={cache_label}; writes/s: {args.writes:g}"
     )
     print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     manage(env, "migrate", "--noinput", "-v", "0")
@@ -275,7 +275,7 @@ def main() -> None:
             writer = None
         writes = version_counter(env) - counter_before
         cpu = cpu_per_request(env, list(URLS.values()))
-        computed = cpu_per_request({**env, "API_CACHE_ENTRIES": "0"}, list(URLS.values()))
+        computed = cpu_per_request({**env, "RESPONSE_CACHE_ENTRIES": "0"}, list(URLS.values()))
     finally:
         if writer is not None:
             writer.terminate()

@@ -185,7 +185,8 @@ elif os.environ.get("TEST_DATABASE_NAME"):
     DATABASES["default"]["TEST"] = {"NAME": os.environ["TEST_DATABASE_NAME"]}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# The read cache (counts, the home page's figures, API responses, the read throttles' counters):
+# The read cache (counts, the home page's figures, page and API responses, the read throttles'
+# counters):
 # per process by default; shared by every web process when CACHE_URL names a Redis server
 # (production and CI). The cache is an optimisation: with django-redis' IGNORE_EXCEPTIONS an
 # unreachable or failing Redis is logged (logger "django_redis.cache") and each call answers as a
@@ -194,14 +195,13 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 DJANGO_REDIS_LOGGER = "verisota.cache"  # one line per process every 10 s (config/log_filters.py)
 CACHE_URL = env_str("CACHE_URL", "")
-# The read API's response cache (leaderboard/core/cache.py): at most API_CACHE_ENTRIES bodies
-# (0: the cache and its version query off) and API_CACHE_BYTES in all,
-# per process (shared with CACHE_URL).
-API_CACHE_ENTRIES = env_int("API_CACHE_ENTRIES", 512)
-API_CACHE_BYTES = env_int("API_CACHE_BYTES", 64 * 1024 * 1024)
-# The whole-page cache of the catalogue's pages for anonymous readers
-# (leaderboard/core/page_cache.py).
-PAGE_CACHE = env_bool("PAGE_CACHE", True)
+# The response cache of anonymous GETs, the catalogue's pages and the read APIs alike
+# (leaderboard/core/cache.py): the cache alias "responses" below, keyed on the catalogue version,
+# with ETags. Per process, at most RESPONSE_CACHE_ENTRIES responses (least recently used out
+# first; 0: the response cache and its version query off); shared through Redis with CACHE_URL.
+# A body over RESPONSE_CACHE_MAX_BODY bytes is computed every time.
+RESPONSE_CACHE_ENTRIES = env_int("RESPONSE_CACHE_ENTRIES", 1000)
+RESPONSE_CACHE_MAX_BODY = env_int("RESPONSE_CACHE_MAX_BODY", 2 * 1024 * 1024)
 
 
 def redis_cache(url: str, key_prefix: str = "verisota") -> dict:
@@ -219,10 +219,19 @@ def redis_cache(url: str, key_prefix: str = "verisota") -> dict:
     }
 
 
+def redis_caches(url: str, key_prefix: str = "verisota") -> dict:
+    """Both aliases on the Redis at ``url``: ``default`` (values, throttle counters) and
+    ``responses`` (the response cache), apart by their key prefix."""
+    return {
+        "default": redis_cache(url, key_prefix),
+        "responses": redis_cache(url, f"{key_prefix}-responses"),
+    }
+
+
 if CACHE_URL:
     if not CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
         raise ImproperlyConfigured(f"CACHE_URL={CACHE_URL!r} is not a redis:// URL.")
-    CACHES = {"default": redis_cache(CACHE_URL, env_str("CACHE_KEY_PREFIX", "verisota"))}
+    CACHES = redis_caches(CACHE_URL, env_str("CACHE_KEY_PREFIX", "verisota"))
 else:
     CACHES = {
         "default": {
@@ -230,7 +239,14 @@ else:
             "LOCATION": "verisota",
             "TIMEOUT": env_int("CACHE_SECONDS", 24 * 3600),
             "OPTIONS": {"MAX_ENTRIES": 5000},
-        }
+        },
+        "responses": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "verisota-responses",
+            "TIMEOUT": env_int("CACHE_SECONDS", 24 * 3600),
+            # A full cache drops its least recently used tenth (locmem culls 1/CULL_FREQUENCY).
+            "OPTIONS": {"MAX_ENTRIES": max(RESPONSE_CACHE_ENTRIES, 1), "CULL_FREQUENCY": 10},
+        },
     }
 
 AUTH_PASSWORD_VALIDATORS = [

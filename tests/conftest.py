@@ -4,7 +4,7 @@ import os
 from pathlib import Path
 
 import pytest
-from django.core.cache import cache
+from django.core.cache import caches
 
 from maml_ref import datadir
 
@@ -77,14 +77,16 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(autouse=True)
 def fresh_cache():
-    """Throttle counters (Django's cache, and each process's own while it is down) start empty
-    in every test."""
+    """Throttle counters (Django's cache, and each process's own while it is down) and the
+    response cache (its alias ``responses``) start empty in every test."""
     from leaderboard.throttles import LOCAL
 
-    cache.clear()
+    for alias in ("default", "responses"):
+        caches[alias].clear()
     LOCAL.clear()
     yield
-    cache.clear()
+    for alias in ("default", "responses"):
+        caches[alias].clear()
     LOCAL.clear()
 
 

@@ -24,9 +24,9 @@ def free_port() -> int:
 
 
 def cache_settings(url: str, key_prefix: str = "verisota-test") -> dict:
-    from config.settings import redis_cache
+    from config.settings import redis_caches
 
-    return {"default": redis_cache(url, key_prefix=key_prefix)}
+    return redis_caches(url, key_prefix=key_prefix)
 
 
 def closed_port_url() -> str:

@@ -61,6 +61,7 @@ def test_a_cache_server_that_is_down_gives_200s(
             for url in READS:
                 response = client.get(url)
                 assert response.status_code == 200, (url, response.status_code)
+                assert response.has_header("ETag"), url  # computed, still revalidatable
     finally:
         logger.removeHandler(handler)
     assert handler_records, "the cache errors were not logged"

@@ -14,7 +14,7 @@ from leaderboard import export_files
 from leaderboard.api import filters, serializers
 from leaderboard.api.pagination import ApiPagination
 from leaderboard.archive import evaluation_tables
-from leaderboard.core.cache import cached_dispatch
+from leaderboard.core.cache import cached_response
 from leaderboard.core.query import query_flag, query_int
 from leaderboard.directions import with_direction
 from leaderboard.models import Benchmark, Dataset, Paper, Result, Task
@@ -27,8 +27,9 @@ SLUG = r"[-a-zA-Z0-9_]+"
 
 
 class CachedReadMixin:
-    """Anonymous JSON GETs answered from the response cache while the catalogue is unchanged
-    (``leaderboard/core/cache.py``): a hit costs one small query, before DRF's request handling.
+    """Anonymous JSON GETs answered from the response cache while the catalogue is unchanged,
+    with ETags (``leaderboard/core/cache.py``, the same cache as the pages'): a hit costs one
+    small query, before DRF's request handling.
     What reaches the database is throttled: anonymous reads and searches per client
     (``leaderboard/throttles.py``)."""
 
@@ -39,7 +40,7 @@ class CachedReadMixin:
         if refused is not None:  # a client over its budget: no version query, no cache look-up
             return refused
         compute = super().dispatch
-        return cached_dispatch(self, request, lambda: compute(request, *args, **kwargs))
+        return cached_response(request, lambda: compute(request, *args, **kwargs), api=True)
 
 
 class ReadOnlyViewSet(CachedReadMixin, viewsets.ReadOnlyModelViewSet):

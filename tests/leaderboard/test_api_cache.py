@@ -1,10 +1,12 @@
-"""The read API's response cache: a hit is the miss's exact response, and never stale."""
+"""The read API's response cache (``leaderboard/core/cache.py``, the same one as the pages'): a
+hit is the miss's exact response, and never stale."""
 
 import json
 
 import pytest
 from django.core.management import call_command
 from django.db import connection, transaction
+from django.http import HttpResponse
 
 from leaderboard.core import cache
 from leaderboard.db.counters import counted_tables as catalogue_tables
@@ -19,11 +21,16 @@ URL = "/api/results?dataset=omniglot"
 
 
 @pytest.fixture(autouse=True)
-def fresh_cache(seeded):
+def fresh_responses(seeded):
     assert CatalogueVersion.objects.count() == 1
-    cache.RESPONSES.clear()
+    cache.store().clear()
     yield
-    cache.RESPONSES.clear()
+    cache.store().clear()
+
+
+def stored() -> int:
+    """How many responses the store holds (each process's own, as the tests run: locmem)."""
+    return len(cache.store()._cache)
 
 
 @pytest.fixture
@@ -54,7 +61,7 @@ def test_a_hit_is_the_exact_response_of_the_miss_for_one_query(client, django_as
         assert hit.status_code == 200
         assert hit.content == miss.content
         assert dict(hit.headers) == dict(miss.headers)
-    assert len(cache.RESPONSES) == len(urls)
+    assert stored() == len(urls)
 
 
 def test_a_new_result_is_visible_on_the_next_request(client, omniglot):
@@ -150,7 +157,7 @@ def test_the_browsable_api_is_never_served_from_the_cache(client, django_assert_
         html = client.get(URL, HTTP_ACCEPT="text/html")
         assert html.status_code == 200 and html["Content-Type"].startswith("text/html")
     assert client.get(URL + "&format=json")["Content-Type"] == "application/json"
-    assert len(cache.RESPONSES) == 1
+    assert stored() == 1
     with django_assert_max_num_queries(1):
         assert client.get(URL)["Content-Type"] == "application/json"
 
@@ -162,7 +169,7 @@ def test_the_browsable_api_is_never_served_from_the_cache(client, django_assert_
 def test_error_responses_are_not_cached(client, url, status):
     for _ in range(2):
         assert client.get(url).status_code == status
-    assert len(cache.RESPONSES) == 0
+    assert stored() == 0
 
 
 def test_requests_with_credentials_are_computed(client, owner):
@@ -171,7 +178,7 @@ def test_requests_with_credentials_are_computed(client, owner):
     assert bad_token.status_code == 401
     client.force_login(owner)
     assert client.get(URL).status_code == 200
-    assert len(cache.RESPONSES) == 1
+    assert stored() == 1
 
 
 def test_every_catalogue_table_has_the_version_triggers():
@@ -193,14 +200,38 @@ def test_every_catalogue_table_has_the_version_triggers():
             assert found == {t: {"insert", "update", "delete"} for t in tables}
 
 
-def test_the_cache_is_bounded_least_recently_used_out_first():
-    responses = cache.ResponseCache(max_entries=2, max_bytes=800)
-    assert responses.put("v1", "a", (b"x" * 10,))
-    assert responses.put("v1", "b", (b"x" * 10,))
-    assert responses.get("v1", "a") is not None  # b is now the least recently used
-    assert responses.put("v1", "c", (b"x" * 10,))
-    assert responses.get("v1", "b") is None and len(responses) == 2
-    assert not responses.put("v1", "big", (b"x" * 101,))  # over an eighth of the bytes
-    assert responses.get("v2", "a") is None  # another version: nothing of v1 is served
-    assert responses.put("v2", "d", (b"x" * 10,))
-    assert len(responses) == 1 and responses.size == 10
+def test_the_cache_is_bounded_least_recently_used_out_first(settings, rf):
+    """The store is Django's cache: in each process a locmem cache of RESPONSE_CACHE_ENTRIES
+    entries that drops the least recently used first; a body over RESPONSE_CACHE_MAX_BODY is
+    not stored; another catalogue version's entries are never served."""
+    assert settings.CACHES["responses"]["OPTIONS"]["MAX_ENTRIES"] == settings.RESPONSE_CACHE_ENTRIES
+    settings.CACHES = {
+        **settings.CACHES,
+        "responses": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "lru-test",
+            "OPTIONS": {"MAX_ENTRIES": 2, "CULL_FREQUENCY": 2},
+        },
+    }
+    settings.RESPONSE_CACHE_MAX_BODY = 100
+    computed = []
+
+    def get(path, size=10):
+        def compute():
+            computed.append(path)
+            return HttpResponse(b"x" * size)
+
+        return cache.cached_response(rf.get(path), compute, api=False)
+
+    get("/a")
+    get("/b")
+    assert get("/a")["X-Page-Cache"] == "hit"  # b is now the least recently used
+    get("/c")
+    assert "X-Page-Cache" not in get("/b") and stored() == 2
+    assert computed == ["/a", "/b", "/c", "/b"]
+    get("/big", 101)  # over the largest body stored
+    assert "X-Page-Cache" not in get("/big", 101) and computed[-2:] == ["/big", "/big"]
+    assert get("/b")["X-Page-Cache"] == "hit"
+    Task.objects.create(name="Version bump", slug="version-bump")
+    assert "X-Page-Cache" not in get("/b")  # another version: nothing of the old one is served
+    assert get("/b")["X-Page-Cache"] == "hit"

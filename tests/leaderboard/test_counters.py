@@ -188,7 +188,7 @@ def is_write(sql: str) -> bool:
      "/api/v1/papers/", "/search/?q=learning"],
 )  # fmt: skip
 def test_a_get_of_home_and_the_unfiltered_lists_issues_no_write(client, seeded, url, settings):
-    settings.PAGE_CACHE = False
+    settings.RESPONSE_CACHE_ENTRIES = 0
     add_results(Benchmark.objects.first(), Metric.objects.first(), 80)
     pending_change_rows()  # which reads used to fold
     days = sorted(PaperDayCount.objects.values_list("pk", "day", "n"))

@@ -27,11 +27,12 @@ def shared(db):
     url = redis_url()
     prefix = f"test-{uuid.uuid4().hex[:8]}"
     caches = {
-        "default": {
+        alias: {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": url,
-            "KEY_PREFIX": prefix,
+            "KEY_PREFIX": key_prefix,
         }
+        for alias, key_prefix in (("default", prefix), ("responses", f"{prefix}-responses"))
     }
     with override_settings(CACHE_URL=url, CACHES=caches):
         try:
@@ -43,10 +44,10 @@ def shared(db):
         yield url, prefix
 
 
-def read_in_another_process(url: str, prefix: str, key: str):
+def read_in_another_process(url: str, prefix: str, key: str, alias: str = "default"):
     code = (
-        "import django, os; django.setup(); from django.core.cache import cache; "
-        f"print(repr(cache.get({key!r})))"
+        "import django, os; django.setup(); from django.core.cache import caches; "
+        f"print(repr(caches[{alias!r}].get({key!r})))"
     )
     env = {**os.environ, "CACHE_URL": url, "CACHE_KEY_PREFIX": prefix}
     env.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -57,7 +58,17 @@ def read_in_another_process(url: str, prefix: str, key: str):
 
 
 def test_the_settings_pick_the_redis_backend_for_a_cache_url(shared):
-    assert isinstance(read_cache._responses(), read_cache.SharedResponseCache)
+    url, prefix = shared
+    code = (
+        "import django; django.setup(); from leaderboard.core.cache import store; "
+        "print(type(store()).__module__, store().key_prefix)"
+    )
+    env = {**os.environ, "CACHE_URL": url, "CACHE_KEY_PREFIX": prefix}
+    env.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.split() == ["django_redis.cache", f"{prefix}-responses"]
 
 
 def test_a_value_cached_by_one_process_is_read_by_another(shared):
@@ -68,11 +79,14 @@ def test_a_value_cached_by_one_process_is_read_by_another(shared):
     assert read_in_another_process(url, prefix, key) == "'computed here'"
 
 
-def test_shared_api_responses_are_keyed_on_the_version(shared, client, monkeypatch):
-    monkeypatch.setattr(read_cache, "RESPONSES", read_cache.SharedResponseCache(1 << 20))
+def test_shared_api_responses_are_keyed_on_the_version(shared, client):
+    url, prefix = shared
     Task.objects.create(name="Shared task", slug="shared-task")
     first = client.get("/api/tasks")
     second = client.get("/api/tasks")
     assert second.content == first.content
+    key = read_cache.entry_key(read_cache.current_version(), "api http://testserver/api/tasks")
+    stored = read_in_another_process(url, prefix, key, alias="responses")
+    assert "Shared task" in stored  # stored by this process, read by another
     Task.objects.create(name="Another shared task", slug="another")
     assert "Another shared task" in client.get("/api/tasks").content.decode()

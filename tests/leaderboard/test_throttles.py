@@ -131,7 +131,7 @@ def test_concurrent_readers_on_several_processes_get_exactly_the_rate(tmp_path):
         CACHE_URL=REDIS_CACHE,
         CACHE_KEY_PREFIX=f"throttle-test-{tmp_path.name}",
         THROTTLE_ANON_READS="10/minute",
-        API_CACHE_ENTRIES="0",  # every read computed: each one counts
+        RESPONSE_CACHE_ENTRIES="0",  # every read computed: each one counts
     ).start()
     try:
         start = threading.Barrier(30)
