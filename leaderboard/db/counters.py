@@ -1,5 +1,6 @@
 """Row counts of the catalogue's tables: the home page's figures and every count over a whole
-table (a paginator's total of an unfiltered list) read them instead of scanning the table.
+table (the total of a list its caller says is a whole table: ``core/paginators.py``) read them
+instead of scanning the table.
 
 - **PostgreSQL**: maintained by the statement-level triggers of migration 0003, so that no write
   path can skip them (``save()``, ``delete()``, ``bulk_create()``, ``QuerySet.update()``/
@@ -88,45 +89,3 @@ def count(model_or_table) -> int | None:
     """The row count of a model's table (or of a table by name), None if not kept."""
     name = getattr(getattr(model_or_table, "_meta", None), "db_table", model_or_table)
     return totals().get(name)
-
-
-def _joins_keep_rows(query) -> bool:
-    """Whether the query's joins neither drop nor repeat rows of its model: every join follows a
-    foreign key forwards (``select_related``: one row or none, kept by a LEFT join where the key
-    may be null), or the rows are grouped by the model's key (an aggregate annotation)."""
-    if query.group_by is True:
-        return True
-    if query.group_by is not None:
-        return False
-    for alias, join in query.alias_map.items():
-        if alias == query.base_table:
-            continue
-        field = getattr(join, "join_field", None)
-        if field is None or not getattr(field, "concrete", False):
-            return False  # a reverse or many-to-many relation: rows may repeat
-        if not (field.many_to_one or field.one_to_one):
-            return False
-        if field.null and join.join_type != "LEFT OUTER JOIN":
-            return False
-    return True
-
-
-def whole_table_count(queryset) -> int | None:
-    """The maintained count of ``queryset``'s table if ``queryset`` holds every row of it exactly
-    once (no filter, no distinct, no slice, no union, no ``values()``, joins that keep the rows);
-    None otherwise (the caller counts)."""
-    query = getattr(queryset, "query", None)
-    if query is None or getattr(queryset, "_fields", None) is not None:
-        return None
-    if (
-        query.where
-        or query.distinct
-        or query.combinator
-        or query.low_mark
-        or query.high_mark is not None
-        or query.extra
-        or query.extra_tables
-        or not _joins_keep_rows(query)
-    ):
-        return None
-    return count(queryset.model)

@@ -17,11 +17,12 @@ from django.db.models import F
 
 from leaderboard.core.paginators import DeferredJoinPaginator
 from leaderboard.db.counters import run_fold
+from leaderboard.models import Paper
 
 TABLE = "leaderboard_paperdaycount"
 # The papers list's order (the ``paper_newest_idx`` index).
 NEWEST = (F("date").desc(nulls_last=True), F("id").desc())
-PAPER = "leaderboard_paper"
+PAPER = Paper._meta.db_table
 # The writers' fold, as migration 0003 installs it: a statement whose change rows cross a
 # multiple of FOLD_EVERY (by id) folds the rows of the last FOLD_WINDOW ids into one per day, so
 # reads sum at most about FOLD_EVERY rows more than there are days; every FULL_FOLD_EVERY ids,
@@ -72,28 +73,17 @@ def page_ids(offset: int, limit: int) -> list[int] | None:
 
 
 class PaperListPaginator(DeferredJoinPaginator):
-    """The papers list (every paper, ``NEWEST`` order): a page's ids by ``page_ids``, then its
-    rows by id; elsewhere, or for any other list, the deferred join of ``DeferredJoinPaginator``."""
+    """The papers list: its ``object_list`` is, by the caller's word, every paper in ``NEWEST``
+    order (with whatever fields deferred): its total is the papers' maintained count, a page's
+    ids come from ``page_ids``, then its rows by id from the same queryset. Where the day counts
+    are not kept (SQLite), the deferred join of ``DeferredJoinPaginator``. Any other list of
+    papers takes ``DeferredJoinPaginator`` or ``CachedCountPaginator`` instead."""
 
-    def _whole_list(self) -> bool:
-        qs = self.object_list
-        query = getattr(qs, "query", None)
-        return (
-            query is not None
-            and qs.model._meta.db_table == PAPER
-            and not query.where
-            and not query.distinct
-            and tuple(query.order_by) == NEWEST
-        )
+    def __init__(self, object_list, per_page, orphans=0, allow_empty_first_page=True):
+        super().__init__(object_list, per_page, orphans, allow_empty_first_page, whole_table=Paper)
 
     def _get_page(self, object_list, number, paginator):
-        bottom = (number - 1) * self.per_page
-        ids = page_ids(bottom, self.per_page) if self._whole_list() else None
+        ids = page_ids((number - 1) * self.per_page, self.per_page)
         if ids is None:
             return super()._get_page(object_list, number, paginator)
-        rows = self.object_list.model._default_manager.filter(pk__in=ids)
-        rows.query.deferred_loading = self.object_list.query.deferred_loading
-        by_id = {row.pk: row for row in rows}
-        return super(DeferredJoinPaginator, self)._get_page(
-            [by_id[i] for i in ids if i in by_id], number, paginator
-        )
+        return super(DeferredJoinPaginator, self)._get_page(self.rows_by_id(ids), number, paginator)

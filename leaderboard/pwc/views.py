@@ -129,6 +129,15 @@ class V1ViewSet(CachedReadMixin, viewsets.ReadOnlyModelViewSet):
     lookup_field = "slug"
     lookup_url_kwarg = "id"
     lookup_value_regex = ID
+    # The model whose whole table the list being paginated is (every row once: no filter,
+    # forward ``select_related`` only), set by ``whole(queryset)``; PwcPagination then takes the
+    # maintained row count for its total. None: counted.
+    whole_table = None
+
+    def whole(self, queryset):
+        """``queryset``, said to be every row of its model's table once (``whole_table``)."""
+        self.whole_table = queryset.model
+        return queryset
 
     def page_of(self, queryset, serializer_class):
         page = self.paginate_queryset(queryset)
@@ -158,7 +167,9 @@ def _q(request, name):
 class NameFilterMixin:
     """The list of a named kind: ``q`` searches names (ranked, as the search page does; also
     ``also``, a second name field), each of ``exact_fields`` matches exactly without regard to
-    case. Subclasses give ``base_queryset()``; their list's schema names the parameters."""
+    case. Subclasses give ``base_queryset()``: every row of their model once (forward
+    ``select_related`` only), so that the unfiltered list's total is the maintained row count
+    (``whole``); their list's schema names the parameters."""
 
     exact_fields: tuple[str, ...] = ("name",)
     also = ""
@@ -176,12 +187,14 @@ class NameFilterMixin:
         qs = self.base_queryset()
         if self.action != "list":
             return qs
+        filtered = False
         for field in self.exact_fields:
             if _q(self.request, field):
                 qs = qs.filter(**{f"{field}__iexact": self.request.query_params[field]})
+                filtered = True
         if _q(self.request, "q"):
             return search.names(qs, self.request.query_params["q"], also=self.also)
-        return qs
+        return qs if filtered else self.whole(qs)  # base_queryset(): every row once
 
 
 @extend_schema(tags=["pwc v1"])
@@ -205,7 +218,10 @@ class PaperViewSet(V1ViewSet):
             qs = search.papers_with_words(qs, words)
         if _q(self.request, "q"):
             return search.papers(params["q"], qs)
-        return qs if words else qs.order_by("-date", "title", "pk")
+        if words:
+            return qs
+        ordered = qs.order_by("-date", "title", "pk")
+        return ordered if _q(self.request, "arxiv_id") else self.whole(ordered)
 
     @extend_schema(
         parameters=[
@@ -278,8 +294,10 @@ class SearchViewSet(CachedReadMixin, viewsets.GenericViewSet):
     def get_queryset(self):
         links = Prefetch("code_links", queryset=CodeLink.objects.order_by("-official", "url"))
         q = _q(self.request, "q")
-        qs = search.papers(q) if q else papers_qs().order_by("-date", "title", "pk")
-        return qs.prefetch_related(links)
+        if q:
+            return search.papers(q).prefetch_related(links)
+        self.whole_table = Paper  # every paper once (a prefetch adds no rows)
+        return papers_qs().order_by("-date", "title", "pk").prefetch_related(links)
 
     @extend_schema(parameters=[*PAGE_PARAMS, _param("q", "Search (ranked)")])
     def list(self, request):
@@ -356,7 +374,7 @@ class EvaluationViewSet(V1ViewSet):
     serializer_class = s.PwcEvaluationSerializer
 
     def get_queryset(self):
-        return evaluations_qs()
+        return self.whole(evaluations_qs()) if self.action == "list" else evaluations_qs()
 
     @extend_schema(parameters=PAGE_PARAMS)
     def list(self, request, *args, **kwargs):

@@ -43,9 +43,10 @@ def sota(request):
     pairs = pairs.defer(
         "task__description", "benchmark__description", "benchmark__dataset__description"
     )
-    page = DeferredJoinPaginator(pairs.order_by(*order), SOTA_PER_PAGE).get_page(
-        request.GET.get("page")
-    )
+    # Unfiltered, the list is every (task, benchmark) pair once (forward joins only).
+    whole = None if area_slug or task_slug or q else through
+    paginator = DeferredJoinPaginator(pairs.order_by(*order), SOTA_PER_PAGE, whole_table=whole)
+    page = paginator.get_page(request.GET.get("page"))
     benchmarks = {p.benchmark_id: p.benchmark for p in page.object_list}
     attach_bests(benchmarks.values())
     groups, last = [], None
@@ -89,6 +90,7 @@ def method_list(request):
         methods = methods.filter(Q(name__icontains=q) | Q(full_name__icontains=q))
     if collection_slug or area_slug:  # once each
         methods = Method.objects.filter(pk__in=methods.values("pk")).order_by("name", "pk")
+    whole = None if collection_slug or area_slug or q else Method
     collections = Collection.objects.select_related("area", "parent").order_by("area__name", "name")
     if area_slug:
         collections = collections.filter(area__slug=area_slug)
@@ -96,7 +98,9 @@ def method_list(request):
         request,
         "leaderboard/method_list.html",
         {
-            "page": paginate(request, methods.defer("description"), METHODS_PER_PAGE),
+            "page": paginate(
+                request, methods.defer("description"), METHODS_PER_PAGE, whole_table=whole
+            ),
             "collections": list(collections[:300]),
             "areas": _areas(),
             "collection": collection_slug,

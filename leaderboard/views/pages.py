@@ -26,10 +26,12 @@ PER_PAGE = 25
 SOTA_PER_PAGE = 50
 
 
-def paginate(request, queryset, per_page: int = PER_PAGE, param: str = "page"):
+def paginate(request, queryset, per_page: int = PER_PAGE, param: str = "page", whole_table=None):
     """A page of ``queryset``; its total comes from the read cache (one count per catalogue
-    version, not one per request)."""
-    return CachedCountPaginator(queryset, per_page).get_page(request.GET.get(param))
+    version, not one per request), or is the maintained row count of ``whole_table``, the
+    model whose whole table the caller says ``queryset`` is (``core/paginators.py``)."""
+    paginator = CachedCountPaginator(queryset, per_page, whole_table=whole_table)
+    return paginator.get_page(request.GET.get(param))
 
 
 def _benchmarks():
@@ -85,7 +87,8 @@ def task_list(request):
     tasks = Task.objects.annotate(benchmark_count=Count("benchmarks", distinct=True)).order_by(
         "name"
     )
-    return render(request, "leaderboard/task_list.html", {"page": paginate(request, tasks)})
+    page = paginate(request, tasks, whole_table=Task)  # every task once: per-row counts only
+    return render(request, "leaderboard/task_list.html", {"page": page})
 
 
 def task_detail(request, slug):
@@ -108,7 +111,8 @@ def dataset_list(request):
     datasets = Dataset.objects.annotate(
         benchmark_count=Count("benchmarks", distinct=True)
     ).order_by("name")
-    return render(request, "leaderboard/dataset_list.html", {"page": paginate(request, datasets)})
+    page = paginate(request, datasets, whole_table=Dataset)  # every dataset once
+    return render(request, "leaderboard/dataset_list.html", {"page": page})
 
 
 def dataset_detail(request, slug):
