@@ -89,15 +89,25 @@ class ResultOrdering(django_filters.OrderingFilter):
         return qs.order_by(*ordering, "-id" if ordering[-1].startswith("-") else "id")
 
 
-class CachedFormClassMixin:
-    """django-filter builds a new form class for every request (~0.3 ms); the fields of these
-    filter sets never change, so build it once per class."""
+# Form classes built by FormOncePerClassMixin, by filter set class.
+_FORM_CLASSES: dict[type, type] = {}
+
+
+class FormOncePerClassMixin:
+    """django-filter builds the filter set's form class anew for every request (``type()`` over
+    every filter's form field): 0.36 to 0.47 ms of CPU a request, about half of the filter
+    set's cost (docs/benchmarks.md, issue 23). ``get_form_class`` is the hook django-filter
+    gives for this (its docstring: "should be overridden if the form class needs to be
+    customized"): here it returns the class django-filter's own ``get_form_class`` built for
+    the first instance of the filter set class. Only for filter sets whose form fields depend
+    on nothing of the request (fixed choices, no querysets); ``test_api_results.py`` checks the
+    class built once against a fresh one."""
 
     def get_form_class(self):
         cls = type(self)
-        if "_form_class_cache" not in cls.__dict__:
-            cls._form_class_cache = super().get_form_class()
-        return cls._form_class_cache
+        if cls not in _FORM_CLASSES:  # two threads at once: built twice, either serves
+            _FORM_CLASSES[cls] = super().get_form_class()
+        return _FORM_CLASSES[cls]
 
 
 class NoEmptyValueMixin:
@@ -119,7 +129,7 @@ class NoEmptyValueMixin:
         return valid
 
 
-class ResultFilter(NoEmptyValueMixin, CachedFormClassMixin, django_filters.FilterSet):
+class ResultFilter(NoEmptyValueMixin, FormOncePerClassMixin, django_filters.FilterSet):
     dataset = django_filters.CharFilter(method="filter_dataset", help_text="slug or name")
     benchmark = django_filters.CharFilter(method="filter_benchmark", help_text="slug or name")
     task = django_filters.CharFilter(method="filter_task", help_text="slug or name")

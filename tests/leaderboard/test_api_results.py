@@ -1,5 +1,8 @@
+import django_filters
 import pytest
+from django.http import QueryDict
 
+from leaderboard.api.filters import ResultFilter
 from leaderboard.models import Benchmark, Metric, Result
 
 from .conftest import make_verified
@@ -173,3 +176,15 @@ def test_a_verified_row_carries_its_badge(client):
     assert (row["reproduced_value"], row["reproduced_ci95"]) == (97.5, 0.3)
     assert row["evaluation_mode"] == "non-transductive"
     assert row["verification_url"] == "/submissions/1/"
+
+
+def test_the_results_filter_builds_its_form_class_once_as_django_filter_would():
+    once = ResultFilter(QueryDict("")).get_form_class()
+    assert ResultFilter(QueryDict("dataset=omniglot&ordering=best")).get_form_class() is once
+    fresh = django_filters.FilterSet.get_form_class(ResultFilter(QueryDict("verified=true")))
+    assert fresh is not once and list(once.base_fields) == list(fresh.base_fields)
+    for name, field in fresh.base_fields.items():
+        built = once.base_fields[name]
+        assert type(built) is type(field), name
+        assert getattr(built, "choices", None) == getattr(field, "choices", None), name
+        assert built.required == field.required, name
